@@ -1,0 +1,12 @@
+from .configuration_mcn_cl import IEMOCAP_LABELS, MELD_LABELS, MCNCLConfig
+from .modeling_mcn_cl import MCNCLForEmotionRecognition, MCNCLModel, MCNCLOutput, MCNCLPreTrainedModel
+
+__all__ = [
+    "MCNCLConfig",
+    "IEMOCAP_LABELS",
+    "MELD_LABELS",
+    "MCNCLPreTrainedModel",
+    "MCNCLModel",
+    "MCNCLForEmotionRecognition",
+    "MCNCLOutput",
+]

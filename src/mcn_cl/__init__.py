@@ -1,0 +1,72 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""mcn-cl: MCN-CL multimodal emotion recognition in conversation, the `transformers` way.
+
+Importing the package registers the model with the `Auto*` classes, the processor with
+`AutoProcessor` and the `"multimodal-emotion-recognition"` pipeline task. Everything else is
+imported on first use, so `import mcn_cl` stays cheap for the command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .modeling import (
+    MCNCLConfig,
+    MCNCLForEmotionRecognition,
+    MCNCLModel,
+    MCNCLOutput,
+    MCNCLPreTrainedModel,
+)
+from .registration import register
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (imported lazily)
+_LAZY = {
+    "MCNCLFeatureExtractor": "mcn_cl.processing",
+    "MCNCLVideoProcessor": "mcn_cl.processing",
+    "MCNCLProcessor": "mcn_cl.processing",
+    "load_iemocap": "mcn_cl.datasets_scripts",
+    "load_meld": "mcn_cl.datasets_scripts",
+    "load_feature_pickle": "mcn_cl.datasets_scripts",
+    "HardNegativeSupConLoss": "mcn_cl.losses",
+    "MCNCLTrainer": "mcn_cl.trainer",
+    "MCNCLDataCollator": "mcn_cl.data_collator",
+    "compute_metrics": "mcn_cl.metrics",
+    "MultimodalEmotionRecognitionPipeline": "mcn_cl.pipeline",
+    "make_demo_corpus": "mcn_cl.demo",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mcn_cl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
+
+register()
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data_collator import MCNCLDataCollator  # noqa: F401
+    from .datasets_scripts import load_feature_pickle, load_iemocap, load_meld  # noqa: F401
+    from .demo import make_demo_corpus  # noqa: F401
+    from .losses import HardNegativeSupConLoss  # noqa: F401
+    from .metrics import compute_metrics  # noqa: F401
+    from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
+    from .processing import MCNCLFeatureExtractor, MCNCLProcessor, MCNCLVideoProcessor  # noqa: F401
+    from .trainer import MCNCLTrainer  # noqa: F401
+
+__all__ = [
+    "MCNCLConfig",
+    "MCNCLPreTrainedModel",
+    "MCNCLModel",
+    "MCNCLForEmotionRecognition",
+    "MCNCLOutput",
+    "register",
+    *_LAZY,
+]
