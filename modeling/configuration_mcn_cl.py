@@ -219,7 +219,11 @@ class MCNCLConfig(PretrainedConfig):
         self.num_context_layers = num_context_layers
         self.max_speakers = max_speakers
         if query_order is None:
-            query_order = {"text": ["audio", "visual"], "audio": ["text", "visual"], "visual": ["text", "audio"]}
+            query_order = {
+                "text": ["audio", "visual"],
+                "audio": ["text", "visual"],
+                "visual": ["text", "audio"],
+            }
         self.query_order = {query: list(keys) for query, keys in query_order.items()}
         self.kv_source = kv_source
         self.use_mcn = use_mcn
@@ -276,7 +280,10 @@ class MCNCLConfig(PretrainedConfig):
             if not isinstance(k, int) or k <= 0 or k % 2 == 0:
                 fail("psa_kernel_sizes", f"kernel sizes must be odd positive integers, got {k!r}")
         if self.hidden_size % self.psa_se_reduction:
-            fail("psa_se_reduction", f"hidden_size={self.hidden_size} is not divisible by {self.psa_se_reduction}")
+            fail(
+                "psa_se_reduction",
+                f"hidden_size={self.hidden_size} is not divisible by {self.psa_se_reduction}",
+            )
         if self.visual_backbone not in ("resnet101", None):
             fail("visual_backbone", f"must be 'resnet101' or None, got {self.visual_backbone!r}")
         if self.context_encoder not in CONTEXT_ENCODERS:
@@ -289,7 +296,9 @@ class MCNCLConfig(PretrainedConfig):
             fail("query_order", f"needs one entry per modality {MODALITIES}, got {sorted(self.query_order)}")
         for query, keys in self.query_order.items():
             if sorted(keys) != sorted(m for m in MODALITIES if m != query):
-                fail("query_order", f"{query!r} must attend to the two other modalities once each, got {keys}")
+                fail(
+                    "query_order", f"{query!r} must attend to the two other modalities once each, got {keys}"
+                )
         for field in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, field)
             if not 0.0 <= value < 1.0:
