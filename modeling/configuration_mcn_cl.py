@@ -284,6 +284,17 @@ class MCNCLConfig(PretrainedConfig):
                 "psa_se_reduction",
                 f"hidden_size={self.hidden_size} is not divisible by {self.psa_se_reduction}",
             )
+        if self.use_text_encoder and self.text_feature_size != self.text_config.hidden_size:
+            fail(
+                "text_feature_size",
+                f"{self.text_feature_size} differs from the text encoder's hidden size "
+                f"{self.text_config.hidden_size}; set use_text_encoder=False to feed other text features",
+            )
+        if self.visual_backbone == "resnet101" and self.visual_feature_size != 1000:
+            fail(
+                "visual_feature_size",
+                f"must be 1000 with the resnet101 backbone, got {self.visual_feature_size}",
+            )
         if self.visual_backbone not in ("resnet101", None):
             fail("visual_backbone", f"must be 'resnet101' or None, got {self.visual_backbone!r}")
         if self.context_encoder not in CONTEXT_ENCODERS:

@@ -87,8 +87,13 @@ class MCNCLOutput(ModelOutput):
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     """Mean of `x` over `dim` where `mask` (broadcastable, same rank) is true; 0 where nothing is valid."""
-    mask = mask.to(x.dtype)
-    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1.0)
+    x = torch.where(mask.bool(), x, 0.0)
+    return x.sum(dim) / mask.to(x.dtype).sum(dim).clamp(min=1.0)
+
+
+def _zero_absent(x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Zero the rows of `x` [B, N, ...] where `present` [B, N] is false (with `where`, so NaN/inf there never leak)."""
+    return torch.where(present.view(*present.shape, *([1] * (x.dim() - 2))), x, 0.0)
 
 
 class MCNCLTextEncoder(nn.Module):
@@ -136,8 +141,8 @@ class MCNCLTextEncoder(nn.Module):
             text_features = pooled.new_zeros(batch * num_utt, pooled.shape[-1])
             text_features = text_features.index_put((rows.nonzero().squeeze(-1),), pooled)
             text_features = text_features.view(batch, num_utt, -1)
-        text_features = text_features.to(self.projection.weight.dtype)
-        return self.projection(text_features) * present.unsqueeze(-1).to(text_features.dtype)
+        text_features = _zero_absent(text_features.to(self.projection.weight.dtype), present)
+        return _zero_absent(self.projection(text_features), present)
 
 
 class MCNCLAudioEncoder(nn.Module):
@@ -150,8 +155,8 @@ class MCNCLAudioEncoder(nn.Module):
         self.projection = nn.Linear(config.audio_feature_size, config.hidden_size)
 
     def forward(self, audio_features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        audio_features = audio_features.to(self.projection.weight.dtype)
-        return self.projection(self.norm(audio_features)) * present.unsqueeze(-1).to(audio_features.dtype)
+        audio_features = _zero_absent(audio_features.to(self.projection.weight.dtype), present)
+        return _zero_absent(self.projection(self.norm(audio_features)), present)
 
 
 class MCNCLPyramidSqueezeAttention(nn.Module):
@@ -182,11 +187,13 @@ class MCNCLPyramidSqueezeAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """x: [M, L, C] frame features, frame_mask: [M, L] -> C^v: [M, L, C] (padded frames 0)."""
-        keep = frame_mask.unsqueeze(-1).to(x.dtype)
-        x = (x * keep).transpose(1, 2)  # [M, C, L]; padded frames are zeros for the convolutions
+        keep = frame_mask.unsqueeze(-1).bool()
+        x = torch.where(keep, x, 0.0).transpose(
+            1, 2
+        )  # [M, C, L]; padded frames are zeros for the convolutions
         groups = x.split(self.split_size, dim=1)
         y = torch.cat([conv(g) for conv, g in zip(self.branches, groups)], dim=1).transpose(1, 2)  # eq. 2
-        y = y * keep
+        y = torch.where(keep, y, 0.0)
         weights = self.squeeze_excite(y, frame_mask)
         return y * weights.unsqueeze(1)  # eq. 5
 
@@ -246,12 +253,15 @@ class MCNCLVisualEncoder(nn.Module):
         if frame_mask is None:
             frame_mask = torch.ones(batch, num_utt, num_frames, dtype=torch.bool, device=present.device)
         frame_mask = frame_mask.bool() & present.unsqueeze(-1)
-        x = self.projection(visual_features.to(self.projection.weight.dtype)).flatten(0, 1)  # [B*N, L, H]
+        visual_features = torch.where(
+            frame_mask.unsqueeze(-1), visual_features.to(self.projection.weight.dtype), 0.0
+        )
+        x = self.projection(visual_features).flatten(0, 1)  # [B*N, L, H]
         flat_mask = frame_mask.flatten(0, 1)
         if self.psa is not None:
             x = self.psa(x, flat_mask)
         pooled = _masked_mean(x, flat_mask.unsqueeze(-1), dim=1).view(batch, num_utt, -1)
-        return pooled * present.unsqueeze(-1).to(pooled.dtype)
+        return _zero_absent(pooled, present)
 
 
 class MCNCLDialogueRNN(nn.Module):
@@ -380,7 +390,7 @@ class MCNCLContextEncoder(nn.Module):
             out = self.transformer(
                 x + self.speaker_embeddings(speaker_ids), src_key_padding_mask=~utterance_mask
             )
-        return out * utterance_mask.unsqueeze(-1).to(out.dtype)
+        return _zero_absent(out, utterance_mask)
 
 
 class MCNCLCrossAttention(nn.Module):
@@ -682,7 +692,7 @@ class MCNCLModel(MCNCLPreTrainedModel):
             if output_attentions:
                 all_attentions += (probs,)
 
-        states = states * modality_mask.unsqueeze(-1).to(states.dtype)
+        states = torch.where(modality_mask.unsqueeze(-1), states, 0.0)
         per_modality = [states[:, :, i] if supplied[i] else None for i in range(3)]
         if not return_dict:
             return tuple(

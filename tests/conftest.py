@@ -19,6 +19,8 @@ TINY_TEXT_CONFIG = {
     "num_attention_heads": 2,
     "intermediate_size": 32,
     "max_position_embeddings": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
 }
 
 

