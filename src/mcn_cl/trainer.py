@@ -1,0 +1,155 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""`MCNCLTrainer`: `transformers.Trainer` with the MCN-CL objective (paper eq. 27).
+
+    loss = CE + alpha * L_text + beta * L_audio + gamma * L_visual
+
+CE comes from the model (class-weighted when `config.class_weights` is set); the contrastive terms come from
+[`mcn_cl.losses.contrastive_terms`] (gathered across processes in distributed runs). Each term is logged as
+`loss_ce`, `loss_text`, `loss_audio`, `loss_visual` (unweighted, averaged over the logging window and the
+processes) next to the Trainer's own `loss`, so they reach the console, `trainer_state.json` and TensorBoard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Trainer
+from transformers.utils import logging
+
+from .losses import MODALITIES, contrastive_terms
+
+logger = logging.get_logger(__name__)
+
+LOSS_TERMS = ("ce", *MODALITIES)  # logged as loss_ce, loss_text, loss_audio, loss_visual
+
+# Outputs that are not predictions: kept out of `EvalPrediction.predictions` so that it holds the logits only.
+DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE = [
+    "text_embeds",
+    "audio_embeds",
+    "visual_embeds",
+    "modality_mask",
+    "hidden_states",
+    "attentions",
+]
+
+
+class MCNCLTrainer(Trainer):
+    """[`~transformers.Trainer`] for [`MCNCLForEmotionRecognition`] with the CE + contrastive objective.
+
+    Use it like the `Trainer` (v5 signature: `processing_class=`, not `tokenizer=`), with an
+    [`MCNCLDataCollator`] and `remove_unused_columns=False`:
+
+    ```python
+    >>> from mcn_cl import MCNCLDataCollator, MCNCLTrainer
+    >>> from mcn_cl.metrics import make_compute_metrics
+
+    >>> trainer = MCNCLTrainer(
+    ...     model=model,
+    ...     args=training_args,
+    ...     train_dataset=dataset["train"],
+    ...     eval_dataset=dataset["validation"],
+    ...     data_collator=MCNCLDataCollator(),
+    ...     compute_metrics=make_compute_metrics(model.config.id2label),
+    ... )
+    >>> trainer.train()
+    ```
+
+    The contrastive weights, temperature and hard-negative ratio are read from `model.config`
+    (`contrastive_weights`, `contrastive_temperature`, `hard_negative_ratio`); a modality with weight 0, or absent
+    from the batch on every process, adds nothing.
+    """
+
+    # Our `compute_loss` returns a per-micro-batch mean (CE averaged over the labelled utterances, contrastive terms
+    # averaged over their anchors); the contrastive terms cannot be re-normalised by a token count. So the Trainer
+    # must divide by the gradient-accumulation steps itself, and must not pass `num_items_in_batch` to the model.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The model's forward takes `**kwargs`, which would make the Trainer treat it as accepting
+        # `num_items_in_batch` (sum-reduced CE normalised across the accumulated batch). MCN-CL's CE is a per-batch
+        # mean and the contrastive terms have no such normalisation, so: no loss kwargs.
+        self.model_accepts_loss_kwargs = False
+        device = self.args.device
+        self._loss_term_sums = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
+        self._loss_term_counts = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor | Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        """CE + alpha * L_text + beta * L_audio + gamma * L_visual (eq. 27) for one micro-batch.
+
+        Args:
+            model (`nn.Module`): the (possibly DDP/FSDP-wrapped) [`MCNCLForEmotionRecognition`].
+            inputs (`dict`): a collated batch (DESIGN.md's tensors) with `labels` `[B, N]`.
+            return_outputs (`bool`): also return the model output (evaluation).
+            num_items_in_batch: unused (see `model_accepts_loss_kwargs` above).
+        """
+        labels = inputs.get("labels")
+        outputs = model(**inputs)
+        if labels is None:
+            if return_outputs:
+                return None, outputs
+            raise ValueError("MCNCLTrainer.compute_loss: the batch has no `labels`; training needs them")
+        if outputs.loss is None:
+            raise ValueError(
+                "MCNCLTrainer.compute_loss: the model returned no loss although `labels` were given"
+            )
+
+        config = self.accelerator.unwrap_model(model).config
+        loss = outputs.loss
+        terms = {"ce": outputs.loss}
+        weights = config.contrastive_weights
+        for modality, term in contrastive_terms(outputs, labels, config).items():
+            loss = loss + weights[modality] * term
+            terms[modality] = term
+
+        if model.training:
+            with torch.no_grad():
+                for index, name in enumerate(LOSS_TERMS):
+                    if name in terms:
+                        self._loss_term_sums[index] += terms[name].detach().to(self._loss_term_sums)
+                        self._loss_term_counts[index] += 1
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor | Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ):
+        """The Trainer's `prediction_step`, keeping only the logits as predictions (not the embeddings/masks)."""
+        if ignore_keys is None:
+            config = self.accelerator.unwrap_model(model).config
+            ignore_keys = (
+                getattr(config, "keys_to_ignore_at_inference", None) or DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE
+            )
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the averaged loss terms of the logging window to the training logs, then log as usual.
+
+        The Trainer calls `log` with the training `loss` at every logging step, on every process at the same time,
+        so the terms are summed over the processes here (one `all_reduce`) and averaged.
+        """
+        if "loss" in logs:
+            stats = torch.cat([self._loss_term_sums, self._loss_term_counts])
+            if self.args.world_size > 1:
+                stats = self.accelerator.reduce(stats, reduction="sum")
+            sums, counts = stats.split(len(LOSS_TERMS))
+            for name, total, count in zip(LOSS_TERMS, sums.tolist(), counts.tolist()):
+                if count > 0:
+                    logs[f"loss_{name}"] = round(total / count, 6)
+            self._loss_term_sums.zero_()
+            self._loss_term_counts.zero_()
+        super().log(logs, start_time)
+
+
+__all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE"]

@@ -1,0 +1,187 @@
+"""Tests of `MCNCLTrainer` (CE + contrastive objective, logged terms, resume) and `MCNCLDataCollator`."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+import torch
+from conftest import make_tiny_config
+from datasets import Dataset
+from transformers import TrainerCallback, TrainingArguments
+
+from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
+from mcn_cl.losses import contrastive_terms
+from mcn_cl.metrics import make_compute_metrics
+
+NUM_LABELS = 3
+
+
+def make_dialogues(num_dialogues: int = 8, seed: int = 0) -> list[dict]:
+    """Section-2 dialogue features with learnable labels: each modality carries a noisy copy of the label."""
+    g = torch.Generator().manual_seed(seed)
+    dialogues = []
+    for d in range(num_dialogues):
+        n = 3 + d % 4  # dialogues of 3..6 utterances
+        labels = torch.randint(0, NUM_LABELS, (n,), generator=g)
+        signal = torch.nn.functional.one_hot(labels, NUM_LABELS).float()
+        audio = torch.randn(n, 20, generator=g) * 0.5
+        audio[:, :NUM_LABELS] += 2 * signal
+        visual = torch.randn(n, 30, generator=g) * 0.5
+        visual[:, :NUM_LABELS] += 2 * signal
+        tokens = [
+            [1, 10 + int(y), *torch.randint(20, 100, (2 + i % 3,), generator=g).tolist()]
+            for i, y in enumerate(labels)
+        ]
+        dialogue = {
+            "dialogue_id": f"dia{d}",
+            "speakers": ["A" if i % 2 == 0 else "B" for i in range(n)],
+            "labels": labels.tolist(),
+            "input_ids": tokens,
+            "attention_mask": [[1] * len(t) for t in tokens],
+            "audio_features": audio.tolist(),
+            "visual_features": visual.tolist(),
+        }
+        if d == 1:
+            dialogue["labels"][0] = -100  # an unlabelled context utterance
+        dialogues.append(dialogue)
+    return dialogues
+
+
+def tiny_model(seed: int = 0) -> MCNCLForEmotionRecognition:
+    torch.manual_seed(seed)
+    config = make_tiny_config(
+        id2label={0: "neg", 1: "neu", 2: "pos"},
+        contrastive_weight_text=0.5,
+        contrastive_weight_audio=0.5,
+        contrastive_weight_visual=0.5,
+        hard_negative_ratio=0.5,
+    )
+    return MCNCLForEmotionRecognition(config)
+
+
+def training_args(output_dir, **overrides) -> TrainingArguments:
+    kwargs = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=4,
+        learning_rate=3e-3,
+        num_train_epochs=1,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+class StopAtStep(TrainerCallback):
+    """Interrupts training after `step` optimizer steps (a crash, as far as the run is concerned)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
+
+
+def make_trainer(output_dir, model=None, train=None, callbacks=None, **overrides) -> MCNCLTrainer:
+    model = model or tiny_model()
+    dataset = Dataset.from_list(train or make_dialogues())
+    return MCNCLTrainer(
+        model=model,
+        args=training_args(output_dir, **overrides),
+        train_dataset=dataset,
+        eval_dataset=dataset,
+        data_collator=MCNCLDataCollator(),
+        compute_metrics=make_compute_metrics(model.config.id2label),
+        callbacks=callbacks,
+    )
+
+
+def test_collator_pads_dialogues_of_different_lengths():
+    batch = MCNCLDataCollator()(make_dialogues(3))
+    assert batch["labels"].shape == (3, 5)
+    assert batch["utterance_mask"].sum(dim=1).tolist() == [3, 4, 5]
+    assert (batch["labels"][0, 3:] == -100).all()
+    assert batch["modality_mask"].shape == (3, 5, 3)
+
+
+def test_compute_loss_is_ce_plus_weighted_contrastive_terms(tmp_path):
+    trainer = make_trainer(tmp_path)
+    model = trainer.model
+    batch = MCNCLDataCollator()(make_dialogues(4))
+    loss = trainer.compute_loss(model, dict(batch))
+    outputs = model(**batch)
+    terms = contrastive_terms(outputs, batch["labels"], model.config)
+    assert set(terms) == {"text", "audio", "visual"}
+    expected = outputs.loss + sum(0.5 * t for t in terms.values())
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_modality_with_zero_weight_is_not_added(tmp_path):
+    model = tiny_model()
+    model.config.contrastive_weight_audio = 0.0
+    model.config.contrastive_weight_visual = 0.0
+    model.config.contrastive_weight_text = 0.0
+    trainer = make_trainer(tmp_path, model=model)
+    batch = MCNCLDataCollator()(make_dialogues(4))
+    loss = trainer.compute_loss(model, dict(batch))
+    assert loss.item() == pytest.approx(model(**batch).loss.item(), rel=1e-6)
+
+
+def test_one_epoch_lowers_the_loss(tmp_path):
+    trainer = make_trainer(tmp_path, num_train_epochs=3)
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate()
+    assert after["eval_loss"] < before
+    assert {"eval_weighted_f1", "eval_macro_f1", "eval_accuracy", "eval_f1_neg"} <= set(after)
+
+
+def test_each_loss_term_is_logged(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=2)
+    trainer.train()
+    train_logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(train_logs) == 2
+    for entry in train_logs:
+        assert {"loss_ce", "loss_text", "loss_audio", "loss_visual"} <= set(entry)
+        assert entry["loss_ce"] > 0 and entry["loss_text"] > 0
+
+
+def test_loss_terms_reach_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = make_trainer(tmp_path, max_steps=1, report_to=["tensorboard"])
+    trainer.train()
+    event_files = glob.glob(os.path.join(tmp_path, "**", "events.out.tfevents*"), recursive=True)
+    assert event_files
+    accumulator = EventAccumulator(os.path.dirname(event_files[0]))
+    accumulator.Reload()
+    assert {"train/loss_ce", "train/loss_text", "train/loss_audio", "train/loss_visual"} <= set(
+        accumulator.Tags()["scalars"]
+    )
+
+
+def test_resume_from_checkpoint_ends_in_the_same_weights(tmp_path):
+    common = dict(max_steps=4, save_strategy="steps", save_steps=2, learning_rate=1e-2)
+    full = make_trainer(tmp_path / "full", **common)
+    full.train()
+
+    interrupted = make_trainer(tmp_path / "resumed", callbacks=[StopAtStep(2)], **common)
+    interrupted.train()
+    assert interrupted.state.global_step == 2
+    resumed = make_trainer(tmp_path / "resumed", model=tiny_model(seed=1), **common)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "resumed" / "checkpoint-2"))
+
+    full_state, resumed_state = full.model.state_dict(), resumed.model.state_dict()
+    for name, tensor in full_state.items():
+        torch.testing.assert_close(resumed_state[name], tensor, msg=f"{name} differs after resuming")
