@@ -1,0 +1,312 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""The community feature pickles (DialogueRNN / MMGCN / MM-DFN / MultiEMO) as a `datasets.DatasetDict`.
+
+Layouts (one tuple per file, dicts keyed by dialogue id):
+
+* IEMOCAP, 9 elements: ``videoIDs, videoSpeakers, videoLabels, videoText, videoAudio, videoVisual,
+  videoSentence, trainVid, testVid``; speakers are ``"M"``/``"F"``; labels are ints in the order hap, sad, neu,
+  ang, exc, fru.
+* MELD, 10 elements: the same nine, speakers as one-hot vectors (stored here as the index of the one,
+  ``"0"``, ``"1"``...), plus one trailing element (ignored); labels in the order neutral, surprise, fear,
+  sadness, joy, disgust, anger. Its ``trainVid`` holds train + dev.
+
+Splits: ``train`` / ``validation`` / ``test``, where ``validation`` is a seeded ``validation_fraction`` of the
+file's ``trainVid`` dialogues (the files have no validation split: for MELD this is not the official dev set,
+which the file merges into train), and ``test`` is ``testVid``.
+
+Rows (docs/data_formats.md, section 2): ``dialogue_id``, ``speakers`` [N], ``labels`` [N] (`ClassLabel`),
+``texts`` [N] (when the file has sentences), ``text_features`` [N, D_t], ``audio_features`` [N, D_a],
+``visual_features`` [N, D_v] as `Array2D(shape=(None, D), dtype="float32")`, so ``ds.with_format("numpy")`` or
+``"torch"`` hands the collator whole arrays. The sizes D are read from the data: :func:`feature_sizes`.
+
+Security: pickles run code when loaded. :class:`RestrictedUnpickler` admits only the builtin containers and
+scalars and numpy's array/dtype/scalar reconstruction, and refuses any other global with
+:class:`UnsafePickleError` naming the file and the global.
+
+Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, size and mtime and the options
+(see ``_common.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, List, Value
+from transformers.utils import logging
+
+from ._common import DatasetFormatError, build_dataset_dict, path_signature, split_validation
+from .iemocap import IEMOCAP_LABELS_6
+from .meld import MELD_EMOTIONS, repair_text
+
+logger = logging.get_logger(__name__)
+
+PICKLE_FIELDS = (
+    "videoIDs",
+    "videoSpeakers",
+    "videoLabels",
+    "videoText",
+    "videoAudio",
+    "videoVisual",
+    "videoSentence",
+    "trainVid",
+    "testVid",
+)
+PICKLE_LAYOUTS = {"iemocap": (9, IEMOCAP_LABELS_6), "meld": (10, MELD_EMOTIONS)}
+MODALITY_FIELDS = {"text": "videoText", "audio": "videoAudio", "visual": "videoVisual"}
+
+_SAFE_BUILTINS = frozenset(
+    {
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "str",
+        "bytes",
+        "bytearray",
+        "int",
+        "float",
+        "complex",
+        "bool",
+    }
+)
+_SAFE_GLOBALS = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("collections", "defaultdict"),
+        ("collections", "deque"),
+        ("_codecs", "encode"),  # protocol-2 pickles store bytes as _codecs.encode(str, "latin1")
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
+        ("numpy._core.numeric", "_frombuffer"),
+    }
+)
+# Python 2 names, as they appear in py2 pickles.
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asked for a global outside the allow-list (it could run code when loaded)."""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """A `pickle.Unpickler` whose `find_class` admits only builtin containers/scalars and numpy arrays.
+
+    Anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen``, any class) raises
+    :class:`UnsafePickleError` before it is imported or called.
+    """
+
+    def __init__(self, file: io.BufferedIOBase, source: str, **kwargs: Any):
+        super().__init__(file, **kwargs)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        canonical = _PY2_MODULES.get(module, module)
+        if (canonical == "builtins" and name in _SAFE_BUILTINS) or (canonical, name) in _SAFE_GLOBALS:
+            if canonical.startswith("numpy.core.") and hasattr(np, "_core"):
+                canonical = "numpy._core." + canonical[len("numpy.core.") :]  # numpy 2 location, no warning
+            return super().find_class(canonical, name)
+        raise UnsafePickleError(
+            f"{self.source}: refused to load global '{module}.{name}': a feature pickle may only hold builtin "
+            "containers, scalars and numpy arrays (this file could run code when unpickled)"
+        )
+
+
+def safe_load_pickle(path: str | os.PathLike) -> Any:
+    """Unpickle `path` with :class:`RestrictedUnpickler` (latin1 for Python 2 pickles)."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        try:
+            return RestrictedUnpickler(f, source=path, encoding="latin1").load()
+        except UnsafePickleError:
+            raise
+        except Exception as e:
+            raise DatasetFormatError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from e
+
+
+def _speaker(value: Any, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    arr = np.asarray(value)
+    if arr.ndim == 1 and arr.size > 1:  # one-hot vector (MELD)
+        return str(int(np.argmax(arr)))
+    if arr.ndim == 0:
+        return str(arr.item())
+    raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r}")
+
+
+def _matrix(value: Any, n: int, where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise DatasetFormatError(f"{where}: not a numeric [N, D] array ({e})") from None
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise DatasetFormatError(f"{where}: expected shape [{n}, D], got {list(arr.shape)}")
+    return arr
+
+
+def load_feature_pickle(
+    path: str | os.PathLike,
+    dataset: str | None = None,
+    validation_fraction: float = 0.1,
+    seed: int = 42,
+    cache_dir: str | os.PathLike | None = None,
+) -> DatasetDict:
+    """Load a community feature pickle as a `DatasetDict` with `train`, `validation`, `test`.
+
+    Args:
+        path: the `.pkl` file.
+        dataset: `"iemocap"` (9-tuple) or `"meld"` (10-tuple); None = from the tuple's length.
+        validation_fraction: fraction of the file's train dialogues moved to `validation`.
+        seed: seed of the validation draw.
+        cache_dir: `datasets` cache folder for the Arrow files.
+
+    Returns:
+        `DatasetDict` of rows `{dialogue_id, speakers [N], labels [N], texts [N] (if present),
+        text_features [N, D_t], audio_features [N, D_a], visual_features [N, D_v]}` (float32). Use
+        :func:`feature_sizes` for the D's.
+
+    Raises:
+        UnsafePickleError: the pickle references a global outside the allow-list.
+        DatasetFormatError: the tuple layout, a length, a label or a feature size does not match.
+    """
+    path = os.fspath(path)
+    data = safe_load_pickle(path)
+    if not isinstance(data, (tuple, list)):
+        raise DatasetFormatError(
+            f"{path}: expected a tuple ({', '.join(PICKLE_FIELDS)}, ...), got {type(data)}"
+        )
+    if dataset is None:
+        dataset = {9: "iemocap", 10: "meld"}.get(len(data))
+        if dataset is None:
+            raise DatasetFormatError(
+                f"{path}: a {len(data)}-tuple is neither the IEMOCAP (9) nor the MELD (10) feature layout"
+            )
+    if dataset not in PICKLE_LAYOUTS:
+        raise ValueError(f"dataset must be one of {list(PICKLE_LAYOUTS)}, got {dataset!r}")
+    expected_len, names = PICKLE_LAYOUTS[dataset]
+    if len(data) != expected_len:
+        raise DatasetFormatError(
+            f"{path}: the {dataset} feature layout is a {expected_len}-tuple ({', '.join(PICKLE_FIELDS)}"
+            f"{', <extra>' if expected_len == 10 else ''}), got {len(data)} elements"
+        )
+    fields = dict(zip(PICKLE_FIELDS, data))
+    for key in PICKLE_FIELDS:
+        if key in ("trainVid", "testVid"):
+            continue
+        if fields[key] is not None and not isinstance(fields[key], Mapping):
+            raise DatasetFormatError(
+                f"{path}: {key} must be a dict keyed by dialogue id, got {type(fields[key])}"
+            )
+
+    modalities = {m: fields[k] for m, k in MODALITY_FIELDS.items() if fields[k] is not None}
+    if not modalities:
+        raise DatasetFormatError(f"{path}: no feature field (videoText, videoAudio, videoVisual) is set")
+    has_texts = fields["videoSentence"] is not None
+
+    rows: dict[Any, dict[str, Any]] = {}
+    sizes: dict[str, int] = {}
+    for vid in list(fields["trainVid"]) + list(fields["testVid"]):
+        where = f"{path}: dialogue {vid!r}"
+        if vid in rows:
+            raise DatasetFormatError(f"{where}: listed twice in trainVid/testVid")
+        for key in ("videoIDs", "videoSpeakers", "videoLabels"):
+            if vid not in fields[key]:
+                raise DatasetFormatError(f"{where}: missing from {key}")
+        n = len(fields["videoIDs"][vid])
+        speakers = [_speaker(s, f"{where} videoSpeakers") for s in fields["videoSpeakers"][vid]]
+        labels = [int(x) for x in np.asarray(fields["videoLabels"][vid]).reshape(-1)]
+        if len(speakers) != n or len(labels) != n:
+            raise DatasetFormatError(
+                f"{where}: {n} utterance ids but {len(speakers)} speakers and {len(labels)} labels"
+            )
+        bad = [x for x in labels if not (0 <= x < len(names) or x == -1)]
+        if bad:
+            raise DatasetFormatError(
+                f"{where}: label(s) {sorted(set(bad))} outside 0..{len(names) - 1} ({names})"
+            )
+        row: dict[str, Any] = {"dialogue_id": str(vid), "speakers": speakers, "labels": labels}
+        if has_texts:
+            if vid not in fields["videoSentence"]:
+                raise DatasetFormatError(f"{where}: missing from videoSentence")
+            texts = [
+                repair_text(t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))
+                for t in fields["videoSentence"][vid]
+            ]
+            if len(texts) != n:
+                raise DatasetFormatError(f"{where}: {n} utterance ids but {len(texts)} sentences")
+            row["texts"] = texts
+        for modality, table in modalities.items():
+            key = MODALITY_FIELDS[modality]
+            if vid not in table:
+                raise DatasetFormatError(f"{where}: missing from {key}")
+            arr = _matrix(table[vid], n, f"{where} {key}")
+            if sizes.setdefault(modality, arr.shape[1]) != arr.shape[1]:
+                raise DatasetFormatError(
+                    f"{where} {key}: feature size {arr.shape[1]} differs from {sizes[modality]} in other dialogues"
+                )
+            row[f"{modality}_features"] = arr
+        rows[vid] = row
+
+    train_keys = {str(v): v for v in fields["trainVid"]}
+    train_ids, val_ids = split_validation(train_keys, validation_fraction, seed)
+    splits = {"train": [rows[train_keys[i]] for i in train_ids]}
+    if val_ids:
+        splits["validation"] = [rows[train_keys[i]] for i in val_ids]
+    splits["test"] = [rows[v] for v in sorted(fields["testVid"], key=str)]
+
+    spec: dict[str, Any] = {
+        "dialogue_id": Value("string"),
+        "speakers": List(Value("string")),
+        "labels": List(ClassLabel(names=list(names))),
+    }
+    if has_texts:
+        spec["texts"] = List(Value("string"))
+    for modality, size in sizes.items():
+        spec[f"{modality}_features"] = Array2D(shape=(None, size), dtype="float32")
+    logger.info(
+        f"{path}: {dataset} features, sizes {sizes}, splits { {k: len(v) for k, v in splits.items()} }"
+    )
+    return build_dataset_dict(
+        splits,
+        Features(spec),
+        fingerprint_parts=["feature_pickle", dataset, path_signature(path), validation_fraction, seed],
+        cache_dir=cache_dir,
+        hash_rows=False,
+    )
+
+
+def feature_sizes(dataset: Dataset | DatasetDict) -> dict[str, int | None]:
+    """`{"text": D_t, "audio": D_a, "visual": D_v}` of a feature-pickle dataset (None for an absent modality).
+
+    Set the model config from it, e.g. ``MCNCLConfig(use_text_encoder=False, text_feature_size=sizes["text"],
+    audio_feature_size=sizes["audio"], visual_feature_size=sizes["visual"], visual_backbone=None)``.
+    """
+    if isinstance(dataset, DatasetDict):
+        dataset = next(iter(dataset.values()))
+    out: dict[str, int | None] = {}
+    for modality in MODALITY_FIELDS:
+        feat = dataset.features.get(f"{modality}_features")
+        out[modality] = int(feat.shape[1]) if isinstance(feat, Array2D) else None
+    return out
+
+
+__all__ = [
+    "RestrictedUnpickler",
+    "UnsafePickleError",
+    "feature_sizes",
+    "load_feature_pickle",
+    "safe_load_pickle",
+]
