@@ -24,7 +24,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -62,7 +61,9 @@ class ModelArguments:
     )
     config_overrides: str | None = field(
         default=None,
-        metadata={"help": 'JSON of MCNCLConfig fields, e.g. \'{"num_mcn_layers": 3, "context_encoder": "bigru"}\'.'},
+        metadata={
+            "help": 'JSON of MCNCLConfig fields, e.g. \'{"num_mcn_layers": 3, "context_encoder": "bigru"}\'.'
+        },
     )
     contrastive_temperature: float | None = field(default=None, metadata={"help": "tau (eq. 26)."})
     hard_negative_ratio: float | None = field(default=None, metadata={"help": "rho (eq. 25; paper: 0.3)."})
@@ -71,7 +72,9 @@ class ModelArguments:
     contrastive_weight_visual: float | None = field(default=None, metadata={"help": "gamma (eq. 27)."})
     class_weights: str = field(
         default="none",
-        metadata={"help": "Cross-entropy class weights: 'none' or 'inverse_frequency' (from the train split)."},
+        metadata={
+            "help": "Cross-entropy class weights: 'none' or 'inverse_frequency' (from the train split)."
+        },
     )
 
 
@@ -167,12 +170,19 @@ def inverse_frequency_weights(train_split, num_labels: int) -> list[float]:
     total = sum(counts.values())
     missing = [k for k in range(num_labels) if counts[k] == 0]
     if missing:
-        raise ValueError(f"--class_weights inverse_frequency: classes {missing} never occur in the train split")
+        raise ValueError(
+            f"--class_weights inverse_frequency: classes {missing} never occur in the train split"
+        )
     return [total / (num_labels * counts[k]) for k in range(num_labels)]
 
 
-def build_model(model_args: ModelArguments, id2label: dict[int, str], processor) -> MCNCLForEmotionRecognition:
-    overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+def build_model(
+    model_args: ModelArguments, id2label: dict[int, str], data_config: dict
+) -> MCNCLForEmotionRecognition:
+    """A fresh model from pretrained encoders, or a saved checkpoint. `data_config` holds the config fields fixed
+    by the data (feature sizes); `--config_overrides` and the contrastive arguments come on top."""
+    overrides = dict(data_config)
+    overrides.update(json.loads(model_args.config_overrides) if model_args.config_overrides else {})
     for key in (
         "contrastive_temperature",
         "hard_negative_ratio",
@@ -188,16 +198,36 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], processor)
             model_args.model_name_or_path, id2label=id2label, label2id=label2id, **overrides
         )
     else:
-        visual_weights = None if str(model_args.visual_weights).lower() == "none" else model_args.visual_weights
+        visual_weights = (
+            None if str(model_args.visual_weights).lower() == "none" else model_args.visual_weights
+        )
+        text_encoder = (
+            resolve_text_encoder(model_args.text_encoder) if overrides.get("use_text_encoder", True) else None
+        )
         model = MCNCLForEmotionRecognition.from_pretrained_encoders(
-            text_encoder=resolve_text_encoder(model_args.text_encoder),
+            text_encoder=text_encoder,
             visual_weights=visual_weights,
             id2label=id2label,
             label2id=label2id,
-            **processor_feature_sizes(processor),
             **overrides,
         )
     return model
+
+
+def feature_file_config(dataset) -> dict:
+    """Config fields of a feature-pickle dataset: precomputed vectors for every modality, no backbones."""
+    from mcn_cl.datasets_scripts.feature_pickles import feature_sizes
+
+    sizes = feature_sizes(dataset)
+    config = {"use_text_encoder": False, "visual_backbone": None}
+    for modality, key in (
+        ("text", "text_feature_size"),
+        ("audio", "audio_feature_size"),
+        ("visual", "visual_feature_size"),
+    ):
+        if sizes[modality] is not None:
+            config[key] = sizes[modality]
+    return config
 
 
 def processor_feature_sizes(processor) -> dict:
@@ -234,7 +264,9 @@ def prepare_features(raw, processor, model, data_args: DataArguments, training_a
         )
 
 
-def save_test_artifacts(output_dir: str, predictions: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+def save_test_artifacts(
+    output_dir: str, predictions: np.ndarray, labels: np.ndarray, names: list[str]
+) -> None:
     """Confusion matrix and per-class F1 bar chart of the test split (PNG, matplotlib Agg)."""
     import matplotlib
 
@@ -280,7 +312,10 @@ def main(argv: list[str] | None = None) -> dict:
     logger.setLevel(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     logger.info(
-        "process %d of %d, device %s", training_args.process_index, training_args.world_size, training_args.device
+        "process %d of %d, device %s",
+        training_args.process_index,
+        training_args.world_size,
+        training_args.device,
     )
     set_seed(training_args.seed)
 
@@ -291,19 +326,29 @@ def main(argv: list[str] | None = None) -> dict:
     names = label_names_of(raw["train"])
     id2label = dict(enumerate(names))
 
-    processor = None if already_features and not model_args.processor_name_or_path else build_processor(model_args)
-    model = build_model(model_args, id2label, processor)
+    if already_features:  # feature pickle: vectors only, no processor needed
+        processor, data_config = None, feature_file_config(raw)
+    else:
+        processor = build_processor(model_args)
+        data_config = processor_feature_sizes(processor)
+    model = build_model(model_args, id2label, data_config)
     dataset = raw if already_features else prepare_features(raw, processor, model, data_args, training_args)
     if data_args.max_train_dialogues:
-        dataset["train"] = dataset["train"].select(range(min(data_args.max_train_dialogues, len(dataset["train"]))))
+        dataset["train"] = dataset["train"].select(
+            range(min(data_args.max_train_dialogues, len(dataset["train"])))
+        )
     if data_args.max_eval_dialogues:
         for split in ("validation", "test"):
-            dataset[split] = dataset[split].select(range(min(data_args.max_eval_dialogues, len(dataset[split]))))
+            dataset[split] = dataset[split].select(
+                range(min(data_args.max_eval_dialogues, len(dataset[split])))
+            )
     if model_args.class_weights == "inverse_frequency":
         model.config.class_weights = inverse_frequency_weights(dataset["train"], len(names))
         logger.info("class weights (inverse frequency): %s", model.config.class_weights)
     elif model_args.class_weights != "none":
-        raise ValueError(f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}")
+        raise ValueError(
+            f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}"
+        )
 
     pad_kwargs = {}
     tokenizer = getattr(processor, "tokenizer", None)
@@ -321,7 +366,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint == "last":  # the newest checkpoint-* folder of output_dir
-        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        checkpoint = (
+            get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        )
         if checkpoint is None:
             raise ValueError(f"--resume_from_checkpoint last: no checkpoint in {training_args.output_dir}")
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -349,7 +396,9 @@ def main(argv: list[str] | None = None) -> dict:
         with open(os.path.join(training_args.output_dir, "test_results.json"), "w") as f:
             json.dump(results, f, indent=2)
         logits = test.predictions[0] if isinstance(test.predictions, tuple) else test.predictions
-        save_test_artifacts(training_args.output_dir, logits.argmax(-1).reshape(-1), test.label_ids.reshape(-1), names)
+        save_test_artifacts(
+            training_args.output_dir, logits.argmax(-1).reshape(-1), test.label_ids.reshape(-1), names
+        )
         if processor is not None:
             processor.save_pretrained(training_args.output_dir)
     if training_args.push_to_hub:

@@ -1,0 +1,153 @@
+"""End-to-end runs of `examples/train.py`: one process, resume, two CPU ranks with `accelerate launch`, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(REPO, "examples", "train.py")
+sys.path.insert(0, os.path.join(REPO, "examples"))
+
+import train  # noqa: E402
+
+IEMOCAP = ["hap", "sad", "neu", "ang", "exc", "fru"]
+TINY_MODEL = json.dumps(
+    {
+        "hidden_size": 16,
+        "num_attention_heads": 2,
+        "num_mcn_layers": 1,
+        "intermediate_size": 32,
+        "projection_size": 8,
+        "classifier_hidden_size": 16,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "context_encoder": "bigru",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def feature_pickle(tmp_path_factory) -> str:
+    """A small IEMOCAP-layout community feature pickle (9-tuple) whose features carry the label."""
+    rng = np.random.default_rng(0)
+    ids, speakers, labels, text, audio, visual, sentences = {}, {}, {}, {}, {}, {}, {}
+    train_vids, test_vids = [], []
+    for d in range(14):
+        vid = f"Ses0{1 + d % 5}_dia{d:02d}"
+        n = 4 + d % 3
+        y = rng.integers(0, 6, n)
+        ids[vid] = [f"{vid}_{i:03d}" for i in range(n)]
+        speakers[vid] = ["M" if i % 2 else "F" for i in range(n)]
+        labels[vid] = y.tolist()
+        signal = np.eye(6)[y]
+        text[vid] = np.hstack([signal * 2, rng.normal(size=(n, 6))]).astype(np.float32)
+        audio[vid] = np.hstack([signal * 2, rng.normal(size=(n, 4))]).astype(np.float32)
+        visual[vid] = np.hstack([signal * 2, rng.normal(size=(n, 2))]).astype(np.float32)
+        sentences[vid] = [f"utterance {i}" for i in range(n)]
+        (test_vids if d >= 10 else train_vids).append(vid)
+    path = tmp_path_factory.mktemp("pickle") / "iemocap_features.pkl"
+    with open(path, "wb") as f:
+        pickle.dump((ids, speakers, labels, text, audio, visual, sentences, train_vids, test_vids), f)
+    return str(path)
+
+
+def pickle_args(feature_pickle: str, output_dir, **overrides) -> list[str]:
+    args = {
+        "dataset": "feature_pickle",
+        "data_dir": feature_pickle,
+        "feature_pickle_dataset": "iemocap",
+        "config_overrides": TINY_MODEL,
+        "output_dir": str(output_dir),
+        "max_steps": 6,
+        "per_device_train_batch_size": 2,
+        "per_device_eval_batch_size": 4,
+        "learning_rate": 5e-3,
+        "eval_strategy": "steps",
+        "eval_steps": 3,
+        "save_strategy": "steps",
+        "save_steps": 3,
+        "load_best_model_at_end": "true",
+        "metric_for_best_model": "weighted_f1",
+        "logging_steps": 1,
+        "report_to": "none",
+        "use_cpu": "true",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": "true",
+        "seed": 0,
+    }
+    args.update(overrides)
+    return [item for key, value in args.items() for item in (f"--{key}", str(value))]
+
+
+def test_single_process_run_selects_on_validation_and_writes_test_artifacts(feature_pickle, tmp_path):
+    results = train.main(pickle_args(feature_pickle, tmp_path, class_weights="inverse_frequency"))
+    assert results["metric_for_best_model"] == "weighted_f1"
+    state = json.loads((tmp_path / "trainer_state.json").read_text())
+    # the best checkpoint is the one with the highest *validation* weighted F1
+    evals = [e for e in state["log_history"] if "eval_weighted_f1" in e]
+    assert len(evals) == 2 and state["best_metric"] == max(e["eval_weighted_f1"] for e in evals)
+    saved = json.loads((tmp_path / "test_results.json").read_text())
+    assert saved["world_size"] == 1 and 0.0 <= saved["test_weighted_f1"] <= 1.0
+    assert {f"test_f1_{name}" for name in IEMOCAP} <= set(saved)
+    for artifact in ("confusion_matrix.png", "per_class_f1.png", "config.json", "model.safetensors"):
+        assert (tmp_path / artifact).stat().st_size > 0, artifact
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["class_weights"] is not None and config["id2label"]["0"] == "hap"
+
+
+def test_resume_from_checkpoint_continues_to_the_end(feature_pickle, tmp_path):
+    train.main(pickle_args(feature_pickle, tmp_path, save_total_limit=5, load_best_model_at_end="false"))
+    first = json.loads((tmp_path / "trainer_state.json").read_text())
+    resumed_dir = tmp_path / "resumed"
+    train.main(
+        pickle_args(
+            feature_pickle,
+            resumed_dir,
+            save_total_limit=5,
+            load_best_model_at_end="false",
+            resume_from_checkpoint=str(tmp_path / "checkpoint-3"),
+        )
+    )
+    second = json.loads((resumed_dir / "trainer_state.json").read_text())
+    assert second["global_step"] == 6
+    # the resumed run carries the checkpoint's history and trains steps 4-6 exactly like the uninterrupted run
+    losses_first = {e["step"]: e["loss"] for e in first["log_history"] if "loss" in e}
+    losses_second = {e["step"]: e["loss"] for e in second["log_history"] if "loss" in e}
+    assert sorted(losses_second) == [1, 2, 3, 4, 5, 6]
+    for step in (4, 5, 6):
+        assert losses_second[step] == pytest.approx(losses_first[step], rel=1e-4)
+
+
+def test_accelerate_launch_two_cpu_ranks(feature_pickle, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        TRAIN,
+        *pickle_args(feature_pickle, tmp_path, max_steps=2, eval_steps=2, save_steps=2),
+    ]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "test_results.json").read_text())
+    assert results["world_size"] == 2
+    assert "process 0 of 2" in run.stdout + run.stderr and "process 1 of 2" in run.stdout + run.stderr
+    state = json.loads((tmp_path / "trainer_state.json").read_text())
+    assert any("loss_text" in e and "loss_audio" in e for e in state["log_history"])
