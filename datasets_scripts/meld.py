@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
 import re
 from typing import Any
@@ -99,7 +100,8 @@ def _read_csv(path: str) -> list[tuple[int, dict[str, str]]]:
         logger.warning(f"{path} is not valid UTF-8; reading it as cp1252")
         with open(path, encoding="cp1252", newline="") as f:
             content = f.read()
-    reader = csv.DictReader(content.splitlines(keepends=True))
+    # not str.splitlines(): it also breaks on U+0085 (NEL), one of the C1 characters to repair
+    reader = csv.DictReader(io.StringIO(content, newline=""))
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
