@@ -142,3 +142,18 @@ def test_builtin_eval_is_refused(tmp_path):
     path.write_bytes(b"cbuiltins\neval\n(V__import__('os').getcwd()\ntR.")
     with pytest.raises(UnsafePickleError, match="builtins.eval"):
         safe_load_pickle(path)
+
+
+def test_rows_collate_into_padded_model_inputs(iemocap):
+    pytest.importorskip("mcn_cl.processing.processing_mcn_cl", reason="the processor has not landed yet")
+    from mcn_cl import MCNCLDataCollator
+
+    split = iemocap[2]["train"]
+    rows = [split[0], split[1]]  # the Trainer's default (python) format
+    n = max(len(r["labels"]) for r in rows)
+    batch = MCNCLDataCollator()(rows)
+    assert tuple(batch["text_features"].shape) == (2, n, 100)
+    assert tuple(batch["audio_features"].shape) == (2, n, 1582)
+    assert tuple(batch["visual_features"].shape) == (2, n, 342)
+    assert batch["labels"][0, : len(rows[0]["labels"])].tolist() == rows[0]["labels"]
+    assert batch["utterance_mask"].sum().item() == sum(len(r["labels"]) for r in rows)
