@@ -30,6 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
+from mcn_cl.datasets_scripts import label_names
 from mcn_cl.metrics import emotion_metrics, make_compute_metrics
 
 logger = logging.getLogger("mcn_cl.train")
@@ -148,20 +149,6 @@ def load_raw_dataset(data_args: DataArguments, training_args: TrainingArguments)
     if name == "meld":
         return mcn_cl.load_meld(data_args.data_dir), False
     return mcn_cl.load_feature_pickle(data_args.data_dir, dataset=data_args.feature_pickle_dataset), True
-
-
-def label_names_of(dataset) -> list[str]:
-    """ClassLabel names of a split: loader rows (`utterances[].label`) or dialogue features (`labels[]`)."""
-    features = dataset.features
-    if "utterances" in features:
-        utterance = features["utterances"]
-        utterance = utterance[0] if isinstance(utterance, list) else getattr(utterance, "feature", utterance)
-        return list(utterance["label"].names)
-    labels = features["labels"]
-    inner = getattr(labels, "feature", labels[0] if isinstance(labels, list) else labels)
-    if not hasattr(inner, "names"):
-        raise ValueError("the dataset's `labels` column is not a list of ClassLabel: cannot name the classes")
-    return list(inner.names)
 
 
 def inverse_frequency_weights(train_split, num_labels: int) -> list[float]:
@@ -323,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
     for split in ("train", "validation", "test"):
         if split not in raw:
             raise ValueError(f"the {data_args.dataset} dataset has no {split!r} split (splits: {list(raw)})")
-    names = label_names_of(raw["train"])
+    names = label_names(raw["train"])
     id2label = dict(enumerate(names))
 
     if already_features:  # feature pickle: vectors only, no processor needed
