@@ -1,0 +1,20 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""MCN-CL preprocessing: openSMILE audio features, face-video frames and the conversation processor.
+
+Importing this package registers `MCNCLProcessor` and its components with the `transformers` Auto classes (when
+the `mcn_cl` config is registered, i.e. after `import mcn_cl`).
+"""
+
+from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError, load_audio
+from .processing_mcn_cl import MCNCLProcessor, pad_dialogues
+from .video_processing_mcn_cl import MCNCLVideoProcessor, decode_video_frames
+
+__all__ = [
+    "MCNCLFeatureExtractor",
+    "MCNCLMediaError",
+    "MCNCLProcessor",
+    "MCNCLVideoProcessor",
+    "decode_video_frames",
+    "load_audio",
+    "pad_dialogues",
+]

@@ -1,0 +1,419 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""MCN-CL audio feature extractor: utterance-level openSMILE functionals (IS10 = 1582-d by default).
+
+This file travels to the Hub next to the processor config (``save_pretrained`` copies it flat), so it imports
+only public libraries.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from transformers import BatchFeature
+from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+# Functionals size of each `opensmile.FeatureSet` (checked against `len(Smile(...).feature_names)`, opensmile 2.6).
+OPENSMILE_FEATURE_SIZES = {
+    "IS09": 384,
+    "IS10": 1582,
+    "IS11": 4368,
+    "IS12": 6125,
+    "IS13": 6373,
+    "ComParE_2016": 6373,
+    "GeMAPSv01a": 62,
+    "GeMAPSv01b": 62,
+    "eGeMAPSv01a": 88,
+    "eGeMAPSv01b": 88,
+    "eGeMAPSv02": 88,
+    "emobase": 988,
+}
+# Extensions read with libsndfile (soundfile); anything else goes through FFmpeg (PyAV): mp4, avi, mkv, mp3, ...
+SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au")
+# A window may end this many seconds after the end of the medium (container durations are often slightly
+# longer than the decoded stream); it is clamped to the end. Beyond that, the window is an error.
+WINDOW_TOLERANCE_S = 0.25
+
+AudioInput = str | os.PathLike | np.ndarray | Mapping[str, Any]
+
+
+class MCNCLMediaError(ValueError):
+    """A medium (audio or video) of an utterance cannot be used.
+
+    Attributes:
+        reason (`str`): what is wrong ("file not found", "no audio stream", ...).
+        path (`str` or `None`): the file, if the medium came from one.
+        modality (`str`): `"audio"`, `"video"` or `"text"`.
+        utterance (`int` or `None`): index of the utterance inside its dialogue, when known.
+    """
+
+    def __init__(
+        self, reason: str, path: str | None = None, modality: str = "audio", utterance: int | None = None
+    ):
+        self.reason = reason
+        self.path = path
+        self.modality = modality
+        self.utterance = utterance
+        where = f"utterance {utterance}: " if utterance is not None else ""
+        source = f"'{path}'" if path is not None else "array input"
+        super().__init__(f"{where}{modality} {source}: {reason}")
+
+    def at_utterance(self, utterance: int) -> MCNCLMediaError:
+        """The same error, naming the utterance index."""
+        return MCNCLMediaError(self.reason, self.path, self.modality, utterance)
+
+
+def check_window(
+    start: float | None, end: float | None, duration: float, path: str | None, modality: str
+) -> tuple[float, float]:
+    """Validate a `(start, end)` window in seconds against a medium of `duration` seconds.
+
+    Returns the window with defaults filled in (0 and `duration`) and `end` clamped to `duration` when it exceeds
+    it by at most `WINDOW_TOLERANCE_S`. Raises `MCNCLMediaError` for a window outside the medium.
+    """
+    s = 0.0 if start is None else float(start)
+    e = duration if end is None else float(end)
+    if not (np.isfinite(s) and np.isfinite(e)):
+        raise MCNCLMediaError(f"window ({start}, {end}) s is not finite", path, modality)
+    if s < 0 or e <= s:
+        raise MCNCLMediaError(f"invalid window ({s:.3f}, {e:.3f}) s: need 0 <= start < end", path, modality)
+    if s >= duration or e > duration + WINDOW_TOLERANCE_S:
+        raise MCNCLMediaError(
+            f"window ({s:.3f}, {e:.3f}) s lies outside the {modality} ({duration:.3f} s long)", path, modality
+        )
+    return s, min(e, duration)
+
+
+def _read_with_soundfile(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except Exception as err:  # libsndfile's errors (LibsndfileError, RuntimeError, TypeError) vary by version
+        raise MCNCLMediaError(f"unreadable audio file ({err})", path) from err
+    if info.frames == 0 or info.samplerate <= 0:
+        raise MCNCLMediaError("zero-length audio", path)
+    duration = info.frames / info.samplerate
+    s, e = check_window(start, end, duration, path, "audio")
+    first, last = int(round(s * info.samplerate)), int(round(e * info.samplerate))
+    try:
+        data, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
+    except Exception as err:
+        raise MCNCLMediaError(f"unreadable audio file ({err})", path) from err
+    return data.mean(axis=1), sr
+
+
+def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+    """The (first) audio track of a container (mp4, avi, ...), mixed to mono float32 at its own rate."""
+    import av
+
+    try:
+        container = av.open(path)
+    except Exception as err:  # av.error.InvalidDataError, av.FFmpegError, ...
+        raise MCNCLMediaError(f"unreadable or corrupt file ({err})", path) from err
+    with container:
+        if not container.streams.audio:
+            raise MCNCLMediaError("the file has no audio stream", path)
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono")
+        chunks, sample_rate, first_time = [], None, None
+        try:
+            for frame in container.decode(stream):
+                if first_time is None and frame.time is not None:
+                    first_time = float(frame.time)
+                for out in resampler.resample(frame):
+                    sample_rate = out.sample_rate
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except Exception as err:
+            raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
+    if not chunks or sample_rate is None:
+        raise MCNCLMediaError("zero-length audio (the audio stream holds no samples)", path)
+    samples = np.concatenate(chunks).astype(np.float32)
+    if samples.size == 0:
+        raise MCNCLMediaError("zero-length audio", path)
+    # times of the window are relative to the start of the file; the stream may start a little later
+    offset = max(first_time or 0.0, 0.0)
+    duration = offset + samples.size / sample_rate
+    s, e = check_window(start, end, duration, path, "audio")
+    first = max(int(round((s - offset) * sample_rate)), 0)
+    last = max(int(round((e - offset) * sample_rate)), 0)
+    return samples[first:last], sample_rate
+
+
+def load_audio(
+    audio: AudioInput,
+    sampling_rate: int | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    target_sampling_rate: int = 16000,
+) -> np.ndarray:
+    """Read one utterance's audio as mono float32 at `target_sampling_rate`.
+
+    Args:
+        audio: a file path (wav/flac/ogg through `soundfile`, any other container's first audio track through
+            PyAV/FFmpeg), a waveform `np.ndarray` ([T] or [T, C] / [C, T] with C <= 8 channels, mixed to mono),
+            or a dict `{"array": ..., "sampling_rate": ...}` (the `datasets` Audio layout).
+        sampling_rate: sampling rate (Hz) of an array input; required for arrays.
+        start, end: optional window in seconds inside the medium (files and arrays alike).
+        target_sampling_rate: output rate in Hz (resampled with `audresample`).
+
+    Returns:
+        `np.ndarray` of shape [T'] (float32).
+
+    Raises:
+        MCNCLMediaError: missing/unreadable file, no audio stream, zero-length audio, window outside the medium,
+            non-finite samples.
+    """
+    import audresample
+
+    path = None
+    if isinstance(audio, Mapping):
+        if "array" not in audio:
+            raise MCNCLMediaError(
+                f"an audio dict needs 'array' and 'sampling_rate', got keys {sorted(audio)}"
+            )
+        sampling_rate = audio.get("sampling_rate", sampling_rate)
+        audio = audio["array"]
+    if isinstance(audio, str | os.PathLike):
+        path = os.fspath(audio)
+        if not os.path.isfile(path):
+            raise MCNCLMediaError("file not found", path)
+        if os.path.splitext(path)[1].lower() in SOUNDFILE_EXTENSIONS:
+            samples, sampling_rate = _read_with_soundfile(path, start, end)
+        else:
+            samples, sampling_rate = _read_with_pyav(path, start, end)
+    else:
+        samples = np.asarray(audio)
+        if sampling_rate is None:
+            raise MCNCLMediaError("an audio array needs its sampling_rate (Hz)")
+        if samples.ndim == 2:  # channels on the short axis
+            samples = samples.mean(axis=0 if samples.shape[0] <= 8 < samples.shape[1] else 1)
+        if samples.ndim != 1:
+            raise MCNCLMediaError(f"expected a waveform of shape [T] or [T, C], got {samples.shape}")
+        if not np.issubdtype(samples.dtype, np.floating):
+            if np.issubdtype(samples.dtype, np.integer):  # PCM integers -> [-1, 1]
+                samples = samples / float(np.iinfo(samples.dtype).max)
+            else:
+                raise MCNCLMediaError(f"unsupported sample dtype {samples.dtype}")
+        samples = samples.astype(np.float32)
+        if samples.size == 0:
+            raise MCNCLMediaError("zero-length audio")
+        if start is not None or end is not None:
+            s, e = check_window(start, end, samples.size / sampling_rate, None, "audio")
+            samples = samples[int(round(s * sampling_rate)) : int(round(e * sampling_rate))]
+    if samples.size == 0:
+        raise MCNCLMediaError("zero-length audio (empty window)", path)
+    if not np.isfinite(samples).all():
+        raise MCNCLMediaError("non-finite samples (NaN or inf) in the waveform", path)
+    if int(sampling_rate) != target_sampling_rate:
+        samples = audresample.resample(samples, int(sampling_rate), target_sampling_rate)[0]
+    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+class MCNCLFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Constructs an MCN-CL audio feature extractor: one vector of openSMILE functionals per utterance.
+
+    The `opensmile.Smile` engine is built lazily from the feature-set *name* stored in the config and is never
+    serialised (`to_dict`, pickling for `datasets.map` workers), so the extractor saves to
+    `preprocessor_config.json` like any `transformers` feature extractor.
+
+    Args:
+        feature_set (`str`, *optional*, defaults to `"IS10"`):
+            Name of an `opensmile.FeatureSet`: `"IS10"` (INTERSPEECH 2010 paralinguistic challenge, 1582-d, the
+            paper's and the published baselines' set), `"ComParE_2016"` (6373-d), `"eGeMAPSv02"` (88-d),
+            `"emobase"` (988-d), ...
+        feature_size (`int`, *optional*):
+            Size of the output vector; derived from `feature_set` when omitted.
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            Rate (Hz) audio is resampled to before openSMILE.
+        do_normalize (`bool`, *optional*, defaults to `False`):
+            Standardise each feature with `feature_mean` / `feature_std` (see `fit_normalization`).
+        feature_mean, feature_std (`list[float]`, *optional*):
+            Per-feature statistics, fitted on a training set.
+
+    Example:
+
+    ```python
+    >>> from mcn_cl import MCNCLFeatureExtractor
+
+    >>> extractor = MCNCLFeatureExtractor()  # IS10, 1582-d
+    >>> features = extractor(["a.wav", "b.mp4"], start=[None, 1.0], end=[None, 2.5], return_tensors="pt")
+    >>> features["audio_features"].shape
+    torch.Size([2, 1582])
+    ```
+    """
+
+    model_input_names = ["audio_features"]
+
+    def __init__(
+        self,
+        feature_set: str = "IS10",
+        feature_size: int | None = None,
+        sampling_rate: int = 16000,
+        padding_value: float = 0.0,
+        do_normalize: bool = False,
+        feature_mean: Sequence[float] | None = None,
+        feature_std: Sequence[float] | None = None,
+        **kwargs,
+    ):
+        import opensmile
+
+        if feature_set not in opensmile.FeatureSet.__members__:
+            raise ValueError(
+                f"MCNCLFeatureExtractor.feature_set: unknown openSMILE feature set {feature_set!r}; "
+                f"choose one of {sorted(opensmile.FeatureSet.__members__)}"
+            )
+        expected = OPENSMILE_FEATURE_SIZES.get(feature_set)
+        if expected is None:
+            expected = len(self._build_smile(feature_set).feature_names)
+        if feature_size is not None and int(feature_size) != expected:
+            raise ValueError(
+                f"MCNCLFeatureExtractor.feature_size: {feature_set} gives {expected} features, got {feature_size}"
+            )
+        super().__init__(
+            feature_size=expected, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs
+        )
+        self.feature_set = feature_set
+        self.do_normalize = do_normalize
+        self.feature_mean = [float(x) for x in feature_mean] if feature_mean is not None else None
+        self.feature_std = [float(x) for x in feature_std] if feature_std is not None else None
+        if do_normalize and (self.feature_mean is None or self.feature_std is None):
+            raise ValueError(
+                "MCNCLFeatureExtractor.do_normalize=True needs feature_mean and feature_std (see fit_normalization)"
+            )
+        for name in ("feature_mean", "feature_std"):
+            value = getattr(self, name)
+            if value is not None and len(value) != self.feature_size:
+                raise ValueError(
+                    f"MCNCLFeatureExtractor.{name}: {len(value)} values for {self.feature_size} features"
+                )
+        self._smile = None
+
+    @staticmethod
+    def _build_smile(feature_set: str):
+        import opensmile
+
+        return opensmile.Smile(
+            feature_set=opensmile.FeatureSet[feature_set], feature_level=opensmile.FeatureLevel.Functionals
+        )
+
+    @property
+    def smile(self):
+        """The `opensmile.Smile` engine (built on first use, never saved)."""
+        if self._smile is None:
+            self._smile = self._build_smile(self.feature_set)
+        return self._smile
+
+    def to_dict(self) -> dict[str, Any]:
+        output = super().to_dict()
+        output.pop("_smile", None)
+        return output
+
+    def __getstate__(self) -> dict[str, Any]:
+        # `datasets.map` pickles (and hashes) the function's closure: the openSMILE engine is rebuilt on demand
+        state = self.__dict__.copy()
+        state["_smile"] = None
+        return state
+
+    # ---------------------------------------------------------------------------------------------- extraction
+
+    def extract(
+        self,
+        audio: AudioInput,
+        sampling_rate: int | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> np.ndarray:
+        """openSMILE functionals of one utterance: `np.ndarray` [feature_size] float32 (normalised if
+        `do_normalize`). Raises `MCNCLMediaError` on bad input (see `load_audio`)."""
+        samples = load_audio(audio, sampling_rate, start, end, target_sampling_rate=self.sampling_rate)
+        path = os.fspath(audio) if isinstance(audio, str | os.PathLike) else None
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", UserWarning
+            )  # "Segment too short, filling with NaN": checked below
+            features = self.smile.process_signal(samples, self.sampling_rate).to_numpy(dtype=np.float32)[0]
+        if not np.isfinite(features).all():
+            raise MCNCLMediaError(
+                f"openSMILE returned non-finite features: audio too short ({samples.size / self.sampling_rate:.3f} s)",
+                path,
+            )
+        return self.normalize(features) if self.do_normalize else features
+
+    def __call__(
+        self,
+        raw_audio: AudioInput | Sequence[AudioInput],
+        sampling_rate: int | None = None,
+        start: float | Sequence[float | None] | None = None,
+        end: float | Sequence[float | None] | None = None,
+        return_tensors: str | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Args:
+            raw_audio: one input or a list of inputs (paths, waveforms, `{"array", "sampling_rate"}` dicts).
+            sampling_rate: rate (Hz) of array inputs without their own.
+            start, end: window(s) in seconds, one value or one per input.
+            return_tensors: `"pt"`, `"np"` or `None` (lists).
+
+        Returns:
+            `BatchFeature` with `audio_features` [B, feature_size].
+        """
+        single = isinstance(raw_audio, str | os.PathLike | Mapping) or (
+            isinstance(raw_audio, np.ndarray) and raw_audio.ndim == 1
+        )
+        items = [raw_audio] if single else list(raw_audio)
+        starts = start if isinstance(start, Sequence) else [start] * len(items)
+        ends = end if isinstance(end, Sequence) else [end] * len(items)
+        if len(starts) != len(items) or len(ends) != len(items):
+            raise ValueError(f"{len(items)} audio inputs but {len(starts)} start and {len(ends)} end values")
+        features = np.stack([self.extract(a, sampling_rate, s, e) for a, s, e in zip(items, starts, ends)])
+        return BatchFeature({"audio_features": features}, tensor_type=return_tensors)
+
+    # ------------------------------------------------------------------------------------------- normalisation
+
+    def fit_normalization(self, features: np.ndarray | Sequence[Sequence[float]], eps: float = 1e-8) -> None:
+        """Fit the per-feature mean and standard deviation on training features and switch normalisation on.
+
+        Args:
+            features: un-normalised functionals of the training utterances, [M, feature_size] (e.g. the
+                `audio_features` rows of the train split, masked utterances left out).
+            eps: features whose std is below `eps` (constant over the training set) get std 1.
+        """
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.feature_size or x.shape[0] < 2:
+            raise ValueError(f"fit_normalization needs [M >= 2, {self.feature_size}] features, got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("fit_normalization: the features contain NaN or inf")
+        std = x.std(axis=0)
+        self.feature_mean = x.mean(axis=0).tolist()
+        self.feature_std = np.where(std < eps, 1.0, std).tolist()
+        self.do_normalize = True
+
+    def normalize(self, features: np.ndarray) -> np.ndarray:
+        """Standardise features [..., feature_size] with the fitted statistics."""
+        if self.feature_mean is None or self.feature_std is None:
+            raise ValueError("MCNCLFeatureExtractor.normalize: call fit_normalization first")
+        mean = np.asarray(self.feature_mean, dtype=np.float32)
+        std = np.asarray(self.feature_std, dtype=np.float32)
+        return ((np.asarray(features, dtype=np.float32) - mean) / std).astype(np.float32)
+
+
+MCNCLFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+
+__all__ = [
+    "MCNCLFeatureExtractor",
+    "MCNCLMediaError",
+    "load_audio",
+    "check_window",
+    "OPENSMILE_FEATURE_SIZES",
+]

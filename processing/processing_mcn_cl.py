@@ -1,0 +1,499 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""MCN-CL processor: conversations of raw utterances (text, audio, video) -> the model's padded tensors.
+
+Two steps, following docs/data_formats.md:
+
+* `MCNCLProcessor.prepare_dialogue(utterances)`: one conversation -> unpadded dialogue features (section 2);
+* `pad_dialogues(features)`: a list of dialogue features -> padded `[B, N, ...]` tensors with every mask
+  (section 3). It is the one place where padding and masks are built; the training collator calls it too.
+
+This file travels to the Hub next to the processor config (``save_pretrained`` copies it flat), so it imports
+only its siblings (relative imports: they are copied into the same folder) and public libraries.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, BatchFeature
+from transformers.processing_utils import ProcessorMixin
+from transformers.utils import logging
+
+# relative imports: on the Hub these files sit in one folder, without the mcn_cl package
+from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError
+from .video_processing_mcn_cl import MCNCLVideoProcessor
+
+logger = logging.get_logger(__name__)
+
+MODALITIES = ("text", "audio", "visual")
+ON_ERROR = ("raise", "mask")
+# keys of a dialogue-feature row that hold one entry per utterance, by modality
+_TEXT_KEYS = ("input_ids", "text_features")
+_VISUAL_KEYS = ("pixel_values", "visual_features")
+
+
+# ----------------------------------------------------------------------------------------------------- padding
+
+
+def _as_array(value: Any, dtype) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().astype(dtype, copy=False)
+    return np.asarray(value, dtype=dtype)
+
+
+def _num_utterances(row: Mapping[str, Any], index: int) -> int:
+    counts = {}
+    for key in (
+        "labels",
+        "speakers",
+        "speaker_ids",
+        "input_ids",
+        "text_features",
+        "audio_features",
+        "visual_features",
+        "pixel_values",
+        "modality_mask",
+    ):
+        if row.get(key) is not None:
+            counts[key] = len(row[key])
+    if not counts:
+        raise ValueError(f"pad_dialogues: dialogue {index} has no per-utterance key (labels, features, ...)")
+    if len(set(counts.values())) != 1:
+        raise ValueError(f"pad_dialogues: dialogue {index} has inconsistent utterance counts {counts}")
+    n = next(iter(counts.values()))
+    if n == 0:
+        raise ValueError(f"pad_dialogues: dialogue {index} has no utterance")
+    return n
+
+
+def _speaker_ids(row: Mapping[str, Any], n: int) -> list[int]:
+    if row.get("speaker_ids") is not None:
+        return [int(s) for s in row["speaker_ids"]]
+    if row.get("speakers") is not None:
+        order: dict[Any, int] = {}
+        return [order.setdefault(s, len(order)) for s in row["speakers"]]
+    return [0] * n
+
+
+def _pad_dense(
+    rows: list[np.ndarray | None], batch: int, num_utt: int, dtype
+) -> tuple[np.ndarray, list[bool]]:
+    """Stack per-dialogue arrays [n_b, *S_b] into [B, N, *S_max] (zeros where missing); rows may be None."""
+    present = [r is not None for r in rows]
+    shapes = [r.shape[1:] for r in rows if r is not None]
+    if len({len(s) for s in shapes}) != 1:
+        raise ValueError(f"pad_dialogues: arrays of different ranks across dialogues: {shapes}")
+    inner = tuple(max(s[d] for s in shapes) for d in range(len(shapes[0])))
+    out = np.zeros((batch, num_utt, *inner), dtype=dtype)
+    for b, r in enumerate(rows):
+        if r is not None:
+            out[(b, slice(0, r.shape[0]), *(slice(0, k) for k in r.shape[1:]))] = r
+    return out, present
+
+
+def pad_dialogues(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0) -> BatchFeature:
+    """Pad dialogue features (docs/data_formats.md, section 2) into model inputs (section 3).
+
+    The one function of the package that builds the padding and the masks (the processor and the training
+    collator both call it).
+
+    Args:
+        features: one mapping per dialogue with any of `input_ids` / `attention_mask` (ragged token lists),
+            `text_features` [N, D_t], `audio_features` [N, D_a], `visual_features` [N, L, D_v] or [N, D_v],
+            `pixel_values` [N, L, 3, H, W], `frame_mask` [N, L], `speakers` (names) or `speaker_ids` [N],
+            `labels` [N] (-1, -100 or None = unlabelled), `modality_mask` [N, 3]. Other keys (`dialogue_id`,
+            `media_errors`, ...) are ignored. Lists, numpy arrays and tensors are accepted.
+        pad_token_id: id written into `input_ids` on padding tokens and padded utterances.
+
+    Returns:
+        `BatchFeature` of `torch` tensors, B dialogues padded to N utterances:
+        `utterance_mask` [B, N] (1 = real), `speaker_ids` [B, N] (index of the speaker by first appearance in
+        the dialogue when names are given), `modality_mask` [B, N, 3] (given, else 1 where the dialogue has the
+        modality's key; 0 on padding), `labels` [B, N] (-100 on padding and unlabelled utterances) if any
+        dialogue has labels, and the modality tensors padded with zeros: `input_ids` / `attention_mask`
+        [B, N, T], `text_features` [B, N, D_t], `audio_features` [B, N, D_a], `visual_features` [B, N, L, D_v]
+        or [B, N, D_v], `pixel_values` [B, N, L, 3, H, W], with `frame_mask` [B, N, L] (1 = real frame) for
+        frame-level visual inputs.
+    """
+    if len(features) == 0:
+        raise ValueError("pad_dialogues: received no dialogue")
+    batch = len(features)
+    lengths = [_num_utterances(row, b) for b, row in enumerate(features)]
+    num_utt = max(lengths)
+    out: dict[str, torch.Tensor] = {}
+
+    utterance_mask = np.zeros((batch, num_utt), dtype=np.int64)
+    speaker_ids = np.zeros((batch, num_utt), dtype=np.int64)
+    for b, (row, n) in enumerate(zip(features, lengths)):
+        utterance_mask[b, :n] = 1
+        speaker_ids[b, :n] = _speaker_ids(row, n)
+    out["utterance_mask"] = torch.from_numpy(utterance_mask)
+    out["speaker_ids"] = torch.from_numpy(speaker_ids)
+
+    if any(row.get("labels") is not None for row in features):
+        labels = np.full((batch, num_utt), -100, dtype=np.int64)
+        for b, row in enumerate(features):
+            if row.get("labels") is not None:
+                values = [-100 if (y is None or int(y) < 0) else int(y) for y in row["labels"]]
+                labels[b, : len(values)] = values
+        out["labels"] = torch.from_numpy(labels)
+
+    # which modality each dialogue carries (default modality mask)
+    has = np.zeros((batch, 3), dtype=bool)
+
+    # text: token ids (ragged) or vectors
+    if any(row.get("input_ids") is not None for row in features):
+        seqs = [row.get("input_ids") for row in features]
+        max_len = max((len(t) for s in seqs if s is not None for t in s), default=1)
+        input_ids = np.full((batch, num_utt, max_len), pad_token_id, dtype=np.int64)
+        attention = np.zeros((batch, num_utt, max_len), dtype=np.int64)
+        for b, (row, s) in enumerate(zip(features, seqs)):
+            if s is None:
+                continue
+            has[b, 0] = True
+            masks = row.get("attention_mask")
+            for i, tokens in enumerate(s):
+                tokens = list(_as_array(tokens, np.int64)) if len(tokens) else []
+                input_ids[b, i, : len(tokens)] = tokens
+                attention[b, i, : len(tokens)] = _as_array(masks[i], np.int64) if masks is not None else 1
+        out["input_ids"], out["attention_mask"] = torch.from_numpy(input_ids), torch.from_numpy(attention)
+    for key, m in (("text_features", 0), ("audio_features", 1)):
+        if any(row.get(key) is not None for row in features):
+            rows = [_as_array(row[key], np.float32) if row.get(key) is not None else None for row in features]
+            padded, present = _pad_dense(rows, batch, num_utt, np.float32)
+            has[:, m] |= present
+            out[key] = torch.from_numpy(padded)
+
+    # visual: frames or frame features (with frame_mask) or utterance vectors
+    for key in _VISUAL_KEYS:
+        if not any(row.get(key) is not None for row in features):
+            continue
+        rows = [_as_array(row[key], np.float32) if row.get(key) is not None else None for row in features]
+        padded, present = _pad_dense(rows, batch, num_utt, np.float32)
+        has[:, 2] |= present
+        out[key] = torch.from_numpy(padded)
+        frame_level = key == "pixel_values" or padded.ndim == 4
+        if frame_level and "frame_mask" not in out:
+            num_frames = padded.shape[2]
+            frame_mask = np.zeros((batch, num_utt, num_frames), dtype=np.int64)
+            for b, (row, r) in enumerate(zip(features, rows)):
+                if r is None:
+                    continue
+                if row.get("frame_mask") is not None:
+                    fm = _as_array(row["frame_mask"], np.int64)
+                    frame_mask[b, : fm.shape[0], : fm.shape[1]] = fm
+                else:
+                    frame_mask[b, : r.shape[0], : r.shape[1]] = 1
+            out["frame_mask"] = torch.from_numpy(frame_mask)
+
+    modality_mask = np.zeros((batch, num_utt, 3), dtype=np.int64)
+    for b, (row, n) in enumerate(zip(features, lengths)):
+        if row.get("modality_mask") is not None:
+            given = _as_array(row["modality_mask"], np.int64)
+            if given.shape != (n, 3):
+                raise ValueError(
+                    f"pad_dialogues: dialogue {b} has modality_mask of shape {given.shape}, expected {(n, 3)}"
+                )
+            modality_mask[b, :n] = given * has[b]
+        else:
+            modality_mask[b, :n] = has[b]
+    out["modality_mask"] = torch.from_numpy(modality_mask)
+    return BatchFeature(out)
+
+
+# --------------------------------------------------------------------------------------------------- processor
+
+
+class MCNCLProcessor(ProcessorMixin):
+    r"""
+    Constructs an MCN-CL processor: a tokenizer (text), an [`MCNCLFeatureExtractor`] (openSMILE audio) and an
+    [`MCNCLVideoProcessor`] (face frames) turning whole conversations into the model's inputs.
+
+    A conversation is a list of utterance dicts, each with any of:
+
+    - `text` (`str`), `speaker` (`str`), `label` (`int`, -1 / `None` = unlabelled);
+    - `audio`: a file path (wav/flac, or the audio track of mp4/avi/...), a waveform `np.ndarray` with
+      `sampling_rate` (Hz) in the utterance, or a dict `{"array", "sampling_rate"}`;
+    - `video`: a file path, or the utterance's frames as a uint8 array [F, H, W, 3];
+    - `start`, `end`: the turn's window in seconds inside the *video* file (IEMOCAP: one AVI per dialogue). The
+      window also cuts the audio when the audio is read from the same file as the video (MELD clips); give
+      `audio_start` / `audio_end` to window an audio input explicitly;
+    - `video_crop`: `"left"` / `"right"` half of the frame for this utterance (overrides the video processor's
+      `crop_half`).
+
+    A modality missing from an utterance (key absent or `None`) is zero-filled with `modality_mask` 0; a modality
+    absent from every utterance of the batch is left out of the output.
+
+    Args:
+        tokenizer ([`PreTrainedTokenizerBase`]): the text encoder's tokenizer.
+        feature_extractor ([`MCNCLFeatureExtractor`], *optional*): defaults to IS10 openSMILE functionals.
+        video_processor ([`MCNCLVideoProcessor`], *optional*): defaults to 16 frames of 224x224.
+        speaker_format (`str`, *optional*): template of the text fed to the tokenizer, with `{speaker}` and
+            `{text}` fields, e.g. `"{speaker}: {text}"`. Default: the text alone.
+        max_text_length (`int`, *optional*, defaults to 128): tokens per utterance (truncation).
+
+    Example:
+
+    ```python
+    >>> from mcn_cl import MCNCLProcessor
+
+    >>> processor = MCNCLProcessor.from_pretrained("path/to/checkpoint")
+    >>> conversation = [
+    ...     {"text": "Where were you?", "speaker": "A", "audio": "utt0.wav", "video": "utt0.mp4"},
+    ...     {"text": "Out.", "speaker": "B", "audio": "utt1.wav", "video": "utt1.mp4"},
+    ... ]
+    >>> inputs = processor(conversation)  # input_ids [1, 2, T], audio_features [1, 2, 1582], pixel_values ...
+    ```
+    """
+
+    def __init__(
+        self,
+        tokenizer=None,
+        feature_extractor=None,
+        video_processor=None,
+        speaker_format: str | None = None,
+        max_text_length: int = 128,
+        **kwargs,
+    ):
+        if tokenizer is None:
+            raise ValueError(
+                "MCNCLProcessor needs a tokenizer (e.g. AutoTokenizer.from_pretrained('roberta-base'))"
+            )
+        feature_extractor = feature_extractor if feature_extractor is not None else MCNCLFeatureExtractor()
+        video_processor = video_processor if video_processor is not None else MCNCLVideoProcessor()
+        if speaker_format is not None:
+            try:
+                speaker_format.format(speaker="S", text="T")
+            except (KeyError, IndexError, ValueError) as err:
+                raise ValueError(
+                    f"MCNCLProcessor.speaker_format {speaker_format!r} may only use the fields {{speaker}} and {{text}}"
+                ) from err
+        self.speaker_format = speaker_format
+        self.max_text_length = int(max_text_length)
+        super().__init__(tokenizer, feature_extractor, video_processor, **kwargs)
+
+    @classmethod
+    def from_text_encoder(
+        cls, text_encoder: str | os.PathLike, feature_extractor=None, video_processor=None, **kwargs
+    ) -> MCNCLProcessor:
+        """A processor with the tokenizer of `text_encoder` (Hub id or local folder) and default (or given)
+        audio / video components. `kwargs` go to the processor (`speaker_format`, `max_text_length`)."""
+        tokenizer = AutoTokenizer.from_pretrained(text_encoder)
+        return cls(tokenizer, feature_extractor, video_processor, **kwargs)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return [
+            "input_ids",
+            "attention_mask",
+            "audio_features",
+            "pixel_values",
+            "frame_mask",
+            "speaker_ids",
+            "utterance_mask",
+            "modality_mask",
+        ]
+
+    # ------------------------------------------------------------------------------------------- one dialogue
+
+    def format_text(self, text: str, speaker: str | None) -> str:
+        """The text fed to the tokenizer (with the speaker prefix of `speaker_format`, if set)."""
+        if self.speaker_format is None:
+            return text
+        return self.speaker_format.format(speaker=speaker if speaker is not None else "", text=text)
+
+    def _text_ids(self, i: int, u: Mapping[str, Any]) -> list[int]:
+        text = u.get("text")
+        if not isinstance(text, str):
+            raise MCNCLMediaError(f"text must be a string, got {type(text).__name__}", None, "text")
+        if not text.strip():
+            raise MCNCLMediaError("empty text", None, "text")
+        encoded = self.tokenizer(
+            self.format_text(text, u.get("speaker")), truncation=True, max_length=self.max_text_length
+        )
+        return list(encoded["input_ids"])
+
+    def _audio(self, u: Mapping[str, Any]) -> np.ndarray:
+        audio = u["audio"]
+        start, end = u.get("audio_start"), u.get("audio_end")
+        same_file = isinstance(audio, str | os.PathLike) and isinstance(u.get("video"), str | os.PathLike)
+        if start is None and end is None and same_file and os.fspath(audio) == os.fspath(u["video"]):
+            start, end = u.get("start"), u.get("end")
+        return self.feature_extractor.extract(audio, u.get("sampling_rate"), start, end)
+
+    def _video(self, u: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return self.video_processor.process_clip(
+            u["video"], start=u.get("start"), end=u.get("end"), crop_half=u.get("video_crop")
+        )
+
+    def prepare_dialogue(
+        self, utterances: Sequence[Mapping[str, Any]], on_error: str = "raise", dialogue_id: str | None = None
+    ) -> dict[str, Any]:
+        """One conversation -> unpadded dialogue features (docs/data_formats.md, section 2).
+
+        Args:
+            utterances: the conversation's utterance dicts (see the class docstring).
+            on_error: `"raise"`: bad input raises `MCNCLMediaError` naming the file and the utterance index;
+                `"mask"`: that modality of that utterance is zero-filled, its `modality_mask` entry set to 0, the
+                problem logged as a warning and listed in `media_errors`.
+            dialogue_id: optional id, used in messages and kept in the output.
+
+        Returns:
+            dict with `speakers` [N], `labels` [N] (if any utterance has one; -100 = unlabelled),
+            `modality_mask` [N, 3], `media_errors` (list of `{"utterance", "modality", "reason"}`), and for each
+            modality present in the conversation: `input_ids` / `attention_mask` (ragged lists),
+            `audio_features` float32 [N, D_a], `pixel_values` float32 [N, L, 3, H, W] with `frame_mask` [N, L].
+
+        Raises:
+            MCNCLMediaError: (`on_error="raise"`) missing, unreadable or corrupt file, no audio / video stream,
+                zero-length audio, window outside the clip, non-finite samples, empty text.
+        """
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if len(utterances) == 0:
+            raise ValueError(
+                f"dialogue {dialogue_id or ''}: a conversation needs at least one utterance".strip()
+            )
+        n = len(utterances)
+        wants = {
+            "text": any(u.get("text") is not None for u in utterances),
+            "audio": any(u.get("audio") is not None for u in utterances),
+            "visual": any(u.get("video") is not None for u in utterances),
+        }
+        modality_mask = np.zeros((n, 3), dtype=np.int64)
+        errors: list[dict[str, Any]] = []
+        text_ids: list[list[int] | None] = [None] * n
+        audio: list[np.ndarray | None] = [None] * n
+        video: list[dict[str, torch.Tensor] | None] = [None] * n
+        readers = (
+            ("text", "text", text_ids, self._text_ids),
+            ("audio", "audio", audio, lambda i, u: self._audio(u)),
+            ("video", "visual", video, lambda i, u: self._video(u)),
+        )
+        for i, u in enumerate(utterances):
+            if not isinstance(u, Mapping):
+                raise TypeError(f"utterance {i}: expected a dict, got {type(u).__name__}")
+            for key, modality, store, read in readers:
+                if u.get(key) is None:
+                    continue
+                try:
+                    store[i] = read(i, u)
+                except MCNCLMediaError as err:
+                    located = err.at_utterance(i)
+                    if dialogue_id is not None:
+                        located.args = (f"dialogue {dialogue_id}, {located.args[0]}",)
+                    if on_error == "raise":
+                        raise located from err
+                    errors.append({"utterance": i, "modality": modality, "reason": str(located)})
+                    logger.warning("masking %s: %s", modality, located)
+                    continue
+                modality_mask[i, MODALITIES.index(modality)] = 1
+
+        out: dict[str, Any] = {}
+        if dialogue_id is not None:
+            out["dialogue_id"] = dialogue_id
+        out["speakers"] = [str(u.get("speaker")) if u.get("speaker") is not None else "" for u in utterances]
+        if any("label" in u for u in utterances):
+            out["labels"] = [int(u["label"]) if u.get("label") is not None else -100 for u in utterances]
+        if wants["text"]:
+            # a masked / absent text keeps a valid special-tokens-only sequence (attention never empty)
+            empty = list(self.tokenizer("", truncation=True, max_length=self.max_text_length)["input_ids"])
+            ids = [t if t is not None else empty for t in text_ids]
+            out["input_ids"] = ids
+            out["attention_mask"] = [[1] * len(t) for t in ids]
+        if wants["audio"]:
+            size = self.feature_extractor.feature_size
+            out["audio_features"] = np.stack(
+                [a if a is not None else np.zeros(size, dtype=np.float32) for a in audio]
+            ).astype(np.float32)
+        if wants["visual"]:
+            ref = next((v for v in video if v is not None), None)
+            if ref is None:  # every clip failed: zero frames of the configured size
+                size = self.video_processor.size
+                shape = (self.video_processor.num_frames, 3, size["height"], size["width"])
+                ref = {
+                    "pixel_values": torch.zeros(shape),
+                    "frame_mask": torch.zeros(shape[0], dtype=torch.long),
+                }
+            out["pixel_values"] = np.stack(
+                [
+                    (v or {"pixel_values": torch.zeros_like(ref["pixel_values"])})["pixel_values"].numpy()
+                    for v in video
+                ]
+            ).astype(np.float32)
+            out["frame_mask"] = np.stack(
+                [
+                    (v or {"frame_mask": torch.zeros_like(ref["frame_mask"])})["frame_mask"].numpy()
+                    for v in video
+                ]
+            ).astype(np.int64)
+        out["modality_mask"] = modality_mask
+        out["media_errors"] = errors
+        return out
+
+    # --------------------------------------------------------------------------------------------------- batch
+
+    def __call__(
+        self,
+        conversations: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping[str, Any]]] | None = None,
+        on_error: str = "raise",
+        return_tensors: str | None = "pt",
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Args:
+            conversations: one conversation (a list of utterance dicts) or a batch of them.
+            on_error: `"raise"` or `"mask"` (see `prepare_dialogue`).
+            return_tensors: `"pt"` (default) or `"np"`.
+
+        Returns:
+            `BatchFeature` with the padded tensors of docs/data_formats.md, section 3 ([B, N, ...]; B = 1 for
+            one conversation).
+        """
+        if conversations is None:
+            raise ValueError(
+                "MCNCLProcessor needs a conversation (list of utterance dicts) or a list of them"
+            )
+        if kwargs:
+            raise TypeError(f"MCNCLProcessor.__call__ got unexpected arguments {sorted(kwargs)}")
+        if len(conversations) and isinstance(conversations[0], Mapping):
+            conversations = [conversations]
+        features = [self.prepare_dialogue(c, on_error=on_error) for c in conversations]
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = pad_dialogues(features, pad_token_id=pad_id)
+        if return_tensors == "np":
+            return BatchFeature({k: v.numpy() for k, v in batch.items()})
+        if return_tensors not in ("pt", None):
+            raise ValueError(f"return_tensors must be 'pt' or 'np', got {return_tensors!r}")
+        return batch
+
+
+MCNCLProcessor.register_for_auto_class("AutoProcessor")
+
+
+def _register_with_auto_classes() -> None:
+    """Register the processor and its components with the Auto classes under the `mcn_cl` config.
+
+    The config class is looked up in `transformers`' registry (`import mcn_cl` registers it before importing this
+    module) rather than imported, so that this file does not depend on the modeling files. Loaded from the Hub
+    with `trust_remote_code=True`, the `auto_map` entries of the saved configs are used instead.
+    """
+    from transformers import AutoFeatureExtractor, AutoProcessor, AutoVideoProcessor
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    try:
+        config_class = CONFIG_MAPPING["mcn_cl"]
+    except KeyError:
+        return
+    AutoFeatureExtractor.register(config_class, MCNCLFeatureExtractor, exist_ok=True)
+    AutoVideoProcessor.register(config_class, MCNCLVideoProcessor, exist_ok=True)
+    AutoProcessor.register(config_class, MCNCLProcessor, exist_ok=True)
+
+
+_register_with_auto_classes()
+
+__all__ = ["MCNCLProcessor", "pad_dialogues"]
