@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> dict:
     log_level = training_args.get_process_log_level()
     logger.setLevel(log_level)
     transformers.utils.logging.set_verbosity(log_level)
-    logger.info(
+    # warning, like the transformers examples: replicas log at warning level only
+    logger.warning(
         "process %d of %d, device %s",
         training_args.process_index,
         training_args.world_size,
