@@ -106,16 +106,23 @@ class DataArguments:
 
 
 def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    """Command line, or one JSON file holding every argument. With no argument at all: the demo run."""
+    """Command line, or a JSON file of arguments followed by command-line overrides. No argument: the demo run."""
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
     if not argv:
         argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "demo.json")]
-    if len(argv) == 1 and argv[0].endswith(".json"):
+    if argv[0].endswith(".json"):
+        # a JSON file of arguments, then command-line arguments that override it
         with open(argv[0], encoding="utf-8") as f:
             values = json.load(f)
         # keys starting with "_" are documentation (where each value comes from), not arguments
-        return parser.parse_dict({k: v for k, v in values.items() if not k.startswith("_")})
+        values = {k: v for k, v in values.items() if not k.startswith("_")}
+        known = {action.dest for action in parser._actions}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{argv[0]}: unknown arguments {unknown}")
+        parser.set_defaults(**values)
+        argv = argv[1:]
     return parser.parse_args_into_dataclasses(args=argv)
 
 

@@ -151,3 +151,33 @@ def test_accelerate_launch_two_cpu_ranks(feature_pickle, tmp_path):
     assert "process 0 of 2" in run.stdout + run.stderr and "process 1 of 2" in run.stdout + run.stderr
     state = json.loads((tmp_path / "trainer_state.json").read_text())
     assert any("loss_text" in e and "loss_audio" in e for e in state["log_history"])
+
+
+def test_json_arguments_with_command_line_overrides(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(
+        json.dumps(
+            {"_about": "documentation key", "dataset": "meld", "learning_rate": 2e-5, "num_train_epochs": 10}
+        )
+    )
+    model_args, data_args, training_args = train.parse_arguments(
+        [
+            str(config),
+            "--data_dir",
+            "/data/MELD.Raw",
+            "--num_train_epochs",
+            "2",
+            "--output_dir",
+            str(tmp_path),
+        ]
+    )
+    assert data_args.dataset == "meld" and data_args.data_dir == "/data/MELD.Raw"
+    assert training_args.learning_rate == 2e-5 and training_args.num_train_epochs == 2
+    # every shipped config parses
+    for name in ("demo", "iemocap", "meld"):
+        train.parse_arguments(
+            [os.path.join(REPO, "examples", "configs", f"{name}.json"), "--output_dir", str(tmp_path)]
+        )
+    config.write_text(json.dumps({"datset": "meld"}))
+    with pytest.raises(ValueError, match="datset"):
+        train.parse_arguments([str(config)])
