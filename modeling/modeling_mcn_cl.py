@@ -524,6 +524,10 @@ class MCNCLPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _no_split_modules = ["MCNCLCrossModalLayer", "MCNCLDialogueRNN", "MCNCLPyramidSqueezeAttention"]
+    # `forward` takes `**kwargs` (unused model inputs of the collator), which a plain `Trainer` would read as
+    # accepting `num_items_in_batch`; the loss is a per-batch mean, so the Trainer must scale it for gradient
+    # accumulation itself.
+    accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module) -> None:
         """Fusion layers: normal(0, initializer_range). The pretrained towers are left alone: the text encoder
