@@ -51,3 +51,77 @@ def make_tiny_config(**overrides):
 def tiny_config():
     """Factory fixture: `tiny_config(**overrides)` -> MCNCLConfig."""
     return make_tiny_config
+
+
+# ------------------------------------------------------------------------------------ tokenizer and remote code
+
+TINY_WORDS = (
+    "the a i you we it is am are was to of on in at my me so what this that no not yes oh hi "
+    "where were out excuse don't know great wonderful miss him stop nothing"
+).split()
+
+
+def make_tiny_tokenizer(extra_words=()):
+    """A word-level fast tokenizer (lower-cased, `[CLS] ... [SEP]`) over `TINY_WORDS`, the demo corpus's phrases
+    and `extra_words`; unknown words map to `[UNK]`. Built in memory: nothing is downloaded."""
+    import re
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from mcn_cl.demo import _PHRASES
+
+    words = set(TINY_WORDS) | {w for ps in _PHRASES.values() for p in ps for w in re.findall(r"[a-z']+", p)}
+    words |= {w.lower() for w in extra_words}
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    vocab = {token: i for i, token in enumerate([*specials, *sorted(words)])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    )
+
+
+# Prepended to a script run by `run_without_mcn_cl`: `import mcn_cl` fails in that interpreter, so whatever the
+# script loads with `trust_remote_code=True` must come from the files saved next to the weights / configs.
+BLOCK_MCN_CL = """
+import importlib.abc, sys
+
+class BlockMcnCl(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "mcn_cl" or name.startswith("mcn_cl."):
+            raise ImportError("mcn_cl is blocked in this interpreter")
+        return None
+
+sys.meta_path.insert(0, BlockMcnCl())
+try:
+    import mcn_cl  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("mcn_cl must not be importable here")
+"""
+
+
+def run_without_mcn_cl(script: str, *args, workdir, timeout: float = 300):
+    """Run `script` (Python source) with `args` in a fresh isolated interpreter (`-I`, offline, its own HF_HOME
+    under `workdir`) where `mcn_cl` cannot be imported. Returns the `subprocess.CompletedProcess`."""
+    import subprocess
+    import sys
+
+    path = os.path.join(workdir, "run_without_mcn_cl.py")
+    with open(path, "w") as f:
+        f.write(BLOCK_MCN_CL + "\n" + script)
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": os.path.join(workdir, "hf_home"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-I", path, *map(str, args)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
-from conftest import make_tiny_config
+from conftest import make_tiny_config, run_without_mcn_cl
 from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition, MCNCLModel
@@ -295,21 +293,7 @@ def test_save_and_load_round_trip_gives_the_same_logits(model, tmp_path):
 
 REMOTE_CODE_SCRIPT = textwrap.dedent(
     """
-    import importlib.abc, sys
-
-    class BlockMcnCl(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "mcn_cl" or name.startswith("mcn_cl."):
-                raise ImportError("mcn_cl is blocked in this interpreter")
-            return None
-
-    sys.meta_path.insert(0, BlockMcnCl())
-    try:
-        import mcn_cl  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        raise SystemExit("mcn_cl must not be importable here")
+    import sys
 
     import torch
     from transformers import AutoModel
@@ -333,23 +317,8 @@ def test_trust_remote_code_round_trip_without_the_package(tmp_path):
     model.save_pretrained(folder)
     inputs = make_inputs(model.config, text="tokens", labels=False)
     torch.save(inputs, tmp_path / "inputs.pt")
-    script = tmp_path / "load_remote.py"
-    script.write_text(REMOTE_CODE_SCRIPT)
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            str(script),
-            str(folder),
-            str(tmp_path / "inputs.pt"),
-            str(tmp_path / "out.pt"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_without_mcn_cl(
+        REMOTE_CODE_SCRIPT, folder, tmp_path / "inputs.pt", tmp_path / "out.pt", workdir=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     remote = torch.load(tmp_path / "out.pt")
