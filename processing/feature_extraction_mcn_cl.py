@@ -46,27 +46,43 @@ AudioInput = str | os.PathLike | np.ndarray | Mapping[str, Any]
 class MCNCLMediaError(ValueError):
     """A medium (audio or video) of an utterance cannot be used.
 
+    The message names the dialogue (when known), the utterance index, the modality and the file, e.g.
+    `"dialogue dia3, utterance 2: audio 'clips/dia3_utt2.mp4': the file has no audio stream"`.
+
     Attributes:
         reason (`str`): what is wrong ("file not found", "no audio stream", ...).
         path (`str` or `None`): the file, if the medium came from one.
         modality (`str`): `"audio"`, `"video"` or `"text"`.
         utterance (`int` or `None`): index of the utterance inside its dialogue, when known.
+        dialogue (`str` or `None`): id of the dialogue, when known.
     """
 
     def __init__(
-        self, reason: str, path: str | None = None, modality: str = "audio", utterance: int | None = None
+        self,
+        reason: str,
+        path: str | None = None,
+        modality: str = "audio",
+        utterance: int | None = None,
+        dialogue: str | None = None,
     ):
         self.reason = reason
         self.path = path
         self.modality = modality
         self.utterance = utterance
-        where = f"utterance {utterance}: " if utterance is not None else ""
-        source = f"'{path}'" if path is not None else "array input"
-        super().__init__(f"{where}{modality} {source}: {reason}")
+        self.dialogue = dialogue
+        where = [f"dialogue {dialogue}"] if dialogue is not None else []
+        if utterance is not None:
+            where.append(f"utterance {utterance}")
+        prefix = ", ".join(where) + ": " if where else ""
+        if path is not None:
+            source = f" '{path}'"
+        else:
+            source = "" if modality == "text" else " array input"
+        super().__init__(f"{prefix}{modality}{source}: {reason}")
 
-    def at_utterance(self, utterance: int) -> MCNCLMediaError:
-        """The same error, naming the utterance index."""
-        return MCNCLMediaError(self.reason, self.path, self.modality, utterance)
+    def at_utterance(self, utterance: int, dialogue: str | None = None) -> MCNCLMediaError:
+        """The same error (same class), naming the utterance index and the dialogue."""
+        return type(self)(self.reason, self.path, self.modality, utterance, dialogue)
 
 
 def check_window(
@@ -121,6 +137,11 @@ def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[
         if not container.streams.audio:
             raise MCNCLMediaError("the file has no audio stream", path)
         stream = container.streams.audio[0]
+        declared_end = None
+        if stream.duration is not None and stream.time_base is not None:
+            declared_end = float(
+                (stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base
+            )
         resampler = av.AudioResampler(format="flt", layout="mono")
         chunks, sample_rate, first_time = [], None, None
         try:
@@ -137,10 +158,17 @@ def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[
     if not chunks or sample_rate is None:
         raise MCNCLMediaError("zero-length audio (the audio stream holds no samples)", path)
     samples = np.concatenate(chunks).astype(np.float32)
+    # times of the window are relative to the start of the file; the stream may start a little later, or
+    # (without an edit list) a little before 0: samples before 0 are encoder priming and are dropped
+    offset = first_time or 0.0
+    if offset < 0:
+        samples = samples[int(round(-offset * sample_rate)) :]
+        offset = 0.0
+    if declared_end is not None and declared_end > offset:
+        # the decoder pads the last frame (aac: up to 1024 samples); keep the duration the container declares
+        samples = samples[: int(round((declared_end - offset) * sample_rate))]
     if samples.size == 0:
         raise MCNCLMediaError("zero-length audio", path)
-    # times of the window are relative to the start of the file; the stream may start a little later
-    offset = max(first_time or 0.0, 0.0)
     duration = offset + samples.size / sample_rate
     s, e = check_window(start, end, duration, path, "audio")
     first = max(int(round((s - offset) * sample_rate)), 0)
@@ -199,8 +227,11 @@ def load_audio(
         if samples.ndim != 1:
             raise MCNCLMediaError(f"expected a waveform of shape [T] or [T, C], got {samples.shape}")
         if not np.issubdtype(samples.dtype, np.floating):
-            if np.issubdtype(samples.dtype, np.integer):  # PCM integers -> [-1, 1]
-                samples = samples / float(np.iinfo(samples.dtype).max)
+            if np.issubdtype(samples.dtype, np.signedinteger):  # PCM integers -> [-1, 1), like soundfile
+                samples = samples / -float(np.iinfo(samples.dtype).min)
+            elif np.issubdtype(samples.dtype, np.unsignedinteger):  # offset binary (8-bit wav)
+                half = float(np.iinfo(samples.dtype).max // 2 + 1)
+                samples = (samples - half) / half
             else:
                 raise MCNCLMediaError(f"unsupported sample dtype {samples.dtype}")
         samples = samples.astype(np.float32)

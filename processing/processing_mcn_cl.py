@@ -14,6 +14,7 @@ only its siblings (relative imports: they are copied into the same folder) and p
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -300,6 +301,15 @@ class MCNCLProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- one dialogue
 
+    def _media_error_classes(self) -> tuple[type[Exception], ...]:
+        """`MCNCLMediaError` as raised by the components. Loaded with `trust_remote_code=True`, each component
+        comes from its own copy of the Hub files, whose `MCNCLMediaError` is a class distinct from this module's."""
+        classes = {MCNCLMediaError}
+        for component in (self.feature_extractor, self.video_processor):
+            module = sys.modules.get(type(component).__module__)
+            classes.add(getattr(module, "MCNCLMediaError", MCNCLMediaError))
+        return tuple(classes)
+
     def format_text(self, text: str, speaker: str | None) -> str:
         """The text fed to the tokenizer (with the speaker prefix of `speaker_format`, if set)."""
         if self.speaker_format is None:
@@ -374,6 +384,7 @@ class MCNCLProcessor(ProcessorMixin):
             ("audio", "audio", audio, lambda i, u: self._audio(u)),
             ("video", "visual", video, lambda i, u: self._video(u)),
         )
+        media_errors = self._media_error_classes()
         for i, u in enumerate(utterances):
             if not isinstance(u, Mapping):
                 raise TypeError(f"utterance {i}: expected a dict, got {type(u).__name__}")
@@ -382,10 +393,8 @@ class MCNCLProcessor(ProcessorMixin):
                     continue
                 try:
                     store[i] = read(i, u)
-                except MCNCLMediaError as err:
-                    located = err.at_utterance(i)
-                    if dialogue_id is not None:
-                        located.args = (f"dialogue {dialogue_id}, {located.args[0]}",)
+                except media_errors as err:
+                    located = err.at_utterance(i, dialogue_id)
                     if on_error == "raise":
                         raise located from err
                     errors.append({"utterance": i, "modality": modality, "reason": str(located)})

@@ -7,8 +7,8 @@ only its siblings (relative imports: they are copied into the same folder) and p
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
 
 import numpy as np
 import torch
@@ -98,6 +98,23 @@ def decode_video_frames(
     return frames, len(indices)
 
 
+@functools.cache
+def _haar_face_cascade():
+    import cv2
+
+    path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+    if not hasattr(cv2, "CascadeClassifier") or not os.path.isfile(path):
+        # OpenCV 5 moved the Haar cascades (class and model files) out of the opencv-python wheels
+        raise RuntimeError(
+            f"face_crop needs OpenCV's Haar cascade, which OpenCV {cv2.__version__} does not ship: "
+            "pip install 'opencv-python-headless>=4.8,<5'"
+        )
+    detector = cv2.CascadeClassifier(path)
+    if detector.empty():
+        raise RuntimeError(f"could not load OpenCV's Haar cascade from {path}")
+    return detector
+
+
 def sample_frame_indices(num_available: int, num_frames: int) -> np.ndarray:
     """Uniform segment-centre indices: `num_frames` of `num_available` frames, or all of them when fewer."""
     if num_available <= num_frames:
@@ -171,32 +188,14 @@ class MCNCLVideoProcessor(BaseVideoProcessor):
             raise ValueError(
                 f"MCNCLVideoProcessor.num_frames must be a positive integer, got {self.num_frames!r}"
             )
-        self._face_detector = None
-
-    def to_dict(self) -> dict[str, Any]:
-        output = super().to_dict()
-        output.pop("_face_detector", None)
-        return output
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_face_detector"] = None  # cv2.CascadeClassifier is not picklable; rebuilt on demand
-        return state
 
     # -------------------------------------------------------------------------------------------------- crops
 
     @property
     def face_detector(self):
-        """OpenCV's bundled frontal-face Haar cascade (loaded on first use)."""
-        if self._face_detector is None:
-            import cv2
-
-            path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
-            detector = cv2.CascadeClassifier(path)
-            if detector.empty():
-                raise RuntimeError(f"could not load OpenCV's Haar cascade from {path}")
-            self._face_detector = detector
-        return self._face_detector
+        """OpenCV's bundled frontal-face Haar cascade (loaded once per process, kept out of the instance: a
+        `cv2.CascadeClassifier` can be neither pickled nor deep-copied, which `to_dict` and `datasets.map` do)."""
+        return _haar_face_cascade()
 
     @staticmethod
     def crop_to_half(frames: np.ndarray, half: str | None) -> np.ndarray:

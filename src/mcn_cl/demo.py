@@ -79,13 +79,16 @@ _SPEAKERS = ["Ann", "Ben", "Cleo", "Dev", "Eva", "Finn"]
 # --------------------------------------------------------------------------------------------------- writers
 
 
-def write_wav(path: str | os.PathLike, samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> str:
-    """Write a mono float waveform [T] (values in [-1, 1]) as 16-bit PCM wav; creates the folder."""
+def write_wav(
+    path: str | os.PathLike, samples: np.ndarray, sampling_rate: int = SAMPLE_RATE, subtype: str = "PCM_16"
+) -> str:
+    """Write a mono float waveform [T] (values in [-1, 1]) as a wav (16-bit PCM by default; `subtype="FLOAT"` keeps
+    float32 samples, NaN and inf included); creates the folder. The format follows the extension (`.flac`, ...)."""
     import soundfile as sf
 
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    sf.write(path, np.asarray(samples, dtype=np.float32), sampling_rate, subtype="PCM_16")
+    sf.write(path, np.asarray(samples, dtype=np.float32), sampling_rate, subtype=subtype)
     return path
 
 
@@ -101,7 +104,8 @@ def write_mp4(
     """Encode uint8 RGB frames [F, H, W, 3] (H, W even) and/or a mono float waveform [T] with PyAV.
 
     The container follows the extension (`.mp4`, `.avi`, `.mkv`, ...). Pass `frames=None` for an audio-only file
-    or `audio=None` for a silent video. Frame k has timestamp k / fps seconds.
+    or `audio=None` for a silent video. Frame k has timestamp k / fps seconds. `qscale 2` keeps flat colours
+    within a few levels (tests read them back).
     """
     import av
 
@@ -129,6 +133,9 @@ def write_mp4(
             container.mux(vstream.encode())
         if astream is not None:
             samples = np.asarray(audio, dtype=np.float32)
+            if samples.ndim != 1:
+                raise ValueError(f"write_mp4: audio must be a mono waveform [T], got shape {samples.shape}")
+            packets = []
             chunk = 1024
             for start in range(0, samples.size, chunk):
                 part = np.ascontiguousarray(samples[start : start + chunk][None, :])
@@ -136,8 +143,16 @@ def write_mp4(
                 frame.sample_rate = sampling_rate
                 frame.pts = start
                 frame.time_base = Fraction(1, sampling_rate)
-                container.mux(astream.encode(frame))
-            container.mux(astream.encode())
+                packets.extend(astream.encode(frame))
+            packets.extend(astream.encode())
+            # aac starts with a priming packet at a negative time. mp4 / mkv store that (edit list); AVI cannot,
+            # and its muxer would then shift every stream, the video too. Start the audio at 0 instead: in an
+            # AVI the decoded audio begins with the 1024 priming samples (64 ms at 16 kHz), frame k stays at k / fps.
+            first = min((p.pts for p in packets if p.pts is not None), default=0)
+            if container.format.name == "avi" and first < 0:
+                for packet in packets:
+                    packet.pts, packet.dts = packet.pts - first, packet.dts - first
+            container.mux(packets)
     return path
 
 
