@@ -1,6 +1,6 @@
 """Generated fixture trees in the exact IEMOCAP_full_release and MELD.Raw layouts, and feature pickles.
 
-Media are real but tiny: wav via soundfile, mp4/avi via PyAV (mpeg4 video, aac audio).
+Media are real but tiny, written by `mcn_cl.demo.write_wav` / `write_mp4` (mpeg4 video, aac audio).
 """
 
 from __future__ import annotations
@@ -8,65 +8,34 @@ from __future__ import annotations
 import csv
 import os
 import pickle
-from fractions import Fraction
 
 import numpy as np
+
+from mcn_cl import demo
 
 SAMPLE_RATE = 16000
 
 
 def write_wav(path: str, seconds: float = 0.2, sample_rate: int = SAMPLE_RATE, freq: float = 220.0) -> str:
-    """A mono sine wav of `seconds` (float32 PCM_16)."""
-    import soundfile as sf
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """A mono sine wav of `seconds` (16-bit PCM), through `mcn_cl.demo.write_wav`."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
-    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sample_rate, subtype="PCM_16")
-    return path
+    return demo.write_wav(path, 0.3 * np.sin(2 * np.pi * freq * t), sample_rate)
 
 
 def write_video(
     path: str, seconds: float = 0.4, fps: int = 10, size: int = 32, audio: bool = True, video: bool = True
 ) -> str:
-    """A tiny clip (mpeg4 video of moving gray levels and/or an aac sine track) in the container of `path`."""
-    import av
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with av.open(path, mode="w") as container:
-        vstream = astream = None
-        if video:
-            vstream = container.add_stream("mpeg4", rate=fps)
-            vstream.width = vstream.height = size
-            vstream.pix_fmt = "yuv420p"
-        if audio:
-            astream = container.add_stream("aac", rate=SAMPLE_RATE)
-            astream.layout = "mono"
-        if vstream is not None:
-            for i in range(max(1, int(round(seconds * fps)))):
-                img = np.full((size, size, 3), (i * 37) % 255, dtype=np.uint8)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                frame.time_base = Fraction(1, fps)
-                for packet in vstream.encode(frame):
-                    container.mux(packet)
-            for packet in vstream.encode():
-                container.mux(packet)
-        if astream is not None:
-            n = int(seconds * SAMPLE_RATE)
-            t = np.arange(n) / SAMPLE_RATE
-            samples = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
-            chunk = 1024
-            for start in range(0, n, chunk):
-                part = samples[start : start + chunk][None, :]
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(part), format="flt", layout="mono")
-                frame.sample_rate = SAMPLE_RATE
-                frame.pts = start
-                frame.time_base = Fraction(1, SAMPLE_RATE)
-                for packet in astream.encode(frame):
-                    container.mux(packet)
-            for packet in astream.encode():
-                container.mux(packet)
-    return path
+    """A tiny clip (mpeg4 frames of changing gray levels and/or an aac 330 Hz sine) in the container of `path`,
+    through `mcn_cl.demo.write_mp4`."""
+    frames = None
+    if video:
+        levels = (np.arange(max(1, int(round(seconds * fps)))) * 37) % 255
+        frames = np.broadcast_to(levels[:, None, None, None], (len(levels), size, size, 3)).astype(np.uint8)
+    samples = None
+    if audio:
+        t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+        samples = 0.3 * np.sin(2 * np.pi * 330 * t)
+    return demo.write_mp4(path, frames, fps=fps, audio=samples, sampling_rate=SAMPLE_RATE)
 
 
 # ----------------------------------------------------------------------------------------------------- IEMOCAP

@@ -145,7 +145,6 @@ def test_builtin_eval_is_refused(tmp_path):
 
 
 def test_rows_collate_into_padded_model_inputs(iemocap):
-    pytest.importorskip("mcn_cl.processing.processing_mcn_cl", reason="the processor has not landed yet")
     from mcn_cl import MCNCLDataCollator
 
     split = iemocap[2]["train"]
