@@ -223,14 +223,17 @@ def test_mp4_audio_track_matches_the_wav_within_aac_tolerance(media, is10, egema
     """The same audio muxed as aac into an mp4. aac is lossy, so features are compared with the median per-feature
     relative difference, and the bound must sit well below the difference between two different voices."""
     wav, mp4 = load_audio(media["wav"]), load_audio(media["mp4"])
-    assert mp4.size == wav.size  # encoder priming and the last frame's padding are trimmed
-    assert np.corrcoef(wav, mp4)[0, 1] > 0.999  # aligned sample for sample (a 64 ms shift gives ~0.5)
+    # the encoder's priming (1024 samples) and the last frame's padding (up to 1023) are trimmed; the container's
+    # declared duration may still be a few samples off
+    assert abs(mp4.size - wav.size) < 64
+    n = min(mp4.size, wav.size)
+    assert np.corrcoef(wav[:n], mp4[:n])[0, 1] > 0.999  # aligned sample for sample (a 64 ms shift gives ~0.5)
     for extractor, bound in ((is10, 0.03), (egemaps, 0.01)):
         same = relative_difference(extractor.extract(media["wav"]), extractor.extract(media["mp4"]))
         other = relative_difference(extractor.extract(media["wav"]), extractor.extract(media["other_wav"]))
         assert same < bound and same < other / 4, (extractor.feature_set, same, other)
     audio_only = load_audio(media["audio_only_mp4"])
-    np.testing.assert_allclose(audio_only, mp4, atol=1e-4)
+    np.testing.assert_allclose(audio_only[:n], mp4[:n], atol=1e-4)
 
 
 def test_avi_audio_track_is_read(media):
