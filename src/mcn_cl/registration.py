@@ -27,12 +27,18 @@ def register() -> None:
     # `MCNCLModel` stays importable as the headless encoder.
     AutoModel.register(MCNCLConfig, MCNCLForEmotionRecognition, exist_ok=True)
 
-    # The processor and pipeline modules register themselves when imported; they are optional
-    # until their issues land, so a missing module is not an error here.
-    for module in ("mcn_cl.processing", "mcn_cl.pipeline"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    # The processor module registers itself with the Auto classes when imported.
+    importlib.import_module("mcn_cl.processing")
+
+    # The pipeline file also travels to the Hub as remote code, so its registration lives here, not in it.
+    # `pt_model` must be a class that `transformers` exports by name: `pipeline.save_pretrained` writes its name into
+    # `config.json` (`custom_pipelines`), and `pipeline(...)` looks it up with `getattr(transformers, name)`;
+    # `AutoModel` resolves to `MCNCLForEmotionRecognition` (above, or through `auto_map` with trust_remote_code).
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
+
+    PIPELINE_REGISTRY.register_pipeline(
+        TASK, pipeline_class=MultimodalEmotionRecognitionPipeline, pt_model=AutoModel, type="multimodal"
+    )
     _REGISTERED = True

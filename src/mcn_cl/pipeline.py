@@ -1,0 +1,263 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""The `"multimodal-emotion-recognition"` pipeline: whole conversations of raw files in, one emotion per utterance out.
+
+```python
+>>> from transformers import pipeline
+
+>>> classifier = pipeline("multimodal-emotion-recognition", model="path/to/checkpoint", trust_remote_code=True)
+>>> classifier([
+...     {"speaker": "Ann", "text": "We won the game!", "audio": "utt0.wav", "video": "utt0.mp4"},
+...     {"speaker": "Ben", "text": "I know.", "audio": "utt1.wav", "video": "utt1.mp4"},
+... ])
+[{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {'joy': 0.91, ...}}, ...]
+```
+
+This file travels to the Hub: `save_for_hub` (`mcn_cl.hub`) / `Pipeline.save_pretrained` copy it next to the
+weights and write `custom_pipelines` into `config.json`, so that `pipeline(..., trust_remote_code=True)` loads it in
+an interpreter without `mcn_cl`. It therefore imports only public libraries and reaches the processor's code through
+the processor object (`AutoProcessor` loads the processor files saved in the same folder). The package registers it
+with `PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it as remote code changes no registry.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence, Sized
+from typing import Any
+
+import numpy as np
+from torch.utils.data import DataLoader
+from transformers import Pipeline
+from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+TASK = "multimodal-emotion-recognition"
+MODALITY_KEYS = {"text": "text", "audio": "audio", "visual": "video"}  # modality -> utterance key
+ON_ERROR = ("raise", "mask")
+# loader rows (docs/data_formats.md, section 1) name their media `audio_path` / `video_path`
+_ALIASES = {"audio_path": "audio", "video_path": "video"}
+
+
+def _is_utterance_list(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(u, Mapping) for u in value)
+    )
+
+
+def _is_conversation(value: Any) -> bool:
+    """One conversation: a list of utterance dicts, or a dict with an `utterances` list (a loader row)."""
+    if isinstance(value, Mapping):
+        return "utterances" in value
+    return _is_utterance_list(value) and not any("utterances" in u for u in value)
+
+
+def _collate_conversations(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Keeps the dialogues unpadded: `_forward` pads them together with the processor's `pad_dialogues`."""
+    return {"dialogues": [item["dialogue"] for item in items], "meta": [item["meta"] for item in items]}
+
+
+class MultimodalEmotionRecognitionPipeline(Pipeline):
+    r"""
+    Emotion recognition in conversation with an MCN-CL model ([`MCNCLForEmotionRecognition`] and its
+    [`MCNCLProcessor`]): every utterance of a conversation gets an emotion, predicted from its text, speech and face
+    video and from the rest of the conversation.
+
+    Input: one conversation, or a list of conversations (batched with `batch_size`). A conversation is a list of
+    utterance dicts in the processor's format (`text`, `speaker`, `audio`, `video`, `start`, `end`, ... with media as
+    file paths or arrays; see [`MCNCLProcessor`]), or a dict with such a list under `utterances` (a loader row of
+    `mcn_cl.datasets_scripts`, whose `audio_path` / `video_path` are read as `audio` / `video`; its `dialogue_id`
+    names the conversation in messages). Gold `label`s in the input are ignored.
+
+    Output, per conversation: one dict per utterance, in order:
+    `{"utterance": i, "speaker": str | None, "label": str, "score": float, "scores": {label: probability}}`, `scores`
+    sorted by probability (the `top_k` most likely labels; all by default). With `on_error="mask"`, an utterance
+    that lost a modality also has `"skipped": ["audio", ...]`.
+
+    Args (at construction or per call):
+        top_k (`int`, *optional*): number of labels kept in `scores` (default: all).
+        on_error (`str`, *optional*, defaults to `"raise"`): what to do with a missing / unreadable / corrupt medium.
+            `"raise"`: an error naming the utterance and the file; `"mask"`: that modality of that utterance is
+            skipped (the model predicts from the modalities that remain) and a warning names what was skipped.
+            An utterance left without any modality and an empty conversation are errors in both modes.
+        batch_size (`int`, *optional*, defaults to 1): conversations per forward pass.
+        device: as for every pipeline (`device=0` for the first GPU, `-1` or `"cpu"` for the CPU).
+
+    The model is put in evaluation mode (no dropout): a batch of conversations gives the same predictions as one
+    conversation at a time.
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_feature_extractor = False
+    _load_image_processor = False
+    _load_video_processor = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.processor is None or not hasattr(self.processor, "prepare_dialogue"):
+            raise ValueError(
+                f"{type(self).__name__} needs the model's MCNCLProcessor: pass processor=... (or a checkpoint folder "
+                f"that holds processor_config.json), got {type(self.processor).__name__}"
+            )
+        # The processor is the pipeline's one preprocessing component and `save_pretrained` saves it whole; the base
+        # class would also save its feature extractor on its own (a second, redundant preprocessor_config.json).
+        self.feature_extractor = None
+        self.model.eval()
+
+    def save_pretrained(self, save_directory, **kwargs):
+        """Save the model (with this file and `custom_pipelines` in its config) and the processor, so that
+        `pipeline("multimodal-emotion-recognition", model=save_directory, trust_remote_code=True)` loads them."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------ parameters
+
+    def _sanitize_parameters(self, top_k: int | None = None, on_error: str | None = None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(kwargs)}")
+        preprocess_params, postprocess_params = {}, {}
+        if on_error is not None:
+            if on_error not in ON_ERROR:
+                raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+            preprocess_params["on_error"] = on_error
+        if top_k is not None:
+            if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+                raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+            postprocess_params["top_k"] = top_k
+        return preprocess_params, {}, postprocess_params
+
+    def __call__(self, inputs, **kwargs):
+        """Classify every utterance of one conversation (returns a list of utterance dicts) or of a list of
+        conversations (returns a list of such lists). See the class docstring for the formats and options."""
+        if isinstance(inputs, Sequence) and not isinstance(inputs, str) and len(inputs) == 0:
+            raise ValueError(
+                "empty conversation: give at least one utterance (a dict with text, audio or video)"
+            )
+        if _is_conversation(inputs):
+            return super().__call__([inputs], **kwargs)[0]
+        if isinstance(inputs, list) and not all(_is_conversation(c) for c in inputs):
+            bad = next(i for i, c in enumerate(inputs) if not _is_conversation(c))
+            raise TypeError(
+                f"input {bad}: expected a conversation (a list of utterance dicts, or a dict with 'utterances'), "
+                f"got {type(inputs[bad]).__name__}"
+            )
+        return super().__call__(inputs, **kwargs)
+
+    def get_iterator(
+        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
+    ):
+        # As the base class, with a collate function for whole dialogues: they are padded together in `_forward`.
+        if isinstance(inputs, Sized):
+            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        else:
+            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
+        loader = DataLoader(
+            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_collate_conversations
+        )
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
+
+    # ------------------------------------------------------------------------------------------------ the steps
+
+    def preprocess(self, conversation, on_error: str = "raise") -> dict[str, Any]:
+        dialogue_id = None
+        if isinstance(conversation, Mapping):
+            dialogue_id = conversation.get("dialogue_id")
+            conversation = conversation["utterances"]
+        name = f"conversation {dialogue_id}" if dialogue_id is not None else "conversation"
+        if len(conversation) == 0:
+            raise ValueError(f"empty {name}: give at least one utterance (a dict with text, audio or video)")
+        utterances = []
+        for i, u in enumerate(conversation):
+            if not isinstance(u, Mapping):
+                raise TypeError(f"{name}, utterance {i}: expected a dict, got {type(u).__name__}")
+            u = dict(u)
+            for alias, key in _ALIASES.items():
+                value = u.pop(alias, None)
+                if u.get(key) is None and value is not None:
+                    u[key] = value
+            u.pop("label", None)  # gold labels play no part in inference (and may be names, not ids)
+            if all(u.get(key) is None for key in MODALITY_KEYS.values()):
+                raise ValueError(
+                    f"{name}, utterance {i} has no modality: give at least one of 'text', 'audio', 'video'"
+                )
+            utterances.append(u)
+
+        dialogue = self.processor.prepare_dialogue(
+            utterances, on_error=on_error, dialogue_id=None if dialogue_id is None else str(dialogue_id)
+        )
+        dialogue.pop("labels", None)
+        skipped = dialogue.get("media_errors", [])
+        present = np.asarray(dialogue["modality_mask"]).sum(axis=1)
+        for i in np.flatnonzero(present == 0):
+            reasons = "; ".join(e["reason"] for e in skipped if e["utterance"] == i)
+            raise ValueError(
+                f"{name}, utterance {i} has no modality left: every input was skipped ({reasons})"
+            )
+        if skipped:
+            logger.warning(
+                "%s: predicting from the remaining modalities; skipped %s",
+                name,
+                "; ".join(f"{e['modality']} of utterance {e['utterance']} ({e['reason']})" for e in skipped),
+            )
+        meta = {
+            "speakers": [u.get("speaker") for u in utterances],
+            "skipped": [
+                [e["modality"] for e in skipped if e["utterance"] == i] for i in range(len(utterances))
+            ],
+        }
+        return {"dialogue": dialogue, "meta": meta}
+
+    def _pad_dialogues(self, dialogues: list[dict[str, Any]]):
+        # `pad_dialogues` (the one place that builds padding and masks) lives in the processor's module, which is the
+        # package's or, with `trust_remote_code`, the copy saved next to the weights.
+        pad = getattr(sys.modules[type(self.processor).__module__], "pad_dialogues", None)
+        if pad is None:
+            raise TypeError(
+                f"{type(self.processor).__name__}'s module has no pad_dialogues: use an MCNCLProcessor"
+            )
+        pad_token_id = getattr(self.processor.tokenizer, "pad_token_id", None)
+        return pad(dialogues, pad_token_id=pad_token_id if pad_token_id is not None else 0)
+
+    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        batch = self._pad_dialogues(model_inputs["dialogues"])
+        batch.pop("labels", None)
+        dtype = self.model.dtype
+        inputs = {
+            key: value.to(self.device, dtype=dtype if value.is_floating_point() else value.dtype)
+            for key, value in batch.items()
+        }
+        logits = self.model(**inputs).logits
+        # "logits" first: the base class reads the batch size from the first entry
+        return {"logits": logits.float(), "meta": model_inputs["meta"]}
+
+    def postprocess(self, model_outputs: dict[str, Any], top_k: int | None = None) -> list[dict[str, Any]]:
+        meta = model_outputs["meta"]
+        meta = meta[0] if isinstance(meta, list) else meta  # batch of one, or one item of an unrolled batch
+        num_utterances = len(meta["speakers"])
+        probs = model_outputs["logits"][0, :num_utterances].softmax(-1)
+        id2label = self.model.config.id2label
+        k = probs.shape[-1] if top_k is None else min(top_k, probs.shape[-1])
+        top = probs.topk(k, dim=-1)
+        results = []
+        for i in range(num_utterances):
+            ids, values = top.indices[i].tolist(), top.values[i].tolist()
+            scores = {id2label[j]: float(p) for j, p in zip(ids, values)}
+            result = {
+                "utterance": i,
+                "speaker": meta["speakers"][i],
+                "label": id2label[ids[0]],
+                "score": float(values[0]),
+                "scores": scores,
+            }
+            if meta["skipped"][i]:
+                result["skipped"] = meta["skipped"][i]
+            results.append(result)
+        return results
+
+
+__all__ = ["MultimodalEmotionRecognitionPipeline", "TASK"]
