@@ -400,8 +400,9 @@ def save_for_hub(
     """Write a Hub-ready checkpoint folder: weights, config (with `auto_map` and `custom_pipelines`), model,
     processor and pipeline code, processor configs and the model card (`README.md`).
 
-    The files are written to a temporary folder first and then moved into `save_directory`, so the folder the
-    model was loaded from can be the target (its weights are memory-mapped from the old files).
+    The files are written to a staging folder first and then moved into `save_directory`: the target may be the
+    folder the model was loaded from (whose weights are memory-mapped from the files being replaced), and a save
+    that fails halfway leaves the old files whole.
 
     Args:
         model (`MCNCLForEmotionRecognition`): the model (its device and dtype are kept).

@@ -1,0 +1,193 @@
+"""Tests of the Hub-ready checkpoint folder and its model card (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from _fixtures_pipeline import conversation_of
+from huggingface_hub import ModelCard
+from transformers import AutoModel, AutoProcessor
+
+from mcn_cl.hub import make_hub_ready, model_card, save_for_hub, write_model_card
+
+pytest_plugins = ["_fixtures_pipeline"]
+
+LABELS = ["neutral", "joy", "sadness", "anger"]
+
+
+def fake_test_results(dataset: str = "demo") -> dict:
+    """What examples/train.py writes to test_results.json (Trainer metrics with the `test_` prefix + run info)."""
+    return {
+        "test_loss": 1.234,
+        "test_weighted_f1": 0.61234,
+        "test_macro_f1": 0.55551,
+        "test_accuracy": 0.64,
+        "test_num_utterances": 25,
+        "test_f1_neutral": 0.7,
+        "test_f1_joy": 0.5,
+        "test_f1_sadness": 0.66667,
+        "test_f1_anger": 0.3,
+        "test_runtime": 1.5,
+        "best_model_checkpoint": "runs/demo/checkpoint-12",
+        "best_validation_metric": 0.7,
+        "metric_for_best_model": "weighted_f1",
+        "world_size": 1,
+        "dataset": dataset,
+        "label_names": LABELS,
+    }
+
+
+def logits_of(model, processor, conversation):
+    with torch.no_grad():
+        return model(**processor(conversation)).logits
+
+
+def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_and_processor, demo_corpus):
+    files = set(os.listdir(checkpoint))
+    assert {
+        "config.json",
+        "model.safetensors",
+        "configuration_mcn_cl.py",
+        "modeling_mcn_cl.py",
+        "processor_config.json",
+        "processing_mcn_cl.py",
+        "feature_extraction_mcn_cl.py",
+        "video_processing_mcn_cl.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "pipeline.py",
+        "README.md",
+    } <= files
+    assert not [f for f in files if f.startswith(".")], files  # the staging folder is gone
+    config = json.loads(open(os.path.join(checkpoint, "config.json")).read())
+    assert config["custom_pipelines"] == {
+        "multimodal-emotion-recognition": {
+            "impl": "pipeline.MultimodalEmotionRecognitionPipeline",
+            "pt": ["AutoModel"],
+            "type": "multimodal",
+        }
+    }
+    assert config["auto_map"]["AutoModel"] == "modeling_mcn_cl.MCNCLForEmotionRecognition"
+    processor_config = json.loads(open(os.path.join(checkpoint, "processor_config.json")).read())
+    assert processor_config["auto_map"]["AutoProcessor"] == "processing_mcn_cl.MCNCLProcessor"
+
+    model, processor = model_and_processor
+    loaded, loaded_processor = (
+        AutoModel.from_pretrained(checkpoint),
+        AutoProcessor.from_pretrained(checkpoint),
+    )
+    assert loaded_processor.feature_extractor.feature_set == "eGeMAPSv02"
+    assert loaded_processor.video_processor.num_frames == processor.video_processor.num_frames
+    _, ds = demo_corpus
+    conversation = conversation_of(ds["test"][0])
+    torch.testing.assert_close(
+        logits_of(loaded, loaded_processor, conversation), logits_of(model, processor, conversation)
+    )
+
+
+def test_the_pipeline_file_imports_only_public_libraries(checkpoint):
+    import ast
+
+    tree = ast.parse(open(os.path.join(checkpoint, "pipeline.py")).read())
+    roots = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+        if not (isinstance(node, ast.ImportFrom) and node.level)
+    }
+    assert roots <= {"__future__", "sys", "collections", "typing", "numpy", "torch", "transformers"}, roots
+
+
+def test_model_card_parses_and_carries_the_runs_metrics(model_and_processor, tmp_path):
+    model, processor = model_and_processor
+    (tmp_path / "test_results.json").write_text(json.dumps(fake_test_results()))
+    write_model_card(tmp_path, model.config, processor=processor)  # reads the folder's test_results.json
+    card = ModelCard.load(tmp_path / "README.md")
+
+    data = card.data
+    assert data.library_name == "transformers"
+    assert data.pipeline_tag == "video-classification"
+    assert data.license == "apache-2.0"
+    assert {"mcn-cl", "emotion-recognition-in-conversation", "multimodal"} <= set(data.tags)
+    assert data.datasets == ["mcn-cl-demo"]
+    assert set(data.metrics) == {"f1", "accuracy"}
+    results = {(r.metric_name, r.metric_config): r for r in data.eval_results}
+    assert results[("Weighted F1", "weighted")].metric_value == 0.6123
+    assert results[("Weighted F1", "weighted")].metric_type == "f1"
+    assert results[("Weighted F1", "weighted")].dataset_split == "test"
+    assert results[("Macro F1", "macro")].metric_value == 0.5555
+    assert results[("Accuracy", None)].metric_value == 0.64
+    for label, value in (("neutral", 0.7), ("joy", 0.5), ("sadness", 0.6667), ("anger", 0.3)):
+        assert results[(f"F1 ({label})", label)].metric_value == value
+
+    text = card.text
+    assert "## Intended use" in text and "## Limitations and risks" in text
+    for phrase in ("acted", "TV-series", "English", "sensitive", "generated demo corpus"):
+        assert phrase in text, phrase
+    assert 'pipeline("multimodal-emotion-recognition"' in text and "trust_remote_code=True" in text
+    assert "| Weighted F1 | 61.23 |" in text and "| F1 (sadness) | 66.67 |" in text
+    assert "openSMILE eGeMAPSv02 (88-d)" in text and "25 utterances" in text
+    assert "best `weighted_f1` on the validation split" in text
+
+
+def test_card_of_a_benchmark_run_names_the_dataset_and_the_training_arguments(model_and_processor):
+    from transformers import TrainingArguments
+
+    model, _ = model_and_processor
+    args = TrainingArguments(
+        output_dir="unused", learning_rate=2e-5, num_train_epochs=3, seed=7, report_to=[]
+    )
+    card = model_card(
+        model.config, fake_test_results("meld"), training_args=args, repo_id="someone/mcn-cl-meld"
+    )
+    assert card.data.datasets == ["MELD"] and card.data.model_name == "mcn-cl-meld"
+    assert "Friends" in card.text and "generated demo corpus" not in card.text
+    assert "learning_rate=2e-05" in card.text and "seed=7" in card.text
+    assert 'model="someone/mcn-cl-meld"' in card.text
+
+
+def test_card_without_results_has_no_metrics_but_the_same_sections(model_and_processor):
+    model, _ = model_and_processor
+    card = model_card(model.config)
+    assert card.data.eval_results is None and card.data.metrics is None
+    assert "## Intended use" in card.text and "## Results" not in card.text
+
+
+def test_save_for_hub_into_the_folder_the_model_was_loaded_from(checkpoint, demo_corpus, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, folder)
+    model, processor = AutoModel.from_pretrained(folder), AutoProcessor.from_pretrained(folder)
+    _, ds = demo_corpus
+    conversation = conversation_of(ds["test"][0])
+    expected = logits_of(model, processor, conversation)
+    # the loaded weights are memory-mapped from the files being replaced
+    save_for_hub(model, processor, folder, test_results=fake_test_results())
+    reloaded = AutoModel.from_pretrained(folder)
+    torch.testing.assert_close(logits_of(reloaded, processor, conversation), expected)
+    assert ModelCard.load(folder / "README.md").data.eval_results[0].metric_value == 0.6123
+
+
+def test_make_hub_ready_completes_a_trainer_output_folder(model_and_processor, demo_corpus, tmp_path):
+    model, processor = model_and_processor
+    # what `Trainer.save_model()` + examples/train.py leave: model, processor, test_results.json
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    (tmp_path / "test_results.json").write_text(json.dumps(fake_test_results()))
+    assert not (tmp_path / "pipeline.py").exists()
+
+    make_hub_ready(tmp_path)
+    assert (tmp_path / "pipeline.py").exists()
+    assert "custom_pipelines" in json.loads((tmp_path / "config.json").read_text())
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.eval_results[0].metric_value == 0.6123
+    _, ds = demo_corpus
+    conversation = conversation_of(ds["test"][0])
+    torch.testing.assert_close(
+        logits_of(AutoModel.from_pretrained(tmp_path), processor, conversation),
+        logits_of(model, processor, conversation),
+    )
