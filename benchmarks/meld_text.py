@@ -123,8 +123,12 @@ def train_arguments(args, setting: str, seed: int, run_dir: str, processor_dir: 
         "warmup_steps": 0.1,
         "lr_scheduler_type": "linear",
         "max_grad_norm": 1.0,
-        "eval_strategy": "epoch",
-        "save_strategy": "epoch",
+        # dev is evaluated (and a checkpoint saved) every `--eval_fraction` of the run, so that the selection on
+        # dev weighted F1 has several candidates even in a one-epoch run
+        "eval_strategy": "steps",
+        "eval_steps": args.eval_fraction,
+        "save_strategy": "steps",
+        "save_steps": args.eval_fraction,
         "save_total_limit": 1,
         "load_best_model_at_end": "true",
         "metric_for_best_model": "weighted_f1",
@@ -168,7 +172,7 @@ def run_mcn_cl(args, setting: str, seed: int, processor_dir: str) -> dict:
     with open(os.path.join(run_dir, "trainer_state.json"), encoding="utf-8") as f:
         state = json.load(f)
     dev_curve = [
-        {"epoch": e["epoch"], "weighted_f1": e["eval_weighted_f1"]}
+        {"epoch": e["epoch"], "step": e.get("step"), "weighted_f1": e["eval_weighted_f1"]}
         for e in state["log_history"]
         if "eval_weighted_f1" in e
     ]
@@ -448,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
         "--ablation_seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the ablations"
     )
     parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument(
+        "--eval_fraction",
+        type=float,
+        default=0.5,
+        help="evaluate on dev every this fraction of the training steps",
+    )
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--batch_size", type=int, default=4, help="dialogues per training batch")
     parser.add_argument("--max_text_length", type=int, default=48)
