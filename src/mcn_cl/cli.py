@@ -1,0 +1,302 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""The `mcn-cl` command line.
+
+    mcn-cl predict --model runs/demo --conversation conversation.json [--output predictions.json] [--top_k 3]
+    mcn-cl predict --model runs/demo --clips my_clips/ [--csv my_clips/conversation.csv] [--on_error mask]
+    mcn-cl data-stats /data/MELD.Raw
+
+`predict` reads a conversation from a JSON file or a folder of clips with a CSV, runs the
+`"multimodal-emotion-recognition"` pipeline and prints one row per utterance (speaker, predicted emotion,
+confidence); `--output` writes the predictions as JSON.
+
+Conversation JSON (`--conversation`): a list of utterance dicts (`text`, `speaker`, `audio`, `video`, `start`, `end`;
+the processor's format), a dict with such a list under `utterances` (with an optional `dialogue_id`), a list of such
+dicts (several conversations), or the `manifest.json` of the demo corpus (`mcn_cl.demo`); `--dialogue ID` picks one
+conversation by its `dialogue_id`. `audio_path` / `video_path` (the loaders' names) work as `audio` / `video`.
+Relative media paths are relative to the JSON file's folder.
+
+Clip folder (`--clips DIR`): a CSV (`--csv`, default `DIR/conversation.csv`), one row per utterance in the
+conversation's order, with the columns
+
+    clip         video file of the utterance, relative to DIR (its audio track is the utterance's audio)
+    speaker      speaker name (optional)
+    text         transcript of the utterance (optional)
+    audio        separate audio file, relative to DIR (optional; default: the clip's audio track)
+    start, end   window in seconds inside the clip (optional; default: the whole clip)
+    dialogue_id  rows with the same id form one conversation (optional; default: one conversation)
+
+Empty cells are missing values; every row needs at least a clip, an audio file or a text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+CSV_COLUMNS = ("clip", "speaker", "text", "audio", "start", "end", "dialogue_id")
+_MEDIA_KEYS = ("audio", "video", "audio_path", "video_path")
+
+
+class CLIError(Exception):
+    """A bad argument or input file: printed as `mcn-cl: error: ...` with exit status 2."""
+
+
+# ---------------------------------------------------------------------------------------------------- inputs
+
+
+def _resolve_media(utterance: Mapping[str, Any], folder: str) -> dict[str, Any]:
+    out = dict(utterance)
+    for key in _MEDIA_KEYS:
+        value = out.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            out[key] = os.path.join(folder, value)
+    return out
+
+
+def _dialogue(value: Any, index: int, folder: str) -> dict[str, Any]:
+    if isinstance(value, Mapping) and isinstance(value.get("utterances"), list):
+        utterances, dialogue_id = value["utterances"], value.get("dialogue_id")
+    elif isinstance(value, list) and all(isinstance(u, Mapping) for u in value):
+        utterances, dialogue_id = value, None
+    else:
+        raise CLIError(
+            f"conversation {index}: expected a list of utterance dicts or a dict with 'utterances'"
+        )
+    for i, u in enumerate(utterances):
+        if not isinstance(u, Mapping):
+            raise CLIError(
+                f"conversation {index}, utterance {i}: expected a JSON object, got {type(u).__name__}"
+            )
+    return {
+        "dialogue_id": str(dialogue_id) if dialogue_id is not None else str(index),
+        "utterances": [_resolve_media(u, folder) for u in utterances],
+    }
+
+
+def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None) -> list[dict[str, Any]]:
+    """The conversations of a JSON file (see the module docstring), as `{"dialogue_id", "utterances"}` dicts with
+    media paths made relative to the file's folder; `dialogue` keeps only the one with that id."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError as err:
+        raise CLIError(f"{path}: no such file") from err
+    except json.JSONDecodeError as err:
+        raise CLIError(f"{path}: not valid JSON ({err})") from err
+    folder = os.path.dirname(os.path.abspath(path))
+    if isinstance(data, Mapping) and isinstance(data.get("splits"), Mapping):  # the demo corpus manifest
+        items = [d for split in data["splits"].values() for d in split]
+    elif isinstance(data, list) and data and all(isinstance(d, Mapping) and "utterances" in d for d in data):
+        items = data
+    else:
+        items = [data]
+    conversations = [_dialogue(item, i, folder) for i, item in enumerate(items)]
+    if dialogue is not None:
+        conversations = [c for c in conversations if c["dialogue_id"] == dialogue]
+        if not conversations:
+            ids = ", ".join(str(c.get("dialogue_id")) for c in items if isinstance(c, Mapping))
+            raise CLIError(f"{path}: no conversation with dialogue_id {dialogue!r} (ids: {ids or 'none'})")
+    return conversations
+
+
+def _optional_float(value: str, where: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError as err:
+        raise CLIError(f"{where}: not a number: {value!r}") from err
+
+
+def read_clips_csv(
+    folder: str | os.PathLike, csv_path: str | os.PathLike | None = None
+) -> list[dict[str, Any]]:
+    """The conversations of a folder of clips described by a CSV (columns in the module docstring)."""
+    folder = os.path.abspath(os.fspath(folder))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{folder}: no such folder")
+    csv_path = os.fspath(csv_path) if csv_path is not None else os.path.join(folder, "conversation.csv")
+    if not os.path.isfile(csv_path):
+        raise CLIError(f"{csv_path}: no such file (give the utterance table with --csv)")
+    with open(csv_path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        unknown = sorted(set(columns) - set(CSV_COLUMNS))
+        if unknown or not {"clip", "audio", "text"} & set(columns):
+            raise CLIError(
+                f"{csv_path}: columns {columns}; expected some of {list(CSV_COLUMNS)} "
+                f"(unknown: {unknown}; at least one of clip, audio, text)"
+            )
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    conversations: dict[str, list[dict[str, Any]]] = {}
+    for line, row in enumerate(rows, start=2):
+        where = f"{csv_path}, line {line}"
+        if not (row.get("clip") or row.get("audio") or row.get("text")):
+            raise CLIError(f"{where}: the row has no clip, audio or text")
+        utterance: dict[str, Any] = {"speaker": row.get("speaker") or None, "text": row.get("text") or None}
+        clip = row.get("clip")
+        if clip:
+            utterance["video"] = os.path.join(folder, clip)
+        audio = row.get("audio") or clip
+        if audio:
+            utterance["audio"] = os.path.join(folder, audio)
+        for key in ("start", "end"):
+            value = _optional_float(row.get(key), f"{where}, column {key}")
+            if value is not None:
+                utterance[key] = value
+        conversations.setdefault(row.get("dialogue_id") or "0", []).append(utterance)
+    if not conversations:
+        raise CLIError(f"{csv_path}: no utterance rows")
+    return [{"dialogue_id": d, "utterances": u} for d, u in conversations.items()]
+
+
+# --------------------------------------------------------------------------------------------------- output
+
+
+def _gold(utterance: Mapping[str, Any], id2label: Mapping[int, str]) -> str:
+    label = utterance.get("label")
+    if label is None or (isinstance(label, int) and label < 0):
+        return ""
+    return id2label.get(label, str(label)) if isinstance(label, int) else str(label)
+
+
+def format_table(conversation: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]], id2label) -> str:
+    """One row per utterance: index, speaker, predicted emotion, confidence (and the gold label and text when the
+    input has them)."""
+    utterances = conversation["utterances"]
+    gold = [_gold(u, id2label) for u in utterances]
+    header = ["utterance", "speaker", "emotion", "confidence"] + (["gold"] if any(gold) else []) + ["text"]
+    rows = []
+    for p, u, g in zip(predictions, utterances, gold):
+        text = str(u.get("text") or "")
+        text = text if len(text) <= 48 else text[:45] + "..."
+        row = [str(p["utterance"]), str(p["speaker"] or ""), p["label"], f"{p['score']:.3f}"]
+        if p.get("skipped"):
+            row[3] += f" (no {'/'.join(p['skipped'])})"
+        rows.append(row + ([g] if any(gold) else []) + [text])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [f"conversation {conversation['dialogue_id']}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- commands
+
+
+def _device(value: str | None):
+    if value is None:
+        return None
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def predict(args: argparse.Namespace) -> int:
+    from transformers import pipeline
+
+    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
+
+    looks_local = os.path.isabs(args.model) or args.model.startswith(".") or args.model.count("/") != 1
+    if looks_local and not os.path.isdir(args.model):
+        raise CLIError(f"--model {args.model}: no such folder")
+    if args.conversation is not None:
+        conversations = read_conversation_json(args.conversation, args.dialogue)
+    else:
+        conversations = read_clips_csv(args.clips, args.csv)
+        if args.dialogue is not None:
+            conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
+            if not conversations:
+                raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
+    # the package's own classes (not the folder's copies of the code): no trust_remote_code needed
+    classifier = pipeline(
+        TASK,
+        model=args.model,
+        pipeline_class=MultimodalEmotionRecognitionPipeline,
+        device=_device(args.device),
+    )
+    kwargs = {"on_error": args.on_error, "batch_size": args.batch_size}
+    if args.top_k is not None:
+        kwargs["top_k"] = args.top_k
+    try:
+        predictions = classifier([c["utterances"] for c in conversations], **kwargs)
+    except (
+        ValueError,
+        TypeError,
+    ) as err:  # bad media / conversation: the message names the file and utterance
+        raise CLIError(str(err)) from err
+    id2label = classifier.model.config.id2label
+    tables = [format_table(c, p, id2label) for c, p in zip(conversations, predictions)]
+    sys.stdout.write("\n\n".join(tables) + "\n")
+    if args.output:
+        out = [
+            {"dialogue_id": c["dialogue_id"], "predictions": p} for c, p in zip(conversations, predictions)
+        ]
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=2, ensure_ascii=False)
+        sys.stdout.write(f"predictions written to {args.output}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcn-cl", description="MCN-CL: multimodal emotion recognition in conversation."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = commands.add_parser(
+        "predict",
+        help="predict the emotion of every utterance of a conversation",
+        description="Predict the emotion of every utterance of one or more conversations (a JSON file, or a "
+        "folder of clips with a CSV of clip, speaker, text, audio, start, end, dialogue_id columns) "
+        "with a saved MCN-CL checkpoint, and print a table.",
+    )
+    p.add_argument("--model", required=True, help="checkpoint folder (or Hub id) holding model and processor")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
+    source.add_argument("--clips", help="folder of utterance clips, described by --csv")
+    p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
+    p.add_argument("--dialogue", help="only the conversation with this dialogue_id")
+    p.add_argument("--output", help="write the predictions to this JSON file")
+    p.add_argument(
+        "--top_k", type=int, default=None, help="labels kept in each utterance's scores (default: all)"
+    )
+    p.add_argument(
+        "--on_error",
+        choices=["raise", "mask"],
+        default="raise",
+        help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
+    )
+    p.add_argument("--batch_size", type=int, default=1, help="conversations per forward pass")
+    p.add_argument(
+        "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
+    )
+    p.set_defaults(func=predict)
+    # `data-stats` parses its own arguments (mcn_cl.datasets_scripts.stats); listed here for --help
+    commands.add_parser(
+        "data-stats",
+        help="per-split label, dialogue, utterance and missing-media counts of a dataset copy",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mcn-cl` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["data-stats"]:
+        from .datasets_scripts import stats
+
+        return stats.main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as err:
+        parser.exit(2, f"mcn-cl {args.command}: error: {err}\n")
+
+
+__all__ = ["build_parser", "format_table", "main", "predict", "read_clips_csv", "read_conversation_json"]
