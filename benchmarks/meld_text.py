@@ -164,6 +164,7 @@ def run_mcn_cl(args, setting: str, seed: int, processor_dir: str) -> dict:
     run_dir = os.path.join(args.work_dir, f"{setting}-seed{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)
     argv = train_arguments(args, setting, seed, run_dir, processor_dir)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     start = time.time()
     test = train.main(argv)
     wall = time.time() - start
@@ -193,6 +194,8 @@ def run_mcn_cl(args, setting: str, seed: int, processor_dir: str) -> dict:
         if not args.max_dialogues and train_metrics.get("train_runtime")
         else None,
         "wall_s": round(wall, 1),
+        "load_average_at_start": load_before,  # the CPU was shared with other jobs: wall times vary with it
+        "torch_threads": __import__("torch").get_num_threads(),
         "command": command_line(argv),
     }
     if not args.keep_checkpoints:  # the model weights are not needed for the figures
