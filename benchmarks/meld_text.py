@@ -158,6 +158,8 @@ def command_line(argv: list[str]) -> str:
 
 
 def run_mcn_cl(args, setting: str, seed: int, processor_dir: str) -> dict:
+    import torch
+
     sys.path.insert(0, os.path.join(REPO, "examples"))
     import train  # examples/train.py
 
@@ -195,7 +197,7 @@ def run_mcn_cl(args, setting: str, seed: int, processor_dir: str) -> dict:
         else None,
         "wall_s": round(wall, 1),
         "load_average_at_start": load_before,  # the CPU was shared with other jobs: wall times vary with it
-        "torch_threads": __import__("torch").get_num_threads(),
+        "torch_threads": torch.get_num_threads(),
         "command": command_line(argv),
     }
     if not args.keep_checkpoints:  # the model weights are not needed for the figures
