@@ -347,7 +347,7 @@ def test_a_frames_array_is_processed_like_the_file(media):
         video_processor.process_clip(all_frames.astype(np.float32))
 
 
-def test_left_and_right_half_crops(media, tokenizer, tmp_path):
+def test_left_and_right_half_crops(tokenizer, tmp_path):
     frames = np.zeros((4, 32, 64, 3), dtype=np.uint8)
     frames[:, :, :32] = (255, 0, 0)  # left half red
     frames[:, :, 32:] = (0, 0, 255)  # right half blue
@@ -383,7 +383,7 @@ def portrait():
         return np.asarray(image.convert("RGB").resize((128, 160)))
 
 
-def test_face_crop_uses_opencvs_haar_cascade_and_crops_every_frame_to_one_box(portrait, caplog):
+def test_face_crop_uses_opencvs_haar_cascade_and_crops_every_frame_to_one_box(portrait):
     frames = np.stack([portrait] * 3)
     video_processor = MCNCLVideoProcessor(num_frames=3, size=FRAME_SIZE, face_crop=True)
     box = video_processor.face_box(frames)
