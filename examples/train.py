@@ -31,6 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.datasets_scripts import label_names
+from mcn_cl.hub import make_hub_ready, write_model_card
 from mcn_cl.metrics import emotion_metrics, make_compute_metrics
 
 logger = logging.getLogger("mcn_cl.train")
@@ -396,6 +397,16 @@ def main(argv: list[str] | None = None) -> dict:
         )
         if processor is not None:
             processor.save_pretrained(training_args.output_dir)
+            # Hub-ready: pipeline code + `custom_pipelines` in config.json, model card with the test metrics
+            make_hub_ready(
+                training_args.output_dir,
+                results,
+                config=model.config,
+                dataset_name=data_args.dataset,
+                training_args=training_args,
+            )
+        else:  # feature-pickle models take precomputed features: no processor, no pipeline; the card only
+            write_model_card(training_args.output_dir, model.config, results, training_args=training_args)
     if training_args.push_to_hub:
         trainer.push_to_hub(finetuned_from=model_args.model_name_or_path or model_args.text_encoder)
     return results

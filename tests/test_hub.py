@@ -191,3 +191,13 @@ def test_make_hub_ready_completes_a_trainer_output_folder(model_and_processor, d
         logits_of(AutoModel.from_pretrained(tmp_path), processor, conversation),
         logits_of(model, processor, conversation),
     )
+
+
+def test_card_of_a_feature_file_model_shows_feature_inputs_not_the_pipeline():
+    from conftest import make_tiny_config
+
+    config = make_tiny_config(use_text_encoder=False, text_feature_size=100, id2label=dict(enumerate(LABELS)))
+    card = model_card(config, fake_test_results("feature_pickle"))
+    assert "precomputed utterance features" in card.text and "text 100-d" in card.text
+    assert "pipeline(" not in card.text
+    assert card.data.datasets == ["precomputed features"]

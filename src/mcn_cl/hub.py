@@ -113,9 +113,13 @@ def _hub_id(name: str | None) -> str | None:
 def _config_summary(config, processor=None, training_args=None) -> list[str]:
     rows = []
     if getattr(config, "use_text_encoder", True):
-        text = _text_encoder_name(config)
-        text = os.path.basename(os.path.normpath(text)) if text and not _hub_id(text) else text
-        rows.append(f"text encoder: {text or config.text_config.model_type} ({config.text_pooling} pooling)")
+        text_config = config.text_config
+        shape = (
+            f"{text_config.model_type}, {getattr(text_config, 'num_hidden_layers', '?')} layers, "
+            f"{getattr(text_config, 'hidden_size', '?')}-d"
+        )
+        name = _hub_id(_text_encoder_name(config))
+        rows.append(f"text encoder: {f'{name} ({shape})' if name else shape}, {config.text_pooling} pooling")
     else:
         rows.append(f"text: precomputed {config.text_feature_size}-d features")
     feature_extractor = getattr(processor, "feature_extractor", None)
@@ -197,7 +201,9 @@ def model_card(
         DATASETS.get(str(dataset_key).lower(), (dataset_key, dataset_key)) if dataset_key else (None, None)
     )
     model_name = model_name or (repo_id.split("/")[-1] if repo_id else None)
-    model_name = model_name or (f"mcn-cl-{dataset_title}".lower() if dataset_title else "mcn-cl")
+    model_name = model_name or (
+        f"mcn-cl-{dataset_key}".lower().replace("_", "-") if dataset_key else "mcn-cl"
+    )
     metrics = _test_metrics(results, label_names) if results else []
     eval_results = [
         EvalResult(
@@ -241,6 +247,27 @@ def model_card(
         )
     )
     return card
+
+
+def _takes_features_only(config) -> bool:
+    """A model for the community feature files: precomputed vectors in, no tokenizer, openSMILE or frames."""
+    return not getattr(config, "use_text_encoder", True) and not config.visual_backbone
+
+
+def _feature_usage(config, where: str) -> list[str]:
+    return [
+        "This checkpoint takes precomputed utterance features, as in the community feature files it was trained on "
+        f"(text {config.text_feature_size}-d, audio {config.audio_feature_size}-d, visual "
+        f"{config.visual_feature_size}-d per utterance), not raw media:",
+        "",
+        "```python",
+        "from transformers import AutoModel",
+        "",
+        f'model = AutoModel.from_pretrained("{where}", trust_remote_code=True)',
+        "logits = model(text_features=t, audio_features=a, visual_features=v, speaker_ids=s).logits  # [B, N, K]",
+        "```",
+        "",
+    ]
 
 
 def _card_body(
@@ -296,39 +323,45 @@ def _card_body(
         )
     lines += [
         "",
-        "## How to use",
-        "",
-        "The model, processor and pipeline code ship with the checkpoint (`trust_remote_code=True`), so only "
-        "`transformers` and the processor's libraries are needed: `pip install transformers torch torchvision "
-        "opensmile soundfile av opencv-python-headless` (or `pip install mcn-cl`).",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'classifier = pipeline("multimodal-emotion-recognition", model="{where}", trust_remote_code=True)',
-        "conversation = [",
-        '    {"speaker": "Ann", "text": "We won the game!", "audio": "utt0.wav", "video": "utt0.mp4"},',
-        '    {"speaker": "Ben", "text": "Seriously?", "audio": "utt1.wav", "video": "utt1.mp4"},',
-        "]",
-        "for utterance in classifier(conversation, top_k=3):",
-        '    print(utterance["speaker"], utterance["label"], round(utterance["score"], 2))',
-        "```",
-        "",
-        "Each utterance may give `text`, `audio` (file or waveform with `sampling_rate`), `video` (file or frames) "
-        'and a `start` / `end` window in seconds; `on_error="mask"` predicts from the remaining modalities when a '
-        "file is missing or unreadable. The model and processor load on their own too:",
-        "",
-        "```python",
-        "from transformers import AutoModel, AutoProcessor",
-        "",
-        f'model = AutoModel.from_pretrained("{where}", trust_remote_code=True)',
-        f'processor = AutoProcessor.from_pretrained("{where}", trust_remote_code=True)',
-        "inputs = processor(conversation)  # [1 dialogue, N utterances, ...]",
-        "logits = model(**inputs).logits    # [1, N, num_labels]",
-        "```",
-        "",
-        "With the `mcn-cl` package installed: `mcn-cl predict --model <folder> --conversation conversation.json`.",
-        "",
+    ]
+    lines += ["## How to use", ""] + (
+        _feature_usage(config, where)
+        if _takes_features_only(config)
+        else [
+            "The model, processor and pipeline code ship with the checkpoint (`trust_remote_code=True`), so only "
+            "`transformers` and the processor's libraries are needed: `pip install transformers torch torchvision "
+            "opensmile soundfile av opencv-python-headless` (or `pip install mcn-cl`).",
+            "",
+            "```python",
+            "from transformers import pipeline",
+            "",
+            f'classifier = pipeline("multimodal-emotion-recognition", model="{where}", trust_remote_code=True)',
+            "conversation = [",
+            '    {"speaker": "Ann", "text": "We won the game!", "audio": "utt0.wav", "video": "utt0.mp4"},',
+            '    {"speaker": "Ben", "text": "Seriously?", "audio": "utt1.wav", "video": "utt1.mp4"},',
+            "]",
+            "for utterance in classifier(conversation, top_k=3):",
+            '    print(utterance["speaker"], utterance["label"], round(utterance["score"], 2))',
+            "```",
+            "",
+            "Each utterance may give `text`, `audio` (file or waveform with `sampling_rate`), `video` (file or frames) "
+            'and a `start` / `end` window in seconds; `on_error="mask"` predicts from the remaining modalities when a '
+            "file is missing or unreadable. The model and processor load on their own too:",
+            "",
+            "```python",
+            "from transformers import AutoModel, AutoProcessor",
+            "",
+            f'model = AutoModel.from_pretrained("{where}", trust_remote_code=True)',
+            f'processor = AutoProcessor.from_pretrained("{where}", trust_remote_code=True)',
+            "inputs = processor(conversation)  # [1 dialogue, N utterances, ...]",
+            "logits = model(**inputs).logits    # [1, N, num_labels]",
+            "```",
+            "",
+            "With the `mcn-cl` package installed: `mcn-cl predict --model <folder> --conversation conversation.json`.",
+            "",
+        ]
+    )
+    lines += [
         "## Training",
         "",
     ]
@@ -439,24 +472,30 @@ def save_for_hub(
 def make_hub_ready(
     save_directory: str | os.PathLike,
     test_results: Mapping[str, Any] | str | os.PathLike | None = None,
+    config=None,
     **kwargs,
 ) -> list[str]:
     """Turn a folder written by `Trainer.save_model()` (model + processor) into a Hub-ready one.
 
-    Reloads the model and processor from the folder on the CPU with the package's classes (which also checks that they load) and calls
-    [`save_for_hub`] on them. Safe after sharded / distributed training (FSDP): it never reads the in-memory
-    training model. Run it on one process (the main one).
+    Reloads the model and processor from the folder on the CPU with the package's classes (which also checks that
+    they load) and calls [`save_for_hub`] on them. Safe after sharded / distributed training (FSDP): it never reads
+    the in-memory training model. Run it on one process (the main one).
 
     Args:
         save_directory: the checkpoint folder (`config.json`, weights, `processor_config.json`, ...).
         test_results: see [`save_for_hub`] (default: the folder's `test_results.json`).
+        config (`MCNCLConfig`, *optional*): the in-memory training model's config; it gets the same
+            `custom_pipelines`, so that a later `trainer.save_model()` / `trainer.push_to_hub()` keeps them.
         kwargs: more [`save_for_hub`] / [`model_card`] arguments.
     """
     from transformers import AutoModel, AutoProcessor
 
     model = AutoModel.from_pretrained(save_directory).eval()
     processor = AutoProcessor.from_pretrained(save_directory)
-    return save_for_hub(model, processor, save_directory, test_results=test_results, **kwargs)
+    written = save_for_hub(model, processor, save_directory, test_results=test_results, **kwargs)
+    if config is not None:
+        config.custom_pipelines = model.config.custom_pipelines
+    return written
 
 
 __all__ = ["load_test_results", "make_hub_ready", "model_card", "save_for_hub", "write_model_card"]
