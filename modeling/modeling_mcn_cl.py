@@ -530,20 +530,26 @@ class MCNCLPreTrainedModel(PreTrainedModel):
     accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Fusion layers: normal(0, initializer_range). The pretrained towers are left alone: the text encoder
-        is a `PreTrainedModel` and initialises itself; the ResNet keeps torchvision's initialisation (or its
-        ImageNet weights)."""
-        if isinstance(module, nn.Conv2d | nn.BatchNorm2d):  # only inside the torchvision backbone
+        """Fusion layers: normal(0, std) with std = `config.initializer_range`, or 1/sqrt(fan_in) when it is None.
+        The pretrained towers are left alone: the text encoder is a `PreTrainedModel` and initialises itself; the
+        ResNet keeps torchvision's initialisation (or its ImageNet weights); PSA convolutions and the recurrent
+        context encoders keep PyTorch's."""
+        if isinstance(module, nn.Conv2d | nn.BatchNorm2d):  # inside the torchvision backbone and PSA
             return
         if isinstance(module, nn.Conv1d | nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            std = self.config.initializer_range
+            if std is None:
+                fan_in = module.weight[0].numel()  # Linear: in_features; Conv1d: in_channels * kernel_size
+                std = fan_in**-0.5
+            init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            std = self.config.initializer_range
+            init.normal_(module.weight, mean=0.0, std=std if std is not None else 0.02)
 
 
 class MCNCLModel(MCNCLPreTrainedModel):

@@ -375,6 +375,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
         ({"contrastive_weight_audio": -1.0}, "contrastive_weight_audio"),
         ({"text_feature_size": 10}, "text_feature_size"),
+        ({"initializer_range": -0.1}, "initializer_range"),
     ],
 )
 def test_invalid_config_values_raise_value_error_naming_the_field(overrides, field):
@@ -448,3 +449,22 @@ def test_from_pretrained_encoders_warns_and_keeps_random_backbone_offline(monkey
     )
     assert model.get_visual_backbone() is not None
     assert len(warnings) == 1 and "IMAGENET1K_V2" in warnings[0] and "no network" in warnings[0]
+
+
+def test_default_initialisation_keeps_the_signal_scale_through_the_fusion_layers():
+    """LeCun-normal fusion layers (initializer_range=None) give logits of order one on unit-scale features; the
+    fixed 0.02 of `transformers` shrinks them towards zero (a short run then stays at the class prior)."""
+    from mcn_cl import MCNCLForEmotionRecognition
+
+    torch.manual_seed(0)
+    features = {"audio_features": torch.randn(4, 6, 20), "visual_features": torch.randn(4, 6, 30)}
+    spreads = {}
+    for name, value in (("default", None), ("fixed", 0.02)):
+        config = make_tiny_config(
+            hidden_size=64, intermediate_size=128, classifier_hidden_size=64, initializer_range=value
+        )
+        model = MCNCLForEmotionRecognition(config).eval()
+        with torch.no_grad():
+            spreads[name] = model(**features).logits.std().item()
+    assert spreads["default"] > 0.1
+    assert spreads["default"] > 5 * spreads["fixed"]
