@@ -67,6 +67,20 @@ class ModelArguments:
             "help": 'JSON of MCNCLConfig fields, e.g. \'{"num_mcn_layers": 3, "context_encoder": "bigru"}\'.'
         },
     )
+    audio_feature_set: str = field(
+        default="IS10",
+        metadata={
+            "help": "openSMILE feature set of a new processor: IS10 (1582-d), ComParE_2016, eGeMAPSv02."
+        },
+    )
+    num_frames: int = field(default=16, metadata={"help": "Frames L per utterance of a new processor."})
+    frame_size: int = field(
+        default=224, metadata={"help": "Frame height = width (pixels) of a new processor."}
+    )
+    speaker_format: str | None = field(
+        default=None, metadata={"help": "Text template of a new processor, e.g. '{speaker}: {text}'."}
+    )
+    max_text_length: int = field(default=128, metadata={"help": "Tokens per utterance of a new processor."})
     contrastive_temperature: float | None = field(default=None, metadata={"help": "tau (eq. 26)."})
     hard_negative_ratio: float | None = field(default=None, metadata={"help": "rho (eq. 25; paper: 0.3)."})
     contrastive_weight_text: float | None = field(default=None, metadata={"help": "alpha (eq. 27)."})
@@ -243,7 +257,16 @@ def build_processor(model_args: ModelArguments):
     source = model_args.processor_name_or_path or model_args.model_name_or_path
     if source:
         return MCNCLProcessor.from_pretrained(source)
-    return MCNCLProcessor.from_text_encoder(resolve_text_encoder(model_args.text_encoder))
+    from mcn_cl.processing import MCNCLFeatureExtractor, MCNCLVideoProcessor
+
+    size = {"height": model_args.frame_size, "width": model_args.frame_size}
+    return MCNCLProcessor.from_text_encoder(
+        resolve_text_encoder(model_args.text_encoder),
+        feature_extractor=MCNCLFeatureExtractor(feature_set=model_args.audio_feature_set),
+        video_processor=MCNCLVideoProcessor(num_frames=model_args.num_frames, size=size),
+        speaker_format=model_args.speaker_format,
+        max_text_length=model_args.max_text_length,
+    )
 
 
 def prepare_features(raw, processor, model, data_args: DataArguments, training_args: TrainingArguments):
