@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 import pytest
@@ -185,3 +186,21 @@ def test_resume_from_checkpoint_ends_in_the_same_weights(tmp_path):
     full_state, resumed_state = full.model.state_dict(), resumed.model.state_dict()
     for name, tensor in full_state.items():
         torch.testing.assert_close(resumed_state[name], tensor, msg=f"{name} differs after resuming")
+
+
+def test_push_to_hub_card_is_ours_with_the_test_metrics(tmp_path):
+    """`Trainer.push_to_hub` calls `create_model_card` right before uploading: it must write the MCN-CL card
+    (metrics of test_results.json, intended use), not the Trainer's generic draft."""
+    from huggingface_hub import ModelCard
+
+    trainer = make_trainer(tmp_path)
+    results = {"test_weighted_f1": 0.4321, "test_macro_f1": 0.321, "test_accuracy": 0.5, "dataset": "iemocap"}
+    results.update({f"test_f1_{name}": 0.4 for name in ("neg", "neu", "pos")})
+    (tmp_path / "test_results.json").write_text(json.dumps(results))
+    trainer.create_model_card(model_name="mcn-cl-test", tags="my-tag")
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.library_name == "transformers"
+    assert "my-tag" in card.data.tags
+    values = [result.metric_value for result in card.data.eval_results]
+    assert any(abs(value - 0.4321) < 1e-6 for value in values), values
+    assert "intended use" in card.content.lower()

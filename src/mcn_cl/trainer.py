@@ -151,5 +151,36 @@ class MCNCLTrainer(Trainer):
             self._loss_term_counts.zero_()
         super().log(logs, start_time)
 
+    def create_model_card(
+        self, model_name: str | None = None, finetuned_from: str | None = None, **kwargs
+    ) -> None:
+        """Write the MCN-CL model card (`mcn_cl.hub.model_card`) as `README.md` in `output_dir`.
+
+        Called by `Trainer.push_to_hub` right before the upload: the card carries the test metrics of
+        `output_dir/test_results.json` (written by `examples/train.py`) and the processor's settings, instead of the
+        generic card the `Trainer` would write over ours. Extra `kwargs` of `push_to_hub` (`tags`, `dataset`, ...)
+        are ignored except `tags`, `license`, `dataset`.
+        """
+        if not self.is_world_process_zero():
+            return
+        from .hub import write_model_card
+
+        processor = self.processing_class if hasattr(self.processing_class, "feature_extractor") else None
+        dataset = kwargs.get("dataset")
+        card_kwargs = {
+            "training_args": self.args,
+            "processor": processor,
+            "model_name": model_name,
+            "repo_id": self.hub_model_id if self.args.push_to_hub else None,
+            "dataset_name": dataset if isinstance(dataset, str) else None,
+        }
+        if kwargs.get("license"):
+            card_kwargs["license"] = kwargs["license"]
+        if kwargs.get("tags"):
+            card_kwargs["tags"] = (
+                [kwargs["tags"]] if isinstance(kwargs["tags"], str) else list(kwargs["tags"])
+            )
+        write_model_card(self.args.output_dir, self.model.config, **card_kwargs)
+
 
 __all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE"]
