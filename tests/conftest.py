@@ -121,6 +121,7 @@ def run_without_mcn_cl(script: str, *args, workdir, timeout: float = 300):
         [sys.executable, "-I", path, *map(str, args)],
         cwd=workdir,
         env=env,
+        stdin=subprocess.DEVNULL,  # a trust_remote_code prompt fails at once instead of waiting
         capture_output=True,
         text=True,
         timeout=timeout,
