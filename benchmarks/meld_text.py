@@ -414,6 +414,10 @@ def render_markdown(results: dict, source: str = "benchmarks/results/meld_text.j
             f"{'met' if main_wf1 >= TARGET_WEIGHTED_F1 and len(groups['main']) >= 3 else 'not met'} "
             f"({main_wf1 - TARGET_WEIGHTED_F1:+.2f} points)."
         )
+    notes = [f"`{r['setting']}` seed {r['seed']}: {r['note']}" for r in runs + baseline if r.get("note")]
+    if notes:
+        lines.append("")
+        lines.extend(f"Note: {n}." for n in notes)
     lines.append("")
     lines.append("Per-class test F1 (%), mean ± std over seeds:")
     lines.append("")
