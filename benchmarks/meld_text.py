@@ -380,7 +380,7 @@ def render_markdown(results: dict, source: str = "benchmarks/results/meld_text.j
     )
     lines.append("")
     lines.append(
-        "| setting | seeds | epochs | test weighted F1 | test macro F1 | dev weighted F1 | ratio to baseline | train time / run |"
+        "| setting | seeds | epochs | test weighted F1 | test macro F1 | dev weighted F1 | test weighted F1 / baseline | train time / run |"
     )
     lines.append("|---|---|---|---|---|---|---|---|")
     order = [
