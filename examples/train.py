@@ -81,6 +81,13 @@ class ModelArguments:
         default=None, metadata={"help": "Text template of a new processor, e.g. '{speaker}: {text}'."}
     )
     max_text_length: int = field(default=128, metadata={"help": "Tokens per utterance of a new processor."})
+    normalize_audio: bool = field(
+        default=True,
+        metadata={
+            "help": "Standardise each openSMILE feature with mean / std fitted on the train split (saved in the "
+            "processor, so inference does the same). Ignored when the processor already normalises."
+        },
+    )
     contrastive_temperature: float | None = field(default=None, metadata={"help": "tau (eq. 26)."})
     hard_negative_ratio: float | None = field(default=None, metadata={"help": "rho (eq. 25; paper: 0.3)."})
     contrastive_weight_text: float | None = field(default=None, metadata={"help": "alpha (eq. 27)."})
@@ -160,7 +167,9 @@ def load_raw_dataset(data_args: DataArguments, training_args: TrainingArguments)
     if name not in DATASETS:
         raise ValueError(f"--dataset must be one of {DATASETS}, got {name!r}")
     if name == "demo":
-        demo_dir = data_args.data_dir or os.path.join(training_args.output_dir, "demo_corpus")
+        # next to the output folder, not in it: `--push_to_hub` uploads the output folder
+        output_parent = os.path.dirname(os.path.abspath(training_args.output_dir))
+        demo_dir = data_args.data_dir or os.path.join(output_parent, "demo_corpus")
         with training_args.main_process_first(desc="writing the demo corpus"):
             return mcn_cl.make_demo_corpus(demo_dir), False
     if data_args.data_dir is None:
@@ -269,17 +278,30 @@ def build_processor(model_args: ModelArguments):
     )
 
 
-def prepare_features(raw, processor, model, data_args: DataArguments, training_args: TrainingArguments):
-    """Loader rows -> dialogue features (data formats, section 2) with the processor, cached by `datasets`."""
-    from mcn_cl.preprocess import prepare_dataset
+def prepare_features(
+    raw,
+    processor,
+    model,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    normalize_audio: bool = True,
+):
+    """Loader rows -> dialogue features (data formats, section 2) with the processor, cached by `datasets`; the
+    audio functionals standardised with statistics of the train split (fitted into the processor)."""
+    from mcn_cl.preprocess import fit_audio_normalization, prepare_dataset
 
     with training_args.main_process_first(desc="extracting features"):
-        return prepare_dataset(
+        dataset = prepare_dataset(
             raw,
             processor,
             visual_backbone=model.get_visual_backbone(),
             num_proc=data_args.preprocessing_num_workers,
         )
+        if normalize_audio:
+            dataset = fit_audio_normalization(
+                dataset, processor, num_proc=data_args.preprocessing_num_workers
+            )
+        return dataset
 
 
 def save_test_artifacts(
@@ -351,7 +373,11 @@ def main(argv: list[str] | None = None) -> dict:
         processor = build_processor(model_args)
         data_config = processor_feature_sizes(processor)
     model = build_model(model_args, id2label, data_config)
-    dataset = raw if already_features else prepare_features(raw, processor, model, data_args, training_args)
+    dataset = (
+        raw
+        if already_features
+        else prepare_features(raw, processor, model, data_args, training_args, model_args.normalize_audio)
+    )
     if data_args.max_train_dialogues:
         dataset["train"] = dataset["train"].select(
             range(min(data_args.max_train_dialogues, len(dataset["train"])))

@@ -13,7 +13,12 @@ from conftest import make_tiny_config, make_tiny_tokenizer
 
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition
 from mcn_cl.demo import DEMO_LABELS, make_demo_corpus, write_wav
-from mcn_cl.preprocess import frame_features, loader_row_to_conversation, prepare_dataset
+from mcn_cl.preprocess import (
+    fit_audio_normalization,
+    frame_features,
+    loader_row_to_conversation,
+    prepare_dataset,
+)
 from mcn_cl.processing import MCNCLFeatureExtractor, MCNCLMediaError, MCNCLProcessor, MCNCLVideoProcessor
 
 NUM_FRAMES = 16  # more than the 10-15 frames of a demo clip: the last frames are padding
@@ -224,3 +229,43 @@ def test_arguments_are_checked(corpus, processor):
     _, raw = corpus
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'mask'"):
         prepare_dataset(raw, processor, on_error="skip")
+
+
+def test_audio_standardisation_is_fitted_on_train_and_saved_in_the_processor(corpus):
+    root, raw = corpus
+    os.remove(
+        raw["train"][0]["utterances"][1]["audio_path"]
+    )  # one utterance without audio: stays zero, masked
+    processor = MCNCLProcessor(
+        make_tiny_tokenizer(),
+        MCNCLFeatureExtractor(feature_set="eGeMAPSv02"),
+        MCNCLVideoProcessor(num_frames=2, size={"height": 32, "width": 32}),
+    )
+    prepared = prepare_dataset(raw, processor)
+    raw_train = prepared["train"]["audio_features"]
+    standardised = fit_audio_normalization(prepared, processor)
+    extractor = processor.feature_extractor
+    assert extractor.do_normalize and len(extractor.feature_mean) == extractor.feature_size == 88
+
+    rows = standardised["train"]
+    audio = [np.asarray(a) for a in rows["audio_features"]]
+    present = [np.asarray(m)[:, 1] > 0 for m in rows["modality_mask"]]
+    assert not present[0][1] and not audio[0][1].any()  # the masked utterance is still zeros
+    train_audio = np.concatenate([a[p] for a, p in zip(audio, present)])
+    np.testing.assert_allclose(train_audio.mean(0), 0, atol=1e-4)
+    spread = train_audio.std(0)  # 1, or 0 for the few functionals that are constant on these synthetic tones
+    assert np.all((np.abs(spread - 1) < 1e-3) | (spread < 1e-6)) and (spread > 0.5).mean() > 0.8
+    assert not np.allclose(np.concatenate(raw_train[1]), np.concatenate(audio[1]))
+
+    # the processor now standardises new audio the same way (what the saved checkpoint does at inference)
+    row = raw["test"][0]
+    again = processor(loader_row_to_conversation(row["utterances"]), return_tensors="np")["audio_features"][0]
+    np.testing.assert_allclose(
+        again, np.asarray(standardised["test"][0]["audio_features"]), rtol=1e-4, atol=1e-4
+    )
+    processor.save_pretrained(root / "saved")
+    reloaded = MCNCLProcessor.from_pretrained(root / "saved").feature_extractor
+    assert reloaded.do_normalize and np.allclose(reloaded.feature_mean, extractor.feature_mean)
+
+    # a processor that already normalises is left alone
+    assert fit_audio_normalization(standardised, processor) is standardised

@@ -309,4 +309,67 @@ def prepare_dataset(
     return DatasetDict(out)
 
 
-__all__ = ["prepare_dataset", "frame_features", "loader_row_to_conversation", "output_features"]
+def _normalize_batch(batch: dict[str, list], mean: np.ndarray, std: np.ndarray) -> dict[str, list]:
+    out = []
+    for audio, mask in zip(batch["audio_features"], batch["modality_mask"]):
+        audio, present = np.asarray(audio, dtype=np.float32), np.asarray(mask)[:, 1] > 0
+        audio[present] = (audio[present] - mean) / std  # masked utterances stay zero
+        out.append(audio)
+    return {"audio_features": out}
+
+
+def fit_audio_normalization(
+    dataset_dict: DatasetDict, processor, split: str = "train", num_proc: int | None = None
+) -> DatasetDict:
+    """Per-feature standardisation of the openSMILE functionals, fitted on one split.
+
+    openSMILE functionals differ in scale by orders of magnitude (energies vs. zero-crossing rates), which a
+    per-utterance LayerNorm cannot undo. This fits `processor.feature_extractor`'s mean / std on the audio of the
+    utterances of `split` that have audio (`modality_mask`), switches its normalisation on (so a saved processor
+    standardises new clips the same way) and standardises every split's `audio_features` with `datasets.map`
+    (cached). Rows prepared by an already-normalising processor, or without audio, are returned unchanged.
+
+    Args:
+        dataset_dict: the output of `prepare_dataset` (raw functionals).
+        processor: the `MCNCLProcessor` that extracted them; its feature extractor is fitted in place.
+        split: the split the statistics come from (never the evaluation splits).
+        num_proc: worker processes of `datasets.map`.
+    """
+    extractor = processor.feature_extractor
+    if extractor.do_normalize or "audio_features" not in dataset_dict[split].column_names:
+        return dataset_dict
+    rows = dataset_dict[split].select_columns(["audio_features", "modality_mask"]).with_format("numpy")
+    present = [
+        np.asarray(audio)[np.asarray(mask)[:, 1] > 0]
+        for audio, mask in zip(rows["audio_features"], rows["modality_mask"])
+    ]
+    present = [p for p in present if len(p)]
+    if not present:
+        logger.warning("fit_audio_normalization: no utterance of %r has audio; nothing to fit", split)
+        return dataset_dict
+    extractor.fit_normalization(np.concatenate(present))
+    mean = np.asarray(extractor.feature_mean, dtype=np.float32)
+    std = np.asarray(extractor.feature_std, dtype=np.float32)
+    return DatasetDict(
+        {
+            name: ds.map(
+                _normalize_batch,
+                batched=True,
+                num_proc=num_proc if num_proc and num_proc > 1 else None,
+                fn_kwargs={"mean": mean, "std": std},
+                desc=f"standardising audio ({name})",
+            )
+            if "audio_features" in ds.column_names
+            else ds
+            for name, ds in dataset_dict.items()
+        }
+    )
+
+
+__all__ = [
+    "prepare_dataset",
+    "fit_audio_normalization",
+    "frame_features",
+    "loader_row_to_conversation",
+    "output_features",
+]
