@@ -28,7 +28,9 @@ def main(model: str, conversation_file: str | None = None) -> None:
         from mcn_cl.demo import load_demo_corpus
 
         # loader rows (dicts with "dialogue_id" and "utterances") are accepted as they are
-        conversations = list(load_demo_corpus(os.path.join(model, "demo_corpus"))["test"])
+        # examples/train.py writes the demo corpus next to its output folder
+        corpus = os.path.join(os.path.dirname(os.path.abspath(model)), "demo_corpus")
+        conversations = list(load_demo_corpus(corpus)["test"])
 
     # one call for every conversation, two per forward pass; "mask": a bad file only removes that modality
     results = classifier(conversations, batch_size=2, top_k=2, on_error="mask")
