@@ -529,7 +529,12 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             results = load_results(args.results)  # another invocation may have added runs meanwhile
-            results.setdefault("meta", meta).update(meta)
+            merged = results.setdefault("meta", {})
+            commands = merged.get("commands", []) + [
+                c for c in meta.get("commands", []) if c not in merged.get("commands", [])
+            ]
+            merged.update(meta)
+            merged["commands"] = commands  # keep the commands of invocations that ran alongside this one
             results["runs"] = [r for r in results["runs"] if (r["setting"], r["seed"]) != (setting, seed)]
             results["runs"].append(record)
             results["meta"]["last_update"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
