@@ -47,12 +47,12 @@ SETTINGS = {
         {"config_overrides": {"context_encoder": "none", "use_mcn": False}},
     ),
     "default_init": (
-        "main, but the config's default initializer_range 0.02 for the fusion layers",
+        "main, but initializer_range 0.02 for the fusion layers (the config default when these runs were made)",
         {"config_overrides": {"initializer_range": 0.02}},
     ),
 }
-# Fusion-layer initialisation of every run but `default_init`: about 1 / sqrt(hidden_size). With the config default
-# (0.02, BERT's value) the logits of the 4-layer ReLU classifier start ~1000x smaller than their inputs and a short
+# Fusion-layer initialisation of every run but `default_init`: about 1 / sqrt(hidden_size). With a fixed 0.02 (BERT's
+# value, the config default until it became 1 / sqrt(fan_in) per layer) the logits of the 4-layer ReLU classifier start ~1000x smaller than their inputs and a short
 # run stays at the class prior (all "neutral"); see the `default_init` row.
 INITIALIZER_RANGE = 0.06
 TARGET_WEIGHTED_F1 = 60.0  # issue 7, in %
