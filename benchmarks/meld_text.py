@@ -30,6 +30,7 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
+from _markdown import write_markdown  # benchmarks/ is on sys.path when run as a script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -445,22 +446,6 @@ def render_markdown(results: dict, source: str = "benchmarks/results/meld_text.j
         lines.append(example)
         lines.append("```")
     return "\n".join(lines)
-
-
-def write_markdown(path: str, section: str, body: str) -> None:
-    """Replace the text between `<!-- {section}:begin -->` and `<!-- {section}:end -->` in `path`."""
-    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
-    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-# --------------------------------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> None:

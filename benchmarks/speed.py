@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import torch
+from _markdown import write_markdown  # benchmarks/ is on sys.path when run as a script
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
 from mcn_cl.losses import contrastive_terms
@@ -113,6 +114,17 @@ def _training_step(model, batch, optimizer) -> torch.Tensor:
     return loss.detach()
 
 
+def paper_size_config(use_text_encoder: bool = False) -> MCNCLConfig:
+    """The paper's sizes (config defaults: hidden 256, IS10 1582-d audio, 16 x 1000-d frames), 6 classes; text as
+    precomputed 768-d vectors, or through the roberta-base-size tower with `use_text_encoder` (random weights)."""
+    return MCNCLConfig(
+        use_text_encoder=use_text_encoder,
+        text_feature_size=768,
+        visual_backbone=None,
+        id2label={i: str(i) for i in range(6)},
+    )
+
+
 def paper_size_batch(config, dialogues=16, utterances=20, frames=16, device="cpu", text_tokens=None, seed=0):
     g = torch.Generator().manual_seed(seed)
     batch = {
@@ -138,12 +150,7 @@ def bench_training(
 ) -> dict:
     """(a): one training step on precomputed features; (e) with `full_size`: the roberta-base text tower too."""
     torch.manual_seed(0)
-    config = MCNCLConfig(
-        use_text_encoder=full_size,
-        text_feature_size=768,
-        visual_backbone=None,
-        id2label={i: str(i) for i in range(6)},
-    )
+    config = paper_size_config(use_text_encoder=full_size)
     rss_before = _rss_mib()
     model = MCNCLForEmotionRecognition(config).to(device).train()
     bf16 = full_size and device.startswith("cuda")
@@ -198,12 +205,7 @@ def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 1
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
-    config = MCNCLConfig(
-        use_text_encoder=False,
-        text_feature_size=768,
-        visual_backbone=None,
-        id2label={i: str(i) for i in range(6)},
-    )
+    config = paper_size_config()
     model = MCNCLForEmotionRecognition(config).to(device).train()
     batch = paper_size_batch(config, dialogues=dialogues, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -220,12 +222,7 @@ def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 1
 def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3) -> dict:
     """Forward + backward time of the model's parts at the (a) sizes (seconds, median), to find the waste."""
     torch.manual_seed(0)
-    config = MCNCLConfig(
-        use_text_encoder=False,
-        text_feature_size=768,
-        visual_backbone=None,
-        id2label={i: str(i) for i in range(6)},
-    )
+    config = paper_size_config()
     model = MCNCLForEmotionRecognition(config).to(device).train()
     batch = paper_size_batch(config, dialogues=dialogues, device=device)
     core = model.mcn_cl
@@ -565,22 +562,6 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                 )
             lines.append("")
     return "\n".join(lines).rstrip("\n")
-
-
-def write_markdown(path: str, section: str, body: str) -> None:
-    """Replace the text between `<!-- {section}:begin -->` and `<!-- {section}:end -->` in `path`."""
-    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
-    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-# --------------------------------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> dict | None:
