@@ -278,7 +278,7 @@ class MCNCLDialogueRNN(nn.Module):
         super().__init__()
         hidden = config.hidden_size
         self.max_speakers = config.max_speakers
-        self.directions = nn.ModuleList(_DialogueRNNCell(hidden) for _ in range(2))
+        self.directions = nn.ModuleList(_DialogueRNNCell(hidden, config.max_speakers) for _ in range(2))
         self.output = nn.Linear(2 * hidden, hidden)
         self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -301,8 +301,11 @@ class MCNCLDialogueRNN(nn.Module):
 
 
 class _DialogueRNNCell(nn.Module):
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, max_speakers: int):
         super().__init__()
+        # party states for every possible speaker index (the model checks speaker_ids < max_speakers): sizing
+        # them from `speaker_ids.max()` would cost a device-to-host sync per call
+        self.max_speakers = max_speakers
         self.global_cell = nn.GRUCell(2 * hidden, hidden)
         self.party_cell = nn.GRUCell(2 * hidden, hidden)
         self.emotion_cell = nn.GRUCell(hidden, hidden)
@@ -312,7 +315,7 @@ class _DialogueRNNCell(nn.Module):
         self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
     ) -> torch.Tensor:
         batch, num_utt, hidden = x.shape
-        num_speakers = int(speaker_ids.max().item()) + 1 if num_utt else 1
+        num_speakers = self.max_speakers
         rows = torch.arange(batch, device=x.device)
         party = x.new_zeros(batch, num_speakers, hidden)
         global_state = x.new_zeros(batch, hidden)
@@ -462,7 +465,8 @@ class MCNCLCrossModalLayer(GradientCheckpointingLayer):
         bool (which modalities are present in the batch is given by `key_masks.any()` per modality, decided by
         the caller zeroing absent ones). Returns the new [B, N, 3, H] and attention probs [B, 6, heads, N, N]."""
         batch, num_utt, _, hidden = queries.shape
-        present = key_masks.flatten(0, 1).any(0)  # [3]: modality present anywhere in the batch
+        # [3]: modality present anywhere in the batch; one host copy instead of a device sync per branch below
+        present = key_masks.flatten(0, 1).any(0).tolist()
         outputs, probs_all = [], []
         for index, q in enumerate(MODALITIES):
             state = queries[:, :, index]
@@ -661,10 +665,11 @@ class MCNCLModel(MCNCLPreTrainedModel):
                 f"speaker_ids: found speaker index {int(speaker_ids.max())}, but config.max_speakers="
                 f"{self.config.max_speakers}"
             )
-        supplied = torch.tensor([given[m] is not None for m in MODALITIES], device=device)
+        supplied = [given[m] is not None for m in MODALITIES]  # Python bools: branching on them needs no sync
+        supplied_mask = torch.tensor(supplied, device=device)
         if modality_mask is None:
-            modality_mask = supplied.expand(batch, num_utt, 3)
-        modality_mask = modality_mask.bool() & supplied & utterance_mask.unsqueeze(-1)
+            modality_mask = supplied_mask.expand(batch, num_utt, 3)
+        modality_mask = modality_mask.bool() & supplied_mask & utterance_mask.unsqueeze(-1)
 
         hidden_size = self.config.hidden_size
         dtype = self.dtype
