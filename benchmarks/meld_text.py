@@ -30,7 +30,8 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
-from _markdown import write_markdown  # benchmarks/ is on sys.path when run as a script
+from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
+from _common import write_markdown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -67,26 +68,7 @@ def minilm_path() -> str:
 
 
 def machine_info() -> dict:
-    import datasets
-    import torch
-    import transformers
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "platform": platform.platform(),
-    }
+    return {**common_machine_info(), "platform": platform.platform()}
 
 
 def load_results(path: str) -> dict:

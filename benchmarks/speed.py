@@ -28,7 +28,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -39,7 +38,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import torch
-from _markdown import write_markdown  # benchmarks/ is on sys.path when run as a script
+from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
+from _common import write_markdown
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
 from mcn_cl.losses import contrastive_terms
@@ -68,25 +68,8 @@ def _sync(device: str) -> None:
 
 
 def machine_info(device: str) -> dict:
-    import datasets
-    import transformers
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info = {
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-    }
+    info = common_machine_info()
+    info["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         import opensmile
 

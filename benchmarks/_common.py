@@ -1,0 +1,47 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""What the benchmark scripts share: the machine description of their results and the writer of the generated
+sections of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def machine_info() -> dict:
+    """CPU model, cores, torch threads and library versions of the machine a result was measured on."""
+    import datasets
+    import torch
+    import transformers
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+    }
+
+
+def write_markdown(path: str, section: str, body: str) -> None:
+    """Replace the text between `<!-- {section}:begin -->` and `<!-- {section}:end -->` in `path`."""
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# --------------------------------------------------------------------------------------------------- main
