@@ -446,6 +446,13 @@ class MCNCLProcessor(ProcessorMixin):
 
     # --------------------------------------------------------------------------------------------------- batch
 
+    def pad_dialogues(self, features: Sequence[Mapping[str, Any]]) -> BatchFeature:
+        """[`pad_dialogues`] with this tokenizer's pad id: dialogue features (e.g. from `prepare_dialogue`) ->
+        padded `[B, N, ...]` tensors and masks. The pipeline pads through this method, so that with
+        `trust_remote_code` it uses the copy of this file saved next to the weights."""
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        return pad_dialogues(features, pad_token_id=pad_id)
+
     def __call__(
         self,
         conversations: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping[str, Any]]] | None = None,
@@ -472,8 +479,7 @@ class MCNCLProcessor(ProcessorMixin):
         if len(conversations) and isinstance(conversations[0], Mapping):
             conversations = [conversations]
         features = [self.prepare_dialogue(c, on_error=on_error) for c in conversations]
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        batch = pad_dialogues(features, pad_token_id=pad_id)
+        batch = self.pad_dialogues(features)
         if return_tensors == "np":
             return BatchFeature({k: v.numpy() for k, v in batch.items()})
         if return_tensors not in ("pt", None):

@@ -21,7 +21,6 @@ with `PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence, Sized
 from typing import Any
 
@@ -213,15 +212,10 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
         return {"dialogue": dialogue, "meta": meta}
 
     def _pad_dialogues(self, dialogues: list[dict[str, Any]]):
-        # `pad_dialogues` (the one place that builds padding and masks) lives in the processor's module, which is the
-        # package's or, with `trust_remote_code`, the copy saved next to the weights.
-        pad = getattr(sys.modules[type(self.processor).__module__], "pad_dialogues", None)
-        if pad is None:
-            raise TypeError(
-                f"{type(self.processor).__name__}'s module has no pad_dialogues: use an MCNCLProcessor"
-            )
-        pad_token_id = getattr(self.processor.tokenizer, "pad_token_id", None)
-        return pad(dialogues, pad_token_id=pad_token_id if pad_token_id is not None else 0)
+        # the processor's own method: the package's, or with `trust_remote_code` the copy saved next to the weights
+        if not hasattr(self.processor, "pad_dialogues"):
+            raise TypeError(f"{type(self.processor).__name__} has no pad_dialogues: use an MCNCLProcessor")
+        return self.processor.pad_dialogues(dialogues)
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         batch = self._pad_dialogues(model_inputs["dialogues"])
