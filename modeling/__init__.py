@@ -1,5 +1,11 @@
 from .configuration_mcn_cl import IEMOCAP_LABELS, MELD_LABELS, MCNCLConfig
-from .modeling_mcn_cl import MCNCLForEmotionRecognition, MCNCLModel, MCNCLOutput, MCNCLPreTrainedModel
+from .modeling_mcn_cl import (
+    MCNCLForEmotionRecognition,
+    MCNCLModel,
+    MCNCLOutput,
+    MCNCLPreTrainedModel,
+    MCNCLStream,
+)
 
 __all__ = [
     "MCNCLConfig",
@@ -9,4 +15,5 @@ __all__ = [
     "MCNCLModel",
     "MCNCLForEmotionRecognition",
     "MCNCLOutput",
+    "MCNCLStream",
 ]

@@ -19,6 +19,7 @@ MODALITIES = ("text", "audio", "visual")
 CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
 KV_SOURCES = ("context", "previous_layer")
 TEXT_POOLINGS = ("first", "mean")
+UTTERANCE_POSITION_ENCODINGS = ("sinusoidal", None)
 
 # roberta-base's architecture: the default text tower when no `text_config` is given.
 _ROBERTA_BASE = {
@@ -104,6 +105,17 @@ class MCNCLConfig(PretrainedConfig):
             Layers of the `"transformer"` context encoder.
         max_speakers (`int`, *optional*, defaults to 16):
             Speaker embeddings of the context encoder (`speaker_ids` must be below it).
+        utterance_position_encoding (`str` or `None`, *optional*, defaults to `"sinusoidal"`):
+            Utterance-order information for the encoders that have none of their own: sinusoidal embeddings of
+            the utterance index (0, 1, ... inside the dialogue) added to the features before the `"transformer"`
+            context encoder, and before the MCN with `context_encoder="none"` (the recurrent encoders know the
+            order). `None` leaves them order-blind (the behaviour of checkpoints before this field existed).
+        causal (`bool`, *optional*, defaults to `False`):
+            Online mode: every utterance sees only itself and the past. The context encoders run forward only
+            (one DialogueRNN direction, a unidirectional GRU, a causal mask in the transformer) and every MCN
+            cross-attention of utterance i attends to keys j <= i. Only a causal model can stream
+            ([`MCNCLForEmotionRecognition.init_stream`]): a bidirectional one's predictions depend on future
+            utterances.
         query_order (`dict`, *optional*):
             For each query modality, the two key modalities in the order they are attended to. Defaults to
             text -> (audio, visual), audio -> (text, visual), visual -> (text, audio).
@@ -129,7 +141,7 @@ class MCNCLConfig(PretrainedConfig):
         contrastive_weight_visual (`float`, *optional*, defaults to 0.1):
             gamma in eq. 27.
         class_weights (`list[float]`, *optional*):
-            Per-class weights of the cross-entropy (e.g. inverse frequency), one per label.
+            Per-class weights of the cross-entropy (e.g. inverse frequency), one per label, each > 0.
         id2label / label2id (`dict`, *optional*):
             Label maps. Default: the 6 IEMOCAP classes in the published order.
         initializer_range (`float`, *optional*):
@@ -178,6 +190,8 @@ class MCNCLConfig(PretrainedConfig):
         context_encoder: str = "dialoguernn",
         num_context_layers: int = 1,
         max_speakers: int = 16,
+        utterance_position_encoding: str | None = "sinusoidal",
+        causal: bool = False,
         query_order: dict[str, Sequence[str]] | None = None,
         kv_source: str = "context",
         use_mcn: bool = True,
@@ -221,6 +235,8 @@ class MCNCLConfig(PretrainedConfig):
         self.context_encoder = context_encoder
         self.num_context_layers = num_context_layers
         self.max_speakers = max_speakers
+        self.utterance_position_encoding = utterance_position_encoding
+        self.causal = causal
         if query_order is None:
             query_order = {
                 "text": ["audio", "visual"],
@@ -308,6 +324,13 @@ class MCNCLConfig(PretrainedConfig):
             fail("context_encoder", f"must be one of {CONTEXT_ENCODERS}, got {self.context_encoder!r}")
         if self.kv_source not in KV_SOURCES:
             fail("kv_source", f"must be one of {KV_SOURCES}, got {self.kv_source!r}")
+        if self.utterance_position_encoding not in UTTERANCE_POSITION_ENCODINGS:
+            fail(
+                "utterance_position_encoding",
+                f"must be one of {UTTERANCE_POSITION_ENCODINGS}, got {self.utterance_position_encoding!r}",
+            )
+        if not isinstance(self.causal, bool):
+            fail("causal", f"must be True or False, got {self.causal!r}")
         if self.text_pooling not in TEXT_POOLINGS:
             fail("text_pooling", f"must be one of {TEXT_POOLINGS}, got {self.text_pooling!r}")
         if set(self.query_order) != set(MODALITIES):
@@ -332,8 +355,11 @@ class MCNCLConfig(PretrainedConfig):
         if self.class_weights is not None:
             if len(self.class_weights) != self.num_labels:
                 fail("class_weights", f"has {len(self.class_weights)} entries for {self.num_labels} labels")
-            if any(not math.isfinite(w) or w < 0 for w in self.class_weights):
-                fail("class_weights", f"entries must be finite and >= 0, got {self.class_weights}")
+            if any(
+                not isinstance(w, int | float) or isinstance(w, bool) or not math.isfinite(w) or w <= 0
+                for w in self.class_weights
+            ):
+                fail("class_weights", f"entries must be finite numbers > 0, got {self.class_weights}")
 
     @property
     def contrastive_weights(self) -> dict[str, float]:

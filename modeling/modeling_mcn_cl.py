@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +97,16 @@ def _zero_absent(x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return torch.where(present.view(*present.shape, *([1] * (x.dim() - 2))), x, 0.0)
 
 
+def _build_text_tower(text_config) -> PreTrainedModel:
+    """`AutoModel.from_config(text_config)` without its pooler where the architecture allows it (BERT, RoBERTa and
+    their kin take `add_pooling_layer=False`): the pooled output is never used, so a pooler would be a parameter
+    without a gradient (DDP would need `find_unused_parameters`, and gradient checkpointing breaks it)."""
+    try:
+        return AutoModel.from_config(text_config, add_pooling_layer=False)
+    except TypeError:  # the architecture has no pooler switch
+        return AutoModel.from_config(text_config)
+
+
 class MCNCLTextEncoder(nn.Module):
     """Text tower: `AutoModel.from_config(config.text_config)` (RoBERTa-base by default), pooled to one vector per
     utterance, then Linear D_t -> hidden_size. With `use_text_encoder=False` only the projection of precomputed
@@ -104,7 +115,7 @@ class MCNCLTextEncoder(nn.Module):
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         self.pooling = config.text_pooling
-        self.encoder = AutoModel.from_config(config.text_config) if config.use_text_encoder else None
+        self.encoder = _build_text_tower(config.text_config) if config.use_text_encoder else None
         if self.encoder is not None and config.freeze_text_encoder:
             self.encoder.requires_grad_(False)
         self.projection = nn.Linear(config.text_feature_size, config.hidden_size)
@@ -264,43 +275,67 @@ class MCNCLVisualEncoder(nn.Module):
         return _zero_absent(pooled, present)
 
 
+def _sinusoidal_positions(positions: torch.Tensor, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """Sinusoidal embeddings (Vaswani et al., 2017) of utterance indices: [...] long -> [..., size]."""
+    half = (size + 1) // 2
+    inv_freq = torch.exp(
+        torch.arange(half, device=positions.device, dtype=torch.float32) * (-math.log(10000.0) / half)
+    )
+    angles = positions.to(torch.float32).unsqueeze(-1) * inv_freq
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)[..., :size].to(dtype)
+
+
+class _DialogueRNNState(NamedTuple):
+    """Recurrent state of one DialogueRNN direction after some steps: global state g [B, H], party states q
+    [B, max_speakers, H], emotion state e [B, H]."""
+
+    global_state: torch.Tensor
+    party: torch.Tensor
+    emotion: torch.Tensor
+
+
 class MCNCLDialogueRNN(nn.Module):
-    """Speaker-aware context encoder after DialogueRNN (Majumder et al., 2019), run in both directions.
+    """Speaker-aware context encoder after DialogueRNN (Majumder et al., 2019), run in both directions (forward
+    only with `config.causal`).
 
     Per step t (utterance u_t of speaker s): global state g_t = GRU_G([u_t; q_s], g_{t-1}); context c_t = attention of
     u_t over g_1..g_{t-1}; party state q_s = GRU_P([u_t; c_t], q_s); emotion state e_t = GRU_E(q_s, e_{t-1}). The
-    recurrence over utterances is sequential by nature; every step is batched over dialogues, and padded steps
-    leave all states unchanged. The forward and backward emotion states are projected back to hidden_size and
-    added to the input (residual + LayerNorm).
+    recurrence over utterances is sequential by nature; every step is batched over dialogues, and masked steps
+    (padding, or the modality missing for that utterance) leave all states unchanged and are excluded from the
+    attention over the past. The emotion states of the directions are projected back to hidden_size and added to
+    the input (residual + LayerNorm).
     """
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         hidden = config.hidden_size
         self.max_speakers = config.max_speakers
-        self.directions = nn.ModuleList(_DialogueRNNCell(hidden, config.max_speakers) for _ in range(2))
-        self.output = nn.Linear(2 * hidden, hidden)
+        num_directions = 1 if config.causal else 2
+        self.directions = nn.ModuleList(
+            _DialogueRNNCell(hidden, config.max_speakers) for _ in range(num_directions)
+        )
+        self.output = nn.Linear(num_directions * hidden, hidden)
         self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
-    ) -> torch.Tensor:
-        lengths = utterance_mask.sum(1)
-        steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
-        # reverse each dialogue's valid prefix; padding stays in place
-        reverse = torch.where(steps < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps)
-        forward_states = self.directions[0](x, speaker_ids, utterance_mask)
-        flip = reverse.unsqueeze(-1).expand_as(x)
-        backward_states = self.directions[1](
-            x.gather(1, flip), speaker_ids.gather(1, reverse), utterance_mask
-        )
-        backward_states = backward_states.gather(1, flip)
-        out = self.output(self.dropout(torch.cat([forward_states, backward_states], dim=-1)))
-        return self.norm(x + out)
+    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool (utterance real and modality present) -> [B, N, H]."""
+        states = [self.directions[0](x, speaker_ids, mask)]
+        if len(self.directions) > 1:
+            # Masked steps leave every state unchanged, so running over the whole flipped row (padding first)
+            # equals running over each dialogue's valid steps in reverse.
+            states.append(self.directions[1](x.flip(1), speaker_ids.flip(1), mask.flip(1)).flip(1))
+        return self.merge(x, states)
+
+    def merge(self, x: torch.Tensor, emotion_states: list[torch.Tensor]) -> torch.Tensor:
+        """Residual + LayerNorm over the projected emotion states of the directions ([..., H] each) -> [..., H]."""
+        return self.norm(x + self.output(self.dropout(torch.cat(emotion_states, dim=-1))))
 
 
 class _DialogueRNNCell(nn.Module):
+    """One direction of the DialogueRNN recurrence. The reference of its mask semantics: a masked step leaves the
+    global, party and emotion states unchanged and its global state is excluded from later attention."""
+
     def __init__(self, hidden: int, max_speakers: int):
         super().__init__()
         # party states for every possible speaker index (the model checks speaker_ids < max_speakers): sizing
@@ -311,55 +346,85 @@ class _DialogueRNNCell(nn.Module):
         self.emotion_cell = nn.GRUCell(hidden, hidden)
         self.attention = nn.Linear(hidden, hidden, bias=False)
 
-    def forward(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
-    ) -> torch.Tensor:
+    def initial_state(self, reference: torch.Tensor) -> _DialogueRNNState:
+        """Zero states for the dialogues of `reference` [B, H]."""
+        batch, hidden = reference.shape
+        return _DialogueRNNState(
+            reference.new_zeros(batch, hidden),
+            reference.new_zeros(batch, self.max_speakers, hidden),
+            reference.new_zeros(batch, hidden),
+        )
+
+    def step(
+        self,
+        u: torch.Tensor,
+        speaker: torch.Tensor,
+        valid: torch.Tensor,
+        state: _DialogueRNNState,
+        past: torch.Tensor | None,
+        past_valid: torch.Tensor | None,
+    ) -> _DialogueRNNState:
+        """One utterance: u [B, H], speaker [B], valid [B] bool; `past` [B, t, H] the global states of the earlier
+        steps and `past_valid` [B, t] which of them are valid (None at t = 0). Returns the new state."""
+        rows = torch.arange(u.shape[0], device=u.device)
+        keep = valid.unsqueeze(-1)
+        q_speaker = state.party[rows, speaker]
+        new_global = self.global_cell(torch.cat([u, q_speaker], dim=-1), state.global_state)
+        if past is not None and past.shape[1] > 0:
+            scores = torch.einsum("bh,bth->bt", self.attention(u), past)
+            scores = scores.masked_fill(~past_valid, torch.finfo(scores.dtype).min)
+            weights = torch.softmax(scores, dim=-1) * past_valid.any(-1, keepdim=True)
+            context = torch.einsum("bt,bth->bh", weights, past)
+        else:
+            context = torch.zeros_like(u)
+        new_party = self.party_cell(torch.cat([u, context], dim=-1), q_speaker)
+        new_emotion = self.emotion_cell(new_party, state.emotion)
+        update = F.one_hot(speaker, self.max_speakers).to(torch.bool).unsqueeze(-1) & keep.unsqueeze(1)
+        return _DialogueRNNState(
+            torch.where(keep, new_global, state.global_state),
+            torch.where(update, new_party.unsqueeze(1), state.party),
+            torch.where(keep, new_emotion, state.emotion),
+        )
+
+    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool -> emotion states [B, N, H]."""
         batch, num_utt, hidden = x.shape
-        num_speakers = self.max_speakers
-        rows = torch.arange(batch, device=x.device)
-        party = x.new_zeros(batch, num_speakers, hidden)
-        global_state = x.new_zeros(batch, hidden)
-        emotion = x.new_zeros(batch, hidden)
+        state = self.initial_state(x[:, 0] if num_utt else x.new_zeros(batch, hidden))
         history, outputs = [], []
         for t in range(num_utt):
-            u, speaker = x[:, t], speaker_ids[:, t]
-            valid = utterance_mask[:, t].unsqueeze(-1)
-            q_speaker = party[rows, speaker]
-            new_global = self.global_cell(torch.cat([u, q_speaker], dim=-1), global_state)
-            if history:
-                past = torch.stack(history, dim=1)  # [B, t, H]
-                past_valid = utterance_mask[:, :t]
-                scores = torch.einsum("bh,bth->bt", self.attention(u), past)
-                scores = scores.masked_fill(~past_valid, torch.finfo(scores.dtype).min)
-                weights = torch.softmax(scores, dim=-1) * past_valid.any(-1, keepdim=True)
-                context = torch.einsum("bt,bth->bh", weights, past)
-            else:
-                context = torch.zeros_like(u)
-            new_party = self.party_cell(torch.cat([u, context], dim=-1), q_speaker)
-            new_emotion = self.emotion_cell(new_party, emotion)
-            global_state = torch.where(valid, new_global, global_state)
-            emotion = torch.where(valid, new_emotion, emotion)
-            update = F.one_hot(speaker, num_speakers).to(torch.bool).unsqueeze(-1) & valid.unsqueeze(1)
-            party = torch.where(update, new_party.unsqueeze(1), party)
-            history.append(global_state)
-            outputs.append(emotion)
+            past = torch.stack(history, dim=1) if history else None
+            state = self.step(x[:, t], speaker_ids[:, t], mask[:, t], state, past, mask[:, :t])
+            history.append(state.global_state)
+            outputs.append(state.emotion)
         return torch.stack(outputs, dim=1) if outputs else x.new_zeros(batch, 0, hidden)
 
 
 class MCNCLContextEncoder(nn.Module):
     """Dialogue context over the N utterances of one modality: `"dialoguernn"` (speaker-aware), `"bigru"` or
-    `"transformer"` (both with speaker embeddings), or `"none"`. Padded utterances never influence valid ones."""
+    `"transformer"` (both with speaker embeddings), or `"none"`. The mask given is per modality (utterance real and
+    modality present): masked steps are skipped as padding is, so they never influence the valid ones. With
+    `config.causal` every step sees only itself and the past, and [`step`] advances one utterance at a time."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         self.kind = config.context_encoder
+        self.causal = config.causal
         hidden = config.hidden_size
+        self.use_positions = config.utterance_position_encoding == "sinusoidal" and (
+            self.kind == "transformer" or (self.kind == "none" and config.use_mcn)
+        )
         if self.kind == "dialoguernn":
             self.rnn = MCNCLDialogueRNN(config)
         elif self.kind in ("bigru", "transformer"):
             self.speaker_embeddings = nn.Embedding(config.max_speakers, hidden)
             if self.kind == "bigru":
-                self.gru = nn.GRU(hidden, hidden // 2, batch_first=True, bidirectional=True)
+                # causal: one forward GRU of full width instead of two half-width directions
+                self.gru = nn.GRU(
+                    hidden,
+                    hidden if self.causal else hidden // 2,
+                    batch_first=True,
+                    bidirectional=not self.causal,
+                )
                 self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
             else:
                 layer = nn.TransformerEncoderLayer(
@@ -374,37 +439,121 @@ class MCNCLContextEncoder(nn.Module):
                     layer, config.num_context_layers, enable_nested_tensor=False
                 )
 
-    def forward(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
-    ) -> torch.Tensor:
-        if self.kind == "none":
+    def _positions(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """x [B, n, H] plus the position embeddings of utterances start .. start + n - 1 (when enabled)."""
+        if not self.use_positions:
             return x
-        if self.kind == "dialoguernn":
-            out = self.rnn(x, speaker_ids, utterance_mask)
+        positions = torch.arange(start, start + x.shape[1], device=x.device)
+        return x + _sinusoidal_positions(positions, x.shape[-1], x.dtype)
+
+    @staticmethod
+    def _transformer_layer(
+        layer: nn.TransformerEncoderLayer, query: torch.Tensor, memory: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
+        """One post-norm encoder layer whose queries [B, n, H] attend to `memory` [B, m, H] where `allowed`
+        [B, n, m] is true (every row has a true entry)."""
+        blocked = (~allowed).repeat_interleave(layer.self_attn.num_heads, dim=0)
+        attended = layer.self_attn(query, memory, memory, attn_mask=blocked, need_weights=False)[0]
+        x = layer.norm1(query + layer.dropout1(attended))
+        return layer.norm2(
+            x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))))
+        )
+
+    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: [B, N, H] unimodal features (0 where masked), speaker_ids: [B, N], mask: [B, N] bool (utterance real
+        and modality present) -> context features [B, N, H], 0 where masked."""
+        if self.kind == "none":
+            out = self._positions(x)
+        elif self.kind == "dialoguernn":
+            out = self.rnn(x, speaker_ids, mask)
         elif self.kind == "bigru":
-            lengths = utterance_mask.sum(1).clamp(min=1).cpu()
+            # Skip masked steps: move each dialogue's valid steps to the front (in order), pack, run, move back.
+            order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices.unsqueeze(-1)
+            compact = (x + self.speaker_embeddings(speaker_ids)).gather(1, order.expand_as(x))
+            lengths = mask.sum(1).clamp(min=1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(
-                x + self.speaker_embeddings(speaker_ids), lengths, batch_first=True, enforce_sorted=False
+                compact, lengths, batch_first=True, enforce_sorted=False
             )
             out, _ = self.gru(packed)
             out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+            out = torch.zeros_like(out).scatter(1, order.expand_as(out), out)
             out = self.norm(x + out)
         else:
-            out = self.transformer(
-                x + self.speaker_embeddings(speaker_ids), src_key_padding_mask=~utterance_mask
-            )
-        return _zero_absent(out, utterance_mask)
+            num_utt = x.shape[1]
+            allowed = mask.unsqueeze(1).expand(-1, num_utt, -1)  # [B, query, key]
+            if self.causal:
+                allowed = allowed.tril()
+            # every step may attend to itself: a masked step (its output is discarded) never has an empty row
+            allowed = allowed | torch.eye(num_utt, dtype=torch.bool, device=x.device)
+            out = self._positions(x + self.speaker_embeddings(speaker_ids))
+            for layer in self.transformer.layers:
+                out = self._transformer_layer(layer, out, out, allowed)
+        return _zero_absent(out, mask)
+
+    def init_state(self) -> dict[str, object]:
+        """Empty streaming state (causal encoders only): filled by [`step`]."""
+        return {"position": 0}
+
+    def step(
+        self, x: torch.Tensor, speaker: torch.Tensor, valid: torch.Tensor, state: dict[str, object]
+    ) -> torch.Tensor:
+        """One new utterance per dialogue of a causal encoder: x [B, H], speaker [B], valid [B] bool. Updates
+        `state` in place (recurrent states, past layer inputs) and returns the context features [B, H], equal to
+        [`forward`] over all utterances so far at the last position."""
+        position = state["position"]
+        if self.kind == "none":
+            out = self._positions(x.unsqueeze(1), position)[:, 0]
+        elif self.kind == "dialoguernn":
+            cell = self.rnn.directions[0]
+            if "rnn" not in state:
+                state.update(rnn=cell.initial_state(x), history=None, history_valid=None)
+            new = cell.step(x, speaker, valid, state["rnn"], state["history"], state["history_valid"])
+            state["rnn"] = new
+            state["history"] = _append_step(state["history"], new.global_state)
+            state["history_valid"] = _append_step(state["history_valid"], valid)
+            out = self.rnn.merge(x, [new.emotion])
+        elif self.kind == "bigru":
+            previous = state.get("gru")
+            if previous is None:
+                previous = x.new_zeros(1, x.shape[0], self.gru.hidden_size)
+            out, hidden = self.gru((x + self.speaker_embeddings(speaker)).unsqueeze(1), previous)
+            state["gru"] = torch.where(
+                valid[None, :, None], hidden, previous
+            )  # a masked step changes nothing
+            out = self.norm(x + out[:, 0])
+        else:
+            valid_so_far = _append_step(state.get("valid"), valid)
+            state["valid"] = valid_so_far
+            allowed = valid_so_far.clone()
+            allowed[:, -1] = True  # the step itself
+            out = self._positions((x + self.speaker_embeddings(speaker)).unsqueeze(1), position)
+            for index, layer in enumerate(self.transformer.layers):
+                memory = _append_step(state.get(f"layer{index}"), out[:, 0])
+                state[f"layer{index}"] = memory
+                out = self._transformer_layer(layer, out, memory, allowed.unsqueeze(1))
+            out = out[:, 0]
+        state["position"] = position + 1
+        return torch.where(valid.unsqueeze(-1), out, 0.0)
+
+
+def _append_step(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
+    """Append one step `new` [B, ...] to `past` [B, t, ...] (None: no step yet) -> [B, t + 1, ...]."""
+    new = new.unsqueeze(1)
+    return new if past is None else torch.cat([past, new], dim=1)
 
 
 class MCNCLCrossAttention(nn.Module):
     """Multi-head cross-attention (eqs. 6-10): queries from one modality, keys/values from another, over the
-    utterances of the dialogue. Keys that are padding or lack the modality are masked; a query with no valid key
-    gets a zero update (its residual passes unchanged) instead of NaNs."""
+    utterances of the dialogue. Keys that are padding or lack the modality are masked, and with `config.causal`
+    so are the keys after the query's utterance. `has_key` tells which queries have any key left: the caller
+    leaves the others unchanged (no output bias, no LayerNorm), so a dialogue's output never depends on whether
+    another dialogue of the batch has that key modality."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
+        self.causal = config.causal
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
@@ -413,25 +562,37 @@ class MCNCLCrossAttention(nn.Module):
 
     def forward(
         self, hidden: torch.Tensor, key_value: torch.Tensor, key_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, num_utt, _ = hidden.shape
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """hidden: [B, n, H] queries, the utterances m - n .. m - 1 of key_value [B, m, H] (n = m in a full
+        forward; n = 1 when streaming); key_mask: [B, m] bool. Returns the update [B, n, H], the attention
+        probabilities [B, heads, n, m] and has_key [B, n] bool."""
+        batch, num_queries, _ = hidden.shape
+        num_keys = key_value.shape[1]
 
         def heads(x: torch.Tensor) -> torch.Tensor:
             return x.view(batch, -1, self.num_heads, self.head_dim).transpose(1, 2)
 
+        allowed = key_mask.unsqueeze(1)  # [B, 1, m]
+        if self.causal:
+            query_position = torch.arange(num_keys - num_queries, num_keys, device=hidden.device).unsqueeze(
+                -1
+            )
+            allowed = allowed & (torch.arange(num_keys, device=hidden.device) <= query_position)  # [B, n, m]
+        has_key = allowed.any(-1).expand(batch, num_queries)
         q, k, v = heads(self.query(hidden)), heads(self.key(key_value)), heads(self.value(key_value))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # eq. 9
-        scores = scores.masked_fill(~key_mask[:, None, None, :], torch.finfo(scores.dtype).min)
-        probs = torch.softmax(scores, dim=-1) * key_mask.any(-1)[:, None, None, None].to(scores.dtype)
-        context = (self.dropout(probs) @ v).transpose(1, 2).reshape(batch, num_utt, -1)
-        return self.output(context), probs  # eq. 10
+        scores = scores.masked_fill(~allowed.unsqueeze(1), torch.finfo(scores.dtype).min)
+        probs = torch.softmax(scores, dim=-1) * has_key[:, None, :, None].to(scores.dtype)
+        context = (self.dropout(probs) @ v).transpose(1, 2).reshape(batch, num_queries, -1)
+        return self.output(context), probs, has_key  # eq. 10
 
 
 class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     """One MCN layer (Sec. 2.3): every modality is a query (triple query). For query modality q with keys (k1, k2)
     from `config.query_order`: F = Add&Norm(F_q + MHA(F_q, K_k1)) (eqs. 6-11), F = Add&Norm(F + MHA(F, K_k2))
     (eqs. 12-14), F = Add&Norm(F + FFN(F)). Keys/values are the context features C^k (eqs. 7, 13) or, with
-    `kv_source="previous_layer"`, the key modality's output of the previous layer."""
+    `kv_source="previous_layer"`, the key modality's output of the previous layer. A query without any valid key
+    in its dialogue skips that attention's Add&Norm."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
@@ -461,11 +622,13 @@ class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     def forward(
         self, queries: torch.Tensor, keys: torch.Tensor, key_masks: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """queries, keys: [B, N, 3, H] (previous layer's outputs, and the key/value source); key_masks: [B, N, 3]
-        bool (which modalities are present in the batch is given by `key_masks.any()` per modality, decided by
-        the caller zeroing absent ones). Returns the new [B, N, 3, H] and attention probs [B, 6, heads, N, N]."""
-        batch, num_utt, _, hidden = queries.shape
-        # [3]: modality present anywhere in the batch; one host copy instead of a device sync per branch below
+        """queries: [B, n, 3, H] previous layer's outputs for the last n utterances; keys: [B, m, 3, H] the key/value
+        source for all m utterances (n = m in a full forward, n = 1 when streaming); key_masks: [B, m, 3] bool.
+        Returns the new [B, n, 3, H] and attention probs [B, 6, heads, n, m]."""
+        batch, num_queries, _, hidden = queries.shape
+        num_keys = keys.shape[1]
+        # [3]: modality present anywhere; one host copy instead of a device sync per branch below. A skipped
+        # attention equals a run one: no query row would have a key.
         present = key_masks.flatten(0, 1).any(0).tolist()
         outputs, probs_all = [], []
         for index, q in enumerate(MODALITIES):
@@ -473,12 +636,13 @@ class MCNCLCrossModalLayer(GradientCheckpointingLayer):
             for k in self.query_order[q]:
                 name, key_index = f"{q}_{k}", MODALITIES.index(k)
                 if present[index] and present[key_index]:
-                    update, probs = self.attention[name](
+                    update, probs, has_key = self.attention[name](
                         state, keys[:, :, key_index], key_masks[:, :, key_index]
                     )
-                    state = self.attention_norm[name](state + self.dropout(update))  # Add & Norm (eq. 11)
+                    normed = self.attention_norm[name](state + self.dropout(update))  # Add & Norm (eq. 11)
+                    state = torch.where(has_key.unsqueeze(-1), normed, state)
                 else:
-                    probs = state.new_zeros(batch, self.attention[name].num_heads, num_utt, num_utt)
+                    probs = state.new_zeros(batch, self.attention[name].num_heads, num_queries, num_keys)
                 probs_all.append(probs)
             if present[index]:
                 state = self.ffn_norm[q](state + self.dropout(self.ffn[q](state)))
@@ -532,6 +696,8 @@ class MCNCLPreTrainedModel(PreTrainedModel):
     # accepting `num_items_in_batch`; the loss is a per-batch mean, so the Trainer must scale it for gradient
     # accumulation itself.
     accepts_loss_kwargs = False
+    # Checkpoints from before the text tower was built without its (never used) pooler still load.
+    _keys_to_ignore_on_load_unexpected = [r"text_encoder\.encoder\.pooler\."]
 
     def _init_weights(self, module: nn.Module) -> None:
         """Fusion layers: normal(0, std) with std = `config.initializer_range`, or 1/sqrt(fan_in) when it is None.
@@ -592,6 +758,78 @@ class MCNCLModel(MCNCLPreTrainedModel):
                 "(found a real utterance after a padded one)."
             )
 
+    def _check_speaker_ids(self, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor) -> None:
+        bad = utterance_mask & ((speaker_ids < 0) | (speaker_ids >= self.config.max_speakers))
+        if bad.any():
+            dialogue, utterance = bad.nonzero()[0].tolist()
+            raise ValueError(
+                f"speaker_ids: dialogue {dialogue}, utterance {utterance} has speaker index "
+                f"{int(speaker_ids[dialogue, utterance])}; speaker indices must lie in [0, config.max_speakers="
+                f"{self.config.max_speakers})"
+            )
+
+    def _embed_utterances(
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        text_features: torch.Tensor | None,
+        audio_features: torch.Tensor | None,
+        pixel_values: torch.Tensor | None,
+        visual_features: torch.Tensor | None,
+        frame_mask: torch.Tensor | None,
+        speaker_ids: torch.Tensor | None,
+        utterance_mask: torch.Tensor | None,
+        modality_mask: torch.Tensor | None,
+    ) -> _EmbeddedUtterances:
+        """Validate the inputs of [`forward`] and run the unimodal encoders. A modality whose input is missing or
+        masked for every utterance of the batch is absent: its encoder does not run."""
+        given = {
+            "text": input_ids if text_features is None else text_features,
+            "audio": audio_features,
+            "visual": pixel_values if visual_features is None else visual_features,
+        }
+        reference = next((x for x in given.values() if x is not None), None)
+        if reference is None:
+            raise ValueError(
+                "MCNCLModel needs at least one modality: input_ids/text_features, audio_features, or "
+                "pixel_values/visual_features."
+            )
+        batch, num_utt = reference.shape[:2]
+        device = reference.device
+        for name, value in given.items():
+            if value is not None and tuple(value.shape[:2]) != (batch, num_utt):
+                raise ValueError(
+                    f"{name} input has batch/utterance shape {tuple(value.shape[:2])}, expected {(batch, num_utt)}"
+                )
+        if utterance_mask is None:
+            utterance_mask = torch.ones(batch, num_utt, dtype=torch.bool, device=device)
+        utterance_mask = utterance_mask.bool()
+        self._check_utterance_mask(utterance_mask)
+        if speaker_ids is None:
+            speaker_ids = torch.zeros(batch, num_utt, dtype=torch.long, device=device)
+        speaker_ids = speaker_ids.long()
+        self._check_speaker_ids(speaker_ids, utterance_mask)
+        speaker_ids = speaker_ids.masked_fill(~utterance_mask, 0)
+        supplied_mask = torch.tensor([given[m] is not None for m in MODALITIES], device=device)
+        if modality_mask is None:
+            modality_mask = supplied_mask.expand(batch, num_utt, 3)
+        modality_mask = modality_mask.bool() & supplied_mask & utterance_mask.unsqueeze(-1)
+        # Python bools (one host copy): branching on them needs no further sync
+        present = modality_mask.flatten(0, 1).any(0).tolist() if num_utt else [False] * 3
+
+        unimodal = torch.zeros(batch, num_utt, 3, self.config.hidden_size, dtype=self.dtype, device=device)
+        if present[_TEXT]:
+            unimodal[:, :, _TEXT] = self.text_encoder(
+                input_ids, attention_mask, text_features, modality_mask[..., _TEXT]
+            )
+        if present[_AUDIO]:
+            unimodal[:, :, _AUDIO] = self.audio_encoder(audio_features, modality_mask[..., _AUDIO])
+        if present[_VISUAL]:
+            unimodal[:, :, _VISUAL] = self.visual_encoder(
+                pixel_values, visual_features, frame_mask, modality_mask[..., _VISUAL]
+            )
+        return _EmbeddedUtterances(unimodal, speaker_ids, modality_mask, present)
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -620,12 +858,13 @@ class MCNCLModel(MCNCLPreTrainedModel):
             frame_mask (`torch.LongTensor` of shape `(batch_size, num_utterances, num_frames)`):
                 1 for real frames, 0 for padding frames.
             speaker_ids (`torch.LongTensor` of shape `(batch_size, num_utterances)`):
-                Speaker index inside the dialogue (default: all 0).
+                Speaker index inside the dialogue, in `[0, config.max_speakers)` (default: all 0).
             utterance_mask (`torch.LongTensor` of shape `(batch_size, num_utterances)`):
                 1 for real utterances, 0 for padding (padding after the real ones). Default: all 1.
             modality_mask (`torch.LongTensor` of shape `(batch_size, num_utterances, 3)`):
                 1 where the modality (text, audio, visual) is present for the utterance. Default: present for
-                every modality whose input is given.
+                every modality whose input is given. A masked modality of an utterance is skipped by that
+                modality's context encoder and MCN keys, as padding is; a modality masked everywhere is absent.
         """
         output_attentions = (
             output_attentions if output_attentions is not None else self.config.output_attentions
@@ -635,62 +874,27 @@ class MCNCLModel(MCNCLPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
-        given = {
-            "text": input_ids if text_features is None else text_features,
-            "audio": audio_features,
-            "visual": pixel_values if visual_features is None else visual_features,
-        }
-        reference = next((x for x in given.values() if x is not None), None)
-        if reference is None:
-            raise ValueError(
-                "MCNCLModel needs at least one modality: input_ids/text_features, audio_features, or "
-                "pixel_values/visual_features."
-            )
-        batch, num_utt = reference.shape[:2]
-        device = reference.device
-        for name, value in given.items():
-            if value is not None and tuple(value.shape[:2]) != (batch, num_utt):
-                raise ValueError(
-                    f"{name} input has batch/utterance shape {tuple(value.shape[:2])}, expected {(batch, num_utt)}"
-                )
-        if utterance_mask is None:
-            utterance_mask = torch.ones(batch, num_utt, dtype=torch.bool, device=device)
-        utterance_mask = utterance_mask.bool()
-        self._check_utterance_mask(utterance_mask)
-        if speaker_ids is None:
-            speaker_ids = torch.zeros(batch, num_utt, dtype=torch.long, device=device)
-        speaker_ids = speaker_ids.long().masked_fill(~utterance_mask, 0)
-        if int(speaker_ids.max()) >= self.config.max_speakers:
-            raise ValueError(
-                f"speaker_ids: found speaker index {int(speaker_ids.max())}, but config.max_speakers="
-                f"{self.config.max_speakers}"
-            )
-        supplied = [given[m] is not None for m in MODALITIES]  # Python bools: branching on them needs no sync
-        supplied_mask = torch.tensor(supplied, device=device)
-        if modality_mask is None:
-            modality_mask = supplied_mask.expand(batch, num_utt, 3)
-        modality_mask = modality_mask.bool() & supplied_mask & utterance_mask.unsqueeze(-1)
-
-        hidden_size = self.config.hidden_size
-        dtype = self.dtype
-        unimodal = torch.zeros(batch, num_utt, 3, hidden_size, dtype=dtype, device=device)
-        if given["text"] is not None:
-            unimodal[:, :, _TEXT] = self.text_encoder(
-                input_ids, attention_mask, text_features, modality_mask[..., _TEXT]
-            )
-        if audio_features is not None:
-            unimodal[:, :, _AUDIO] = self.audio_encoder(audio_features, modality_mask[..., _AUDIO])
-        if given["visual"] is not None:
-            unimodal[:, :, _VISUAL] = self.visual_encoder(
-                pixel_values, visual_features, frame_mask, modality_mask[..., _VISUAL]
-            )
-
-        # Dialogue context per modality: C^t, C^a, C^v. A missing modality of one utterance enters as zeros.
+        embedded = self._embed_utterances(
+            input_ids,
+            attention_mask,
+            text_features,
+            audio_features,
+            pixel_values,
+            visual_features,
+            frame_mask,
+            speaker_ids,
+            utterance_mask,
+            modality_mask,
+        )
+        modality_mask, present = embedded.modality_mask, embedded.present
+        # Dialogue context per modality: C^t, C^a, C^v; each encoder skips the utterances lacking its modality.
         context = torch.stack(
             [
-                self.context_encoders[m](unimodal[:, :, i], speaker_ids, utterance_mask)
-                if supplied[i]
-                else unimodal[:, :, i]
+                self.context_encoders[m](
+                    embedded.unimodal[:, :, i], embedded.speaker_ids, modality_mask[..., i]
+                )
+                if present[i]
+                else embedded.unimodal[:, :, i]
                 for i, m in enumerate(MODALITIES)
             ],
             dim=2,
@@ -707,12 +911,19 @@ class MCNCLModel(MCNCLPreTrainedModel):
             if output_attentions:
                 all_attentions += (probs,)
 
+        output = self._output(states, modality_mask, present, all_hidden, all_attentions)
+        return output if return_dict else output.to_tuple()
+
+    @staticmethod
+    def _output(
+        states: torch.Tensor,
+        modality_mask: torch.Tensor,
+        present: list[bool],
+        all_hidden: tuple[torch.Tensor, ...] | None = None,
+        all_attentions: tuple[torch.Tensor, ...] | None = None,
+    ) -> MCNCLModelOutput:
         states = torch.where(modality_mask.unsqueeze(-1), states, 0.0)
-        per_modality = [states[:, :, i] if supplied[i] else None for i in range(3)]
-        if not return_dict:
-            return tuple(
-                v for v in (*per_modality, modality_mask, all_hidden, all_attentions) if v is not None
-            )
+        per_modality = [states[:, :, i] if present[i] else None for i in range(3)]
         return MCNCLModelOutput(
             text_hidden_state=per_modality[_TEXT],
             audio_hidden_state=per_modality[_AUDIO],
@@ -721,6 +932,42 @@ class MCNCLModel(MCNCLPreTrainedModel):
             hidden_states=all_hidden,
             attentions=all_attentions,
         )
+
+    def init_stream(self, batch_size: int = 1) -> MCNCLStream:
+        """Start an online session over `batch_size` dialogues: see [`MCNCLStream`]. Needs `config.causal=True`."""
+        return MCNCLStream(self, batch_size)
+
+    def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLModelOutput:
+        """One utterance per dialogue through a causal model, from the cached past of `stream` (which it updates)."""
+        names = _STREAM_INPUTS[:-1]  # everything but labels
+        embedded = self._embed_utterances(*(inputs.get(name) for name in names))
+        batch, num_utt = embedded.modality_mask.shape[:2]
+        if num_utt != 1 or batch != stream.batch_size:
+            raise ValueError(
+                f"MCNCLStream.step takes one new utterance for each of the {stream.batch_size} dialogues "
+                f"(inputs of shape [{stream.batch_size}, 1, ...]); got batch/utterance shape {(batch, num_utt)}"
+            )
+        modality_mask = embedded.modality_mask
+        context = torch.stack(
+            [
+                self.context_encoders[m].step(
+                    embedded.unimodal[:, 0, i],
+                    embedded.speaker_ids[:, 0],
+                    modality_mask[:, 0, i],
+                    stream.context_states[m],
+                )
+                for i, m in enumerate(MODALITIES)
+            ],
+            dim=1,
+        ).unsqueeze(1)  # [B, 1, 3, H]
+        stream.modality_masks = _append_step(stream.modality_masks, modality_mask[:, 0])
+        states = context
+        for index, layer in enumerate(self.layers):
+            if index == 0 or self.config.kv_source == "previous_layer":
+                stream.layer_inputs[index] = _append_step(stream.layer_inputs[index], states[:, 0])
+            keys = stream.layer_inputs[0 if self.config.kv_source == "context" else index]
+            states, _ = layer(states, keys, stream.modality_masks)
+        return self._output(states, modality_mask, embedded.present)
 
 
 class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
@@ -770,7 +1017,16 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
         config = MCNCLConfig(**config_kwargs)
         model = cls(config)
         if pretrained_text is not None:
-            model.mcn_cl.text_encoder.encoder.load_state_dict(pretrained_text.state_dict())
+            tower = model.mcn_cl.text_encoder.encoder
+            missing, unexpected = tower.load_state_dict(pretrained_text.state_dict(), strict=False)
+            unexpected = [
+                key for key in unexpected if not key.startswith("pooler.")
+            ]  # the tower has no pooler
+            if missing or unexpected:
+                raise ValueError(
+                    f"text_encoder {text_encoder!r}: its weights do not fit the text tower (missing {missing}, "
+                    f"unexpected {unexpected})"
+                )
             config.text_config._name_or_path = text_encoder
         backbone = model.get_visual_backbone()
         if backbone is not None and visual_weights is not None:
@@ -832,28 +1088,8 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
             return_dict=True,
         )
         per_modality = [outputs.text_hidden_state, outputs.audio_hidden_state, outputs.visual_hidden_state]
-        reference = next(h for h in per_modality if h is not None)
-        fused = torch.cat([h if h is not None else torch.zeros_like(reference) for h in per_modality], dim=-1)
-        logits = self.classifier(fused)  # eq. 28-31
-        embeds = [
-            self.projection_heads[m](h) if h is not None else None for m, h in zip(MODALITIES, per_modality)
-        ]
-
-        loss = None
-        if labels is not None:
-            weight = None
-            if self.config.class_weights is not None:
-                weight = torch.tensor(self.config.class_weights, dtype=torch.float32, device=logits.device)
-            flat_labels = labels.reshape(-1).long()
-            if (flat_labels != -100).any():
-                loss = F.cross_entropy(
-                    logits.float().reshape(-1, logits.shape[-1]),
-                    flat_labels,
-                    weight=weight,
-                    ignore_index=-100,
-                )
-            else:  # no labelled utterance (cross_entropy would give NaN): a zero loss that keeps the graph
-                loss = logits.float().sum() * 0.0
+        logits, embeds = self._heads(per_modality)
+        loss = self._loss(logits, labels, utterance_mask) if labels is not None else None
 
         if not return_dict:
             out = (logits, *embeds, outputs.modality_mask, outputs.hidden_states, outputs.attentions)
@@ -870,6 +1106,155 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
             attentions=outputs.attentions,
         )
 
+    def _heads(
+        self, per_modality: list[torch.Tensor | None]
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Each modality's F^{m(T)} [B, N, H] (None when absent) -> logits [B, N, K] and the projections z'_m."""
+        reference = next(h for h in per_modality if h is not None)
+        fused = torch.cat([h if h is not None else torch.zeros_like(reference) for h in per_modality], dim=-1)
+        logits = self.classifier(fused)  # eq. 28-31
+        embeds = [
+            self.projection_heads[m](h) if h is not None else None for m, h in zip(MODALITIES, per_modality)
+        ]
+        return logits, embeds
+
+    def _loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, utterance_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(Class-weighted) cross-entropy over the real (`utterance_mask`), labelled (not -100) utterances."""
+        if tuple(labels.shape) != tuple(logits.shape[:2]):
+            raise ValueError(f"labels: shape {tuple(labels.shape)}, expected {tuple(logits.shape[:2])}")
+        labels = labels.long()
+        if utterance_mask is not None:
+            labels = labels.masked_fill(~utterance_mask.bool(), -100)
+        num_labels = logits.shape[-1]
+        bad = (labels != -100) & ((labels < 0) | (labels >= num_labels))
+        if bad.any():
+            dialogue, utterance = bad.nonzero()[0].tolist()
+            raise ValueError(
+                f"labels: dialogue {dialogue}, utterance {utterance} has label {int(labels[dialogue, utterance])}; "
+                f"labels must be class ids in [0, {num_labels}) or -100 (unlabelled)"
+            )
+        flat_labels = labels.reshape(-1)
+        if not (flat_labels != -100).any():  # nothing labelled (cross_entropy would give NaN): a zero loss
+            return logits.float().sum() * 0.0
+        weight = None
+        if self.config.class_weights is not None:
+            weight = torch.tensor(self.config.class_weights, dtype=torch.float32, device=logits.device)
+        return F.cross_entropy(
+            logits.float().reshape(-1, num_labels), flat_labels, weight=weight, ignore_index=-100
+        )
+
+    def init_stream(self, batch_size: int = 1) -> MCNCLStream:
+        """Start an online session over `batch_size` dialogues: `stream.step(**inputs)` takes one new utterance per
+        dialogue and returns its [`MCNCLOutput`] from the cached past. See [`MCNCLStream`].
+
+        Raises:
+            ValueError: the model is bidirectional (`config.causal=False`).
+        """
+        return MCNCLStream(self, batch_size)
+
+    def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLOutput:
+        outputs = self.mcn_cl._stream_step(stream, **inputs)
+        per_modality = [outputs.text_hidden_state, outputs.audio_hidden_state, outputs.visual_hidden_state]
+        logits, embeds = self._heads(per_modality)
+        labels = inputs.get("labels")
+        return MCNCLOutput(
+            loss=self._loss(logits, labels, inputs.get("utterance_mask")) if labels is not None else None,
+            logits=logits,
+            text_embeds=embeds[_TEXT],
+            audio_embeds=embeds[_AUDIO],
+            visual_embeds=embeds[_VISUAL],
+            modality_mask=outputs.modality_mask,
+        )
+
+
+class MCNCLStream:
+    """Online inference with a causal MCN-CL (`config.causal=True`): one utterance per dialogue at a time, each
+    prediction from the utterances so far only.
+
+    The stream caches, for each modality, the context encoder's state (DialogueRNN global / party / emotion states
+    and the past global states; GRU hidden state; the transformer's past layer inputs), the modality masks of the
+    past utterances and the MCN keys/values (the context features, and with `kv_source="previous_layer"` every
+    layer's past inputs), so a step costs one utterance, not a re-run of the dialogue. Streaming N utterances gives
+    the logits of the model's forward over the N utterances (up to float rounding).
+
+    ```python
+    >>> stream = model.eval().init_stream(batch_size=1)
+    >>> for utterance in dialogue:  # inputs of `forward` with num_utterances = 1: [1, 1, ...]
+    ...     out = stream.step(**utterance)  # out.logits: [1, 1, num_labels]
+    ```
+
+    A dialogue of the batch that has ended takes `utterance_mask` 0 (its states stay unchanged). Steps run without
+    gradients; use the model in eval mode (dropout would otherwise apply).
+    """
+
+    def __init__(self, model: MCNCLModel | MCNCLForEmotionRecognition, batch_size: int = 1):
+        if not model.config.causal:
+            raise ValueError(
+                "This model is bidirectional (config.causal=False): its prediction for an utterance depends on the "
+                "utterances after it (backward context encoder, MCN attention to later utterances), so it cannot "
+                "predict online. Stream a model trained with config.causal=True, or run the whole dialogue "
+                "through forward()."
+            )
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size: must be a positive integer, got {batch_size!r}")
+        self.model = model
+        self.batch_size = batch_size
+        self._core = model.mcn_cl if isinstance(model, MCNCLForEmotionRecognition) else model
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every utterance seen: the next step starts new dialogues."""
+        self.num_steps = 0
+        self.context_states = {m: self._core.context_encoders[m].init_state() for m in MODALITIES}
+        self.modality_masks: torch.Tensor | None = None  # [B, num_steps, 3]
+        self.layer_inputs: list[torch.Tensor | None] = [None] * len(self._core.layers)  # [B, num_steps, 3, H]
+
+    @torch.no_grad()
+    def step(self, **inputs) -> MCNCLOutput | MCNCLModelOutput:
+        """One new utterance per dialogue. Keyword inputs as in `forward` with num_utterances = 1 (input_ids /
+        attention_mask [B, 1, T] or text_features [B, 1, D_t], audio_features [B, 1, D_a], pixel_values
+        [B, 1, L, 3, H, W] or visual_features [B, 1, L, D_v] / [B, 1, D_v], frame_mask, speaker_ids [B, 1],
+        utterance_mask [B, 1], modality_mask [B, 1, 3], optionally labels [B, 1]); a modality may be missing at any
+        step. Returns the model's output for this utterance (logits [B, 1, K] for the emotion model)."""
+        unknown = (
+            set(inputs) - set(_STREAM_INPUTS) - {"output_attentions", "output_hidden_states", "return_dict"}
+        )
+        if unknown:
+            raise ValueError(
+                f"MCNCLStream.step: unknown inputs {sorted(unknown)}; expected some of {_STREAM_INPUTS}"
+            )
+        out = self.model._stream_step(self, **{k: v for k, v in inputs.items() if k in _STREAM_INPUTS})
+        self.num_steps += 1
+        return out
+
+
+_STREAM_INPUTS = (
+    "input_ids",
+    "attention_mask",
+    "text_features",
+    "audio_features",
+    "pixel_values",
+    "visual_features",
+    "frame_mask",
+    "speaker_ids",
+    "utterance_mask",
+    "modality_mask",
+    "labels",
+)
+
+
+class _EmbeddedUtterances(NamedTuple):
+    """The validated inputs after the unimodal encoders: unimodal [B, N, 3, H] (0 where masked), speaker_ids
+    [B, N], the effective modality_mask [B, N, 3] (utterance real and modality present) and `present`, which
+    modalities are present anywhere in the batch (Python bools)."""
+
+    unimodal: torch.Tensor
+    speaker_ids: torch.Tensor
+    modality_mask: torch.Tensor
+    present: list[bool]
+
 
 # Hub custom code: `save_pretrained` writes `auto_map` and copies this folder's files next to the weights.
 MCNCLConfig.register_for_auto_class()
@@ -884,4 +1269,5 @@ __all__ = [
     "MCNCLPyramidSqueezeAttention",
     "MCNCLCrossModalLayer",
     "MCNCLProjectionHead",
+    "MCNCLStream",
 ]

@@ -376,6 +376,10 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         ({"contrastive_weight_audio": -1.0}, "contrastive_weight_audio"),
         ({"text_feature_size": 10}, "text_feature_size"),
         ({"initializer_range": -0.1}, "initializer_range"),
+        ({"class_weights": [1.0, 0.0, 1.0, 1.0, 1.0, 1.0]}, "class_weights"),
+        ({"class_weights": [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]}, "class_weights"),
+        ({"utterance_position_encoding": "rotary"}, "utterance_position_encoding"),
+        ({"causal": "yes"}, "causal"),
     ],
 )
 def test_invalid_config_values_raise_value_error_naming_the_field(overrides, field):
@@ -468,3 +472,242 @@ def test_default_initialisation_keeps_the_signal_scale_through_the_fusion_layers
             spreads[name] = model(**features).logits.std().item()
     assert spreads["default"] > 0.1
     assert spreads["default"] > 5 * spreads["fixed"]
+
+
+# ------------------------------------------------------------------ issue 10: the masked path and bad input
+
+
+CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
+
+
+def _drop(inputs, *names):
+    return {k: v for k, v in inputs.items() if k not in names}
+
+
+@pytest.mark.parametrize("modality", ["text", "audio", "visual_pixels", "visual_features"])
+def test_a_modality_masked_in_every_row_skips_its_encoder(modality):
+    torch.manual_seed(0)
+    overrides = (
+        {"visual_backbone": "resnet101", "visual_feature_size": 1000} if modality == "visual_pixels" else {}
+    )
+    model = MCNCLForEmotionRecognition(make_tiny_config(**overrides)).eval()
+    visual = "pixels" if modality == "visual_pixels" else "features"
+    inputs = make_inputs(model.config, text="tokens", visual=visual, labels=False)
+    index = {"text": 0, "audio": 1}.get(modality, 2)
+    mask = torch.ones(B, N, 3, dtype=torch.long)
+    mask[..., index] = 0
+    removed = {
+        "text": ("input_ids", "attention_mask"),
+        "audio": ("audio_features",),
+        "visual_pixels": ("pixel_values", "frame_mask"),
+        "visual_features": ("visual_features", "frame_mask"),
+    }[modality]
+    with torch.no_grad():
+        masked = model(**inputs, modality_mask=mask)
+        absent = model(**_drop(inputs, *removed), modality_mask=mask)
+    assert getattr(masked, f"{('text', 'audio', 'visual')[index]}_embeds") is None
+    assert not masked.modality_mask[..., index].any()
+    torch.testing.assert_close(masked.logits, absent.logits)
+
+
+def _uneven_batch(config, seed=0):
+    """Three dialogues of 5, 4 and 3 utterances: the first has every modality, the second no audio at all and one
+    utterance without text, the third no visual at all."""
+    inputs = make_inputs(config, seed=seed, labels=False)
+    inputs = {k: torch.cat([v, v[:1]]) for k, v in inputs.items()}  # a third dialogue
+    inputs["utterance_mask"] = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]])
+    inputs["speaker_ids"] = torch.tensor([[0, 1, 0, 1, 2], [1, 0, 1, 0, 0], [0, 0, 1, 0, 0]])
+    mask = torch.ones(3, N, 3, dtype=torch.long)
+    mask[1, :, 1] = 0
+    mask[1, 2, 0] = 0
+    mask[2, :, 2] = 0
+    inputs["modality_mask"] = mask
+    return inputs
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["bidirectional", "causal"])
+@pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
+def test_batch_composition_does_not_change_a_dialogue_output(context_encoder, causal):
+    torch.manual_seed(0)
+    config = make_tiny_config(context_encoder=context_encoder, causal=causal)
+    model = MCNCLForEmotionRecognition(config).eval()
+    inputs = _uneven_batch(config)
+    lengths = inputs["utterance_mask"].sum(1).tolist()
+    with torch.no_grad():
+        batched = model(**inputs).logits
+        for d, length in enumerate(lengths):
+            alone = model(**{k: v[d : d + 1, :length] for k, v in inputs.items()}).logits
+            assert (alone[0] - batched[d, :length]).abs().max() <= 1e-5, (d, context_encoder)
+
+
+@pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
+def test_a_masked_modality_of_an_utterance_is_skipped_by_the_context_encoder(context_encoder):
+    torch.manual_seed(0)
+    # without positions, masking utterance 2's audio equals removing utterance 2 from an audio-only dialogue
+    config = make_tiny_config(context_encoder=context_encoder, utterance_position_encoding=None)
+    model = MCNCLForEmotionRecognition(config).eval()
+    inputs = _drop(make_inputs(config, text=None, visual=None, labels=False), "utterance_mask")
+    inputs = {k: v[:1] for k, v in inputs.items()}
+    mask = torch.ones(1, N, 3, dtype=torch.long)
+    mask[0, 2] = 0
+    garbage = {k: v.clone() for k, v in inputs.items()}
+    garbage["audio_features"][0, 2] = torch.randn(config.audio_feature_size) * 1e3
+    zeros = {k: v.clone() for k, v in inputs.items()}
+    zeros["audio_features"][0, 2] = 0.0
+    keep = [0, 1, 3, 4]
+    with torch.no_grad():
+        a = model(**garbage, modality_mask=mask).logits[0, keep]
+        b = model(**zeros, modality_mask=mask).logits[0, keep]
+        removed = model(**{k: v[:, keep] for k, v in inputs.items()}).logits[0]
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    assert (a - removed).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("context_encoder", ["transformer", "none"])
+def test_transformer_and_none_know_the_utterance_order(context_encoder):
+    torch.manual_seed(0)
+    results = {}
+    for encoding in ("sinusoidal", None):
+        config = make_tiny_config(context_encoder=context_encoder, utterance_position_encoding=encoding)
+        model = MCNCLForEmotionRecognition(config).eval()
+        inputs = _drop(make_inputs(config, labels=False), "utterance_mask")
+        inputs = {k: v[:1] for k, v in inputs.items()}
+        inputs["speaker_ids"] = torch.zeros(1, N, dtype=torch.long)
+        order = torch.tensor([3, 0, 4, 2, 1])
+        with torch.no_grad():
+            plain = model(**inputs).logits[0]
+            permuted = model(**{k: v[:, order] for k, v in inputs.items()}).logits[0]
+        results[encoding] = (permuted - plain[order]).abs().max().item()
+    assert results["sinusoidal"] > 1e-3  # the order matters
+    assert results[None] < 1e-5  # without positions the model is blind to it
+
+
+def test_cross_entropy_ignores_padding_whatever_its_label(model):
+    inputs = make_inputs(model.config)
+    hand_built = dict(inputs, labels=inputs["labels"].clone())
+    hand_built["labels"][1, 3:] = 2  # a valid class id on padded utterances
+    with torch.no_grad():
+        torch.testing.assert_close(model(**hand_built).loss, model(**inputs).loss)
+        logits = model(**inputs).logits
+    expected = torch.nn.functional.cross_entropy(
+        logits[inputs["utterance_mask"].bool()], inputs["labels"][:, :][inputs["utterance_mask"].bool()]
+    )
+    torch.testing.assert_close(model(**hand_built).loss, expected)
+
+
+@pytest.mark.parametrize("bad", [6, -1, 99])
+def test_labels_outside_the_classes_raise_naming_the_field(model, bad):
+    inputs = make_inputs(model.config)
+    inputs["labels"][0, 1] = bad
+    with pytest.raises(ValueError, match=r"labels: dialogue 0, utterance 1 has label"):
+        model(**inputs)
+    inputs["labels"][0, 1] = 1
+    inputs["labels"][1, 4] = bad  # on padding: ignored
+    model(**inputs)
+
+
+def test_negative_speaker_ids_raise_naming_the_field(model):
+    inputs = make_inputs(model.config)
+    inputs["speaker_ids"][1, 2] = -1
+    with pytest.raises(
+        ValueError, match=r"speaker_ids: dialogue 1, utterance 2 .*\[0, config.max_speakers=16\)"
+    ):
+        model(**inputs)
+    inputs["speaker_ids"][1, 2] = 0
+    inputs["speaker_ids"][1, 4] = -3  # on padding: ignored
+    model(**inputs)
+
+
+def test_text_tower_has_no_pooler_and_old_checkpoints_with_one_still_load(tmp_path):
+    torch.manual_seed(0)
+    model = MCNCLForEmotionRecognition(make_tiny_config()).eval()
+    assert getattr(model.mcn_cl.text_encoder.encoder, "pooler", None) is None
+    assert not any("pooler" in name for name in model.state_dict())
+    model.save_pretrained(tmp_path)
+    # an older checkpoint: the same weights plus the text tower's pooler
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(tmp_path / "model.safetensors")
+    width = model.config.text_config.hidden_size
+    state["mcn_cl.text_encoder.encoder.pooler.dense.weight"] = torch.randn(width, width)
+    state["mcn_cl.text_encoder.encoder.pooler.dense.bias"] = torch.randn(width)
+    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded = MCNCLForEmotionRecognition.from_pretrained(tmp_path).eval()
+    inputs = make_inputs(model.config, text="tokens", labels=False)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits)
+
+
+def _training_loss(model, inputs):
+    """Cross-entropy plus the three contrastive terms (eq. 27), as the trainer computes them."""
+    from mcn_cl.losses import HardNegativeSupConLoss
+
+    out = model(**inputs)
+    labels = inputs["labels"].reshape(-1)
+    loss = out.loss
+    for index, name in enumerate(("text", "audio", "visual")):
+        rows = out.modality_mask[..., index].reshape(-1) & (labels != -100)
+        embeds = getattr(out, f"{name}_embeds").reshape(labels.shape[0], -1)
+        loss = loss + 0.1 * HardNegativeSupConLoss()(embeds, labels.clamp(min=0), rows)
+    return loss
+
+
+@pytest.mark.parametrize("kv_source", ["context", "previous_layer"])
+@pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
+def test_every_trainable_parameter_gets_a_gradient(context_encoder, kv_source):
+    torch.manual_seed(0)
+    config = make_tiny_config(context_encoder=context_encoder, kv_source=kv_source)
+    model = MCNCLForEmotionRecognition(config).train()
+    _training_loss(model, make_inputs(config, text="tokens")).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
+
+
+def _ddp_worker(rank: int, port: int, results) -> None:
+    import os
+
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)
+        config = make_tiny_config()
+        model = MCNCLForEmotionRecognition(config).train()
+        model.activation_checkpointing_enable()
+        start = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+        ddp = DistributedDataParallel(
+            model
+        )  # find_unused_parameters=False: every parameter must get a gradient
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1)
+        losses = []
+        for step in range(2):
+            optimizer.zero_grad()
+            loss = _training_loss(ddp, make_inputs(config, text="tokens", seed=10 * rank + step))
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        weights = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+        results[rank] = (losses, weights, (weights - start).abs().max().item())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_process_ddp_with_gradient_checkpointing_trains():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with mp.get_context("spawn").Manager() as manager:
+        results = manager.dict()
+        mp.start_processes(_ddp_worker, args=(port, results), nprocs=2, join=True, start_method="spawn")
+        (losses0, weights0, moved0), (losses1, weights1, _) = results[0], results[1]
+    assert all(torch.isfinite(torch.tensor(losses0 + losses1)))
+    assert losses0 != losses1  # each rank saw its own batch
+    torch.testing.assert_close(weights0, weights1)  # the gradients were averaged across ranks
+    assert moved0 > 0
