@@ -940,7 +940,7 @@ class MCNCLModel(MCNCLPreTrainedModel):
     def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLModelOutput:
         """One utterance per dialogue through a causal model, from the cached past of `stream` (which it updates)."""
         names = _STREAM_INPUTS[:-1]  # everything but labels
-        embedded = self._embed_utterances(*(inputs.get(name) for name in names))
+        embedded = self._embed_utterances(**{name: inputs.get(name) for name in names})
         batch, num_utt = embedded.modality_mask.shape[:2]
         if num_utt != 1 or batch != stream.batch_size:
             raise ValueError(

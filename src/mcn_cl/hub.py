@@ -137,6 +137,15 @@ def _config_summary(config, processor=None, training_args=None) -> list[str]:
         f"fusion: context encoder {config.context_encoder}, {config.num_mcn_layers} MCN layers, hidden size "
         f"{config.hidden_size}, {config.num_attention_heads} heads"
     )
+    if getattr(config, "causal", False):
+        rows.append(
+            "online: causal (each prediction uses only the utterances so far), so it can stream: "
+            "`stream = model.init_stream()`, then `stream.step(**one_utterance)` as each utterance arrives"
+        )
+    else:
+        rows.append(
+            "online: bidirectional (each prediction also uses the later utterances), so it cannot stream"
+        )
     rows.append(
         f"contrastive terms: tau={config.contrastive_temperature}, rho={config.hard_negative_ratio}, "
         f"alpha/beta/gamma={config.contrastive_weight_text}/{config.contrastive_weight_audio}/"
