@@ -47,6 +47,18 @@ def make_tiny_config(**overrides):
     return MCNCLConfig(**kwargs)
 
 
+def like_trained(model):
+    """Perturb every parameter of `model` (in place, seeded; returns it): LayerNorms that are not the identity on
+    normalised inputs and nonzero biases, as after training. The initial values can hide differences."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.2)
+    return model
+
+
 @pytest.fixture
 def tiny_config():
     """Factory fixture: `tiny_config(**overrides)` -> MCNCLConfig."""

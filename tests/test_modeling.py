@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import make_tiny_config, run_without_mcn_cl
+from conftest import like_trained, make_tiny_config, run_without_mcn_cl
 from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition, MCNCLModel
@@ -530,7 +530,7 @@ def _uneven_batch(config, seed=0):
 def test_batch_composition_does_not_change_a_dialogue_output(context_encoder, causal):
     torch.manual_seed(0)
     config = make_tiny_config(context_encoder=context_encoder, causal=causal)
-    model = MCNCLForEmotionRecognition(config).eval()
+    model = like_trained(MCNCLForEmotionRecognition(config).eval())
     inputs = _uneven_batch(config)
     lengths = inputs["utterance_mask"].sum(1).tolist()
     with torch.no_grad():

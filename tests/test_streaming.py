@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import make_tiny_config
+from conftest import like_trained, make_tiny_config
 
 from mcn_cl import MCNCLForEmotionRecognition, MCNCLModel
 
@@ -55,7 +55,7 @@ def utterance(inputs, t):
 
 def causal_model(**overrides):
     torch.manual_seed(0)
-    return MCNCLForEmotionRecognition(make_tiny_config(causal=True, **overrides)).eval()
+    return like_trained(MCNCLForEmotionRecognition(make_tiny_config(causal=True, **overrides))).eval()
 
 
 @pytest.mark.parametrize("kv_source", ["context", "previous_layer"])
