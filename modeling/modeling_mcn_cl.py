@@ -1088,7 +1088,7 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
             return_dict=True,
         )
         per_modality = [outputs.text_hidden_state, outputs.audio_hidden_state, outputs.visual_hidden_state]
-        logits, embeds = self._heads(per_modality)
+        logits, embeds = self._heads(per_modality, outputs.modality_mask)
         loss = self._loss(logits, labels, utterance_mask) if labels is not None else None
 
         if not return_dict:
@@ -1107,11 +1107,12 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
         )
 
     def _heads(
-        self, per_modality: list[torch.Tensor | None]
+        self, per_modality: list[torch.Tensor | None], modality_mask: torch.Tensor
     ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-        """Each modality's F^{m(T)} [B, N, H] (None when absent) -> logits [B, N, K] and the projections z'_m."""
-        reference = next(h for h in per_modality if h is not None)
-        fused = torch.cat([h if h is not None else torch.zeros_like(reference) for h in per_modality], dim=-1)
+        """Each modality's F^{m(T)} [B, N, H] (None when absent) -> logits [B, N, K] and the projections z'_m.
+        Absent modalities enter the classifier as zeros (all three when nothing is present, e.g. only padding)."""
+        absent = modality_mask.new_zeros(*modality_mask.shape[:2], self.config.hidden_size, dtype=self.dtype)
+        fused = torch.cat([h if h is not None else absent for h in per_modality], dim=-1)
         logits = self.classifier(fused)  # eq. 28-31
         embeds = [
             self.projection_heads[m](h) if h is not None else None for m, h in zip(MODALITIES, per_modality)
@@ -1157,7 +1158,7 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
     def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLOutput:
         outputs = self.mcn_cl._stream_step(stream, **inputs)
         per_modality = [outputs.text_hidden_state, outputs.audio_hidden_state, outputs.visual_hidden_state]
-        logits, embeds = self._heads(per_modality)
+        logits, embeds = self._heads(per_modality, outputs.modality_mask)
         labels = inputs.get("labels")
         return MCNCLOutput(
             loss=self._loss(logits, labels, inputs.get("utterance_mask")) if labels is not None else None,

@@ -639,17 +639,14 @@ def test_text_tower_has_no_pooler_and_old_checkpoints_with_one_still_load(tmp_pa
 
 
 def _training_loss(model, inputs):
-    """Cross-entropy plus the three contrastive terms (eq. 27), as the trainer computes them."""
-    from mcn_cl.losses import HardNegativeSupConLoss
+    """Cross-entropy plus the weighted contrastive terms (eq. 27), as `MCNCLTrainer.compute_loss` computes them."""
+    from mcn_cl.losses import contrastive_terms
 
     out = model(**inputs)
-    labels = inputs["labels"].reshape(-1)
-    loss = out.loss
-    for index, name in enumerate(("text", "audio", "visual")):
-        rows = out.modality_mask[..., index].reshape(-1) & (labels != -100)
-        embeds = getattr(out, f"{name}_embeds").reshape(labels.shape[0], -1)
-        loss = loss + 0.1 * HardNegativeSupConLoss()(embeds, labels.clamp(min=0), rows)
-    return loss
+    config = model.module.config if hasattr(model, "module") else model.config
+    terms = contrastive_terms(out, inputs["labels"], config)
+    assert set(terms) == {"text", "audio", "visual"}
+    return out.loss + sum(config.contrastive_weights[m] * term for m, term in terms.items())
 
 
 @pytest.mark.parametrize("kv_source", ["context", "previous_layer"])
