@@ -517,9 +517,8 @@ class MCNCLContextEncoder(nn.Module):
             if previous is None:
                 previous = x.new_zeros(1, x.shape[0], self.gru.hidden_size)
             out, hidden = self.gru((x + self.speaker_embeddings(speaker)).unsqueeze(1), previous)
-            state["gru"] = torch.where(
-                valid[None, :, None], hidden, previous
-            )  # a masked step changes nothing
+            # a masked step changes nothing
+            state["gru"] = torch.where(valid[None, :, None], hidden, previous)
             out = self.norm(x + out[:, 0])
         else:
             valid_so_far = _append_step(state.get("valid"), valid)
@@ -939,8 +938,9 @@ class MCNCLModel(MCNCLPreTrainedModel):
 
     def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLModelOutput:
         """One utterance per dialogue through a causal model, from the cached past of `stream` (which it updates)."""
-        names = _STREAM_INPUTS[:-1]  # everything but labels
-        embedded = self._embed_utterances(**{name: inputs.get(name) for name in names})
+        embedded = self._embed_utterances(
+            **{name: inputs.get(name) for name in _STREAM_INPUTS if name != "labels"}
+        )
         batch, num_utt = embedded.modality_mask.shape[:2]
         if num_utt != 1 or batch != stream.batch_size:
             raise ValueError(
