@@ -540,6 +540,21 @@ def test_batch_composition_does_not_change_a_dialogue_output(context_encoder, ca
             assert (alone[0] - batched[d, :length]).abs().max() <= 1e-5, (d, context_encoder)
 
 
+@pytest.mark.parametrize("causal", [False, True], ids=["bidirectional", "causal"])
+@pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
+def test_dialogues_missing_a_modality_train_with_finite_gradients(context_encoder, causal):
+    torch.manual_seed(0)
+    config = make_tiny_config(context_encoder=context_encoder, causal=causal)
+    model = MCNCLForEmotionRecognition(config).train()
+    inputs = _uneven_batch(config)
+    inputs["labels"] = torch.tensor([[0, 1, 2, 3, 4], [5, 0, 1, 2, -100], [1, 2, 3, -100, -100]])
+    inputs["audio_features"][1] = float("nan")  # dialogue 1 has no audio: never read
+    out = model(**inputs)
+    out.loss.backward()
+    assert torch.isfinite(out.logits).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 @pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
 def test_a_masked_modality_of_an_utterance_is_skipped_by_the_context_encoder(context_encoder):
     torch.manual_seed(0)
