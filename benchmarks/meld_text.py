@@ -632,9 +632,13 @@ def child_command(args, setting: str, seed: int, partial: str) -> list[str]:
     return cmd
 
 
-def run_jobs(args, jobs: list[tuple[str, int]], meta: dict, deadline: float | None) -> list[dict]:
-    """Run `(setting, seed)` jobs as subprocesses, `args.jobs` at a time; merge each into `args.results` as soon as
-    it ends (ok, failed, or killed at the deadline). Returns the records of this call."""
+def run_jobs(args, jobs: list[tuple[str, int]], meta: dict, deadline: float | None, then=None) -> list[dict]:
+    """Run `(setting, seed)` jobs as subprocesses, `args.jobs` at a time, in the given order; merge each into
+    `args.results` as soon as it ends (ok, failed, or killed at the deadline). Returns the records of this call.
+
+    `then`: optional `(keys, make_jobs)`: once every job of `keys` has ended, `make_jobs()` is called and the jobs it
+    returns are queued (the confirmation of `--auto` starts while the slower fixed runs are still going).
+    """
     logs_dir = os.path.join(args.work_dir, "logs")
     os.makedirs(logs_dir, exist_ok=True)
     pending, running, records = list(jobs), {}, []
@@ -708,7 +712,13 @@ def run_jobs(args, jobs: list[tuple[str, int]], meta: dict, deadline: float | No
             print(
                 f"[{_now()}] finished {setting} seed {seed}: {summary} ({record['run_wall_s']} s)", flush=True
             )
-        if deadline is not None and time.time() > deadline and pending:
+        if then is not None:
+            keys, make_jobs = then
+            busy = set(pending) | {(job[1], job[2]) for job in running.values()}
+            if not busy & set(keys):
+                then = None
+                pending += [job for job in make_jobs() if job not in busy]
+        if deadline is not None and time.time() > deadline - args.min_run_s and pending:
             for setting, seed in pending:
                 print(f"[{_now()}] not started (deadline): {setting} seed {seed}", flush=True)
             pending = []
@@ -793,7 +803,7 @@ def _order(groups: dict, chosen: str | None) -> list[str]:
 def _hparams_cell(hp: dict) -> str:
     if "lr" not in hp:
         return "frozen encoder; BiGRU lr 1e-3"
-    parts = [f"enc {hp['elr']:g} / fus {hp['lr']:g}", f"bs {hp['bs']}", f"wu {hp['warmup']:g}"]
+    parts = [f"enc {_fmt(hp['elr'])} / fus {_fmt(hp['lr'])}", f"bs {hp['bs']}", f"wu {_fmt(hp['warmup'])}"]
     if hp["ctx_past"] or hp["ctx_future"]:
         parts.append(f"ctx {hp['ctx_past']}+{hp['ctx_future']}")
     if hp["speakers"]:
@@ -833,41 +843,35 @@ def plot_curves(results: dict, path: str) -> None:
     corpora = [c for c in ("meld", "small_dyadic") if any(g[0]["corpus"] == c for g in groups.values())]
     if not corpora:
         return
-    fig, axes = plt.subplots(1, len(corpora), figsize=(7.5 * len(corpora), 5.2), squeeze=False)
+    fig, axes = plt.subplots(len(corpora), 1, figsize=(13, 5.0 * len(corpora)), squeeze=False)
     stats = results["meta"].get("corpora", {})
-    for ax, corpus in zip(axes[0], corpora):
+    cmap = plt.get_cmap("tab20")
+    for ax, corpus in zip(axes[:, 0], corpora):
         settings = [s for s in _order(groups, chosen) if groups[s][0]["corpus"] == corpus]
-        cmap = plt.get_cmap("tab20")
         for i, setting in enumerate(settings):
             epochs, values = mean_curve(groups[setting])
             name = setting.split(":")[0]
-            style = {"linestyle": "--"} if name == "baseline" else {}
-            if name == "old_recipe":
-                style = {"linestyle": ":"}
-            width = 2.8 if setting == chosen else 1.4
-            label = f"{setting} ({len(groups[setting])} seed{'s' if len(groups[setting]) > 1 else ''})"
+            seeds = len(groups[setting])
+            label = f"{setting} ({seeds} seed{'s' if seeds > 1 else ''})"
+            style = {"color": cmap(i % 20), "linewidth": 1.3, "linestyle": "-"}
             if setting == chosen:
+                style.update(color="black", linewidth=2.8)
                 label = "chosen: " + label
-            ax.plot(
-                epochs,
-                values,
-                marker="o",
-                markersize=3,
-                linewidth=width,
-                color=cmap(i % 20),
-                label=label,
-                **style,
-            )
+            elif name == "baseline":
+                style.update(color="dimgrey", linewidth=2.0, linestyle="--")
+            elif name == "old_recipe":
+                style.update(color="firebrick", linewidth=2.0, linestyle=":")
+            ax.plot(epochs, values, marker="o", markersize=3, label=label, **style)
         prior = stats.get(corpus, {}).get("dev_prior_weighted_f1")
         if prior is not None:
             ax.axhline(
                 100 * prior, color="grey", linewidth=1, linestyle="-.", label="class prior (majority class)"
             )
-        ax.set_title(f"{corpus}: dev weighted F1 per epoch (mean over seeds)")
+        ax.set_title(f"{corpus}: dev weighted F1 after each epoch (mean over seeds)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("dev weighted F1 (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -1084,17 +1088,26 @@ def main(argv: list[str] | None = None) -> None:
             make_small_dyadic(args.meld_dir, corpus_dir(args, "small_dyadic"))
         meta["corpora"] = {c: corpus_stats(corpus_dir(args, c)) for c in sorted(corpora)}
         print(f"[{_now()}] {len(jobs)} runs, {args.jobs} at a time", flush=True)
-        run_jobs(args, jobs, meta, deadline)
+        then = None
         if args.auto and not args.confirm:
-            chosen = choose(load_results(args.results)["runs"])
-            print(f"[{_now()}] chosen on dev: {chosen}", flush=True)
-            if chosen:
-                jobs = todo(
+            explored = todo(
+                args.results, [(s, 1) for s in (args.explore if args.explore is not None else EXPLORE)]
+            )
+
+            def confirmation() -> list[tuple[str, int]]:
+                chosen = choose(load_results(args.results)["runs"])
+                print(f"[{_now()}] chosen on dev: {chosen}", flush=True)
+                if not chosen:
+                    return []
+                more = todo(
                     args.results,
                     confirmation_jobs(chosen, args.confirm_seeds, args.ablation_seeds, args.small_seeds),
                 )
-                print(f"[{_now()}] confirmation: {len(jobs)} runs", flush=True)
-                run_jobs(args, jobs, meta, deadline)
+                print(f"[{_now()}] confirmation: {len(more)} runs queued", flush=True)
+                return more
+
+            then = (explored, confirmation)
+        run_jobs(args, jobs, meta, deadline, then)
 
     if args.write_markdown:
         results = load_results(args.results)
