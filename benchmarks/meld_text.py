@@ -578,6 +578,8 @@ def load_results(path: str) -> dict:
     if old:
         results.setdefault("superseded", []).extend(old)
         results["runs"] = [r for r in results["runs"] if "hparams" in r]
+        meta = results["meta"]
+        meta["superseded_commands"] = meta.get("superseded_commands", []) + meta.pop("commands", [])
     return results
 
 
@@ -1043,6 +1045,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keep_checkpoints", action="store_true")
     parser.add_argument("--dry_run", action="store_true", help="print the jobs, run nothing")
+    parser.add_argument(
+        "--merge_from",
+        nargs="*",
+        default=[],
+        help="results JSONs (e.g. of a GPU machine) whose runs and commands are merged into --results first",
+    )
     parser.add_argument("--write_markdown", default=None, help="render the results into this markdown file")
     parser.add_argument("--png", default=os.path.join(REPO, CURVES_PNG), help="learning-curve figure")
     # one run (used by the parent for each job)
@@ -1068,6 +1076,11 @@ def main(argv: list[str] | None = None) -> None:
     results = load_results(args.results)
     if "superseded" in results:
         save_results(args.results, results)
+    for path in args.merge_from:
+        other = load_results(os.path.abspath(path))
+        for record in sorted(other["runs"], key=lambda r: r.get("status") == "ok"):  # ok records win
+            merge_record(args.results, record, {k: v for k, v in other["meta"].items() if k != "last_update"})
+        print(f"merged {len(other['runs'])} runs of {path}", flush=True)
 
     phase1 = [(s, seed) for s in args.settings for seed in args.seeds]
     if args.auto and not args.confirm:
