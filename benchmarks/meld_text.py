@@ -1026,6 +1026,11 @@ def main(argv: list[str] | None = None) -> None:
         "--confirm_seeds, its ablations with --ablation_seeds and the recipe on small_dyadic with --small_seeds",
     )
     parser.add_argument("--explore", nargs="*", default=None, help="replace the EXPLORE grid of --auto")
+    parser.add_argument(
+        "--explore_only",
+        action="store_true",
+        help="--auto without the confirmation (run it later with --confirm)",
+    )
     parser.add_argument("--confirm_seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--ablation_seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--small_seeds", nargs="+", type=int, default=[1, 2, 3])
@@ -1102,7 +1107,7 @@ def main(argv: list[str] | None = None) -> None:
         meta["corpora"] = {c: corpus_stats(corpus_dir(args, c)) for c in sorted(corpora)}
         print(f"[{_now()}] {len(jobs)} runs, {args.jobs} at a time", flush=True)
         then = None
-        if args.auto and not args.confirm:
+        if args.auto and not args.confirm and not args.explore_only:
             explored = todo(
                 args.results, [(s, 1) for s in (args.explore if args.explore is not None else EXPLORE)]
             )
