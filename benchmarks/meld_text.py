@@ -743,14 +743,24 @@ def todo(results_path: str, jobs: list[tuple[str, int]]) -> list[tuple[str, int]
 
 
 def choose(runs: list[dict], corpus: str = "meld") -> str | None:
-    """The `recipe*` setting (on `corpus`) with the best mean dev weighted F1 (dev only: test is never looked at)."""
-    groups = collections.defaultdict(list)
+    """The `recipe*` setting (on `corpus`) with the best mean dev weighted F1 (dev only: test is never looked at).
+
+    The means are taken over the seeds every candidate has (the exploration seed), so that confirming the chosen
+    setting with more seeds does not change the choice afterwards.
+    """
+    groups = collections.defaultdict(dict)
     for r in runs:
         if r.get("status") == "ok" and r["setting"].split(":")[0] == "recipe" and r["corpus"] == corpus:
-            groups[r["setting"]].append(r["dev_weighted_f1_best"])
+            groups[r["setting"]][r["seed"]] = r["dev_weighted_f1_best"]
     if not groups:
         return None
-    return max(groups, key=lambda s: (np.mean(groups[s]), len(groups[s])))
+    common = set.intersection(*(set(seeds) for seeds in groups.values()))
+
+    def score(setting: str) -> float:
+        seeds = common or set(groups[setting])
+        return float(np.mean([groups[setting][s] for s in seeds]))
+
+    return max(groups, key=score)
 
 
 def overrides_of(setting: str) -> str:
