@@ -915,7 +915,7 @@ def render_markdown(results: dict, source: str, png: str) -> str:
         "",
         "Checkpoint selected on dev weighted F1 (one evaluation per epoch); mean ± sample std over seeds (one value: "
         "a single seed). F1 in %. `dev@1`: dev weighted F1 after the first epoch. The chosen setting (bold) is the "
-        "`recipe*` setting with the best mean dev weighted F1 on meld; test is never used to choose.",
+        "`recipe*` setting with the best dev weighted F1 on meld, over the seed(s) every candidate ran (the exploration seed); test is never used to choose.",
         "",
         "| setting | corpus | hyper-parameters | seeds | epochs | dev@1 | best dev wF1 | test wF1 | test macro F1 | "
         "test wF1 − baseline | train time / run |",
