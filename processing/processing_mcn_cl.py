@@ -236,6 +236,18 @@ class MCNCLProcessor(ProcessorMixin):
         speaker_format (`str`, *optional*): template of the text fed to the tokenizer, with `{speaker}` and
             `{text}` fields, e.g. `"{speaker}: {text}"`. Default: the text alone.
         max_text_length (`int`, *optional*, defaults to 128): tokens per utterance (truncation).
+        text_context_past (`int`, *optional*, defaults to 0): conversation context in the text (EmoBERTa / TelME
+            style): each utterance's tokens also carry up to this many preceding utterances of its conversation.
+            0 with `text_context_future` 0 (the default, the paper's setting): each utterance alone.
+        text_context_future (`int`, *optional*, defaults to 0): as `text_context_past`, for following utterances.
+        text_context_past_only (`bool`, *optional*, defaults to `False`): online / causal use: only past context
+            (`text_context_future` is ignored), so an utterance's tokens never depend on what comes after it.
+
+    With context, an utterance's token ids are `[CLS] past [SEP] target [SEP] future [SEP]` (the tokenizer's
+    cls / sep tokens, or bos / eos; the final `[SEP]` only with future context): the target sits between the first
+    two separators, each utterance is rendered with `speaker_format` (so `"{speaker}: {text}"` puts the speaker
+    names in), the context utterances are concatenated in conversation order, and truncation to
+    `max_text_length` cuts the context, farthest utterance first, before the target (`text_with_context`).
 
     Example:
 
@@ -258,6 +270,9 @@ class MCNCLProcessor(ProcessorMixin):
         video_processor=None,
         speaker_format: str | None = None,
         max_text_length: int = 128,
+        text_context_past: int = 0,
+        text_context_future: int = 0,
+        text_context_past_only: bool = False,
         **kwargs,
     ):
         if tokenizer is None:
@@ -275,7 +290,11 @@ class MCNCLProcessor(ProcessorMixin):
                 ) from err
         self.speaker_format = speaker_format
         self.max_text_length = int(max_text_length)
+        self.text_context_past = int(text_context_past)
+        self.text_context_future = int(text_context_future)
+        self.text_context_past_only = bool(text_context_past_only)
         super().__init__(tokenizer, feature_extractor, video_processor, **kwargs)
+        self._check_text_context()
 
     @classmethod
     def from_text_encoder(
@@ -316,12 +335,96 @@ class MCNCLProcessor(ProcessorMixin):
             return text
         return self.speaker_format.format(speaker=speaker if speaker is not None else "", text=text)
 
-    def _text_ids(self, i: int, u: Mapping[str, Any]) -> list[int]:
+    # ------------------------------------------------------------------------------- conversation context in text
+
+    def _check_text_context(self) -> None:
+        for name in ("text_context_past", "text_context_future"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"MCNCLProcessor.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.uses_text_context:
+            return
+        if self._context_special_ids() is None:
+            raise ValueError(
+                "MCNCLProcessor.text_context_past / _future need a tokenizer with cls and sep (or bos and eos) "
+                f"tokens to mark the target utterance; {type(self.tokenizer).__name__} has none"
+            )
+        if self.max_text_length < 5:
+            raise ValueError(
+                f"MCNCLProcessor.max_text_length {self.max_text_length} leaves no room for text context (>= 5)"
+            )
+
+    @property
+    def uses_text_context(self) -> bool:
+        """Whether utterances carry conversation context in their tokens (`text_context_past` / `_future`)."""
+        return self.text_context_past > 0 or self.context_future > 0
+
+    @property
+    def context_future(self) -> int:
+        """Following utterances in an utterance's text: `text_context_future`, or 0 when `text_context_past_only`."""
+        return 0 if self.text_context_past_only else self.text_context_future
+
+    def _context_special_ids(self) -> tuple[int, int] | None:
+        """(start, separator) token ids around the target: the tokenizer's cls / sep, else bos / eos."""
+        tok = self.tokenizer
+        start = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        sep = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        return None if start is None or sep is None else (start, sep)
+
+    def text_with_context(self, utterances: Sequence[Mapping[str, Any]], index: int) -> list[int]:
+        """Token ids of utterance `index` with its conversation context: `[CLS] past [SEP] target [SEP] future
+        [SEP]` (see the class docstring), at most `max_text_length` ids.
+
+        The target keeps up to `max_text_length - 3` tokens (minus one more with future context); the context
+        fills what is left, nearest utterance first, alternating past and future, so the farthest context is cut
+        first (a past utterance keeps its end, a future one its beginning). Context utterances without a usable
+        text (absent, not a string, blank) are skipped.
+        """
+        start, sep = self._context_special_ids()
+        n = len(utterances)
+
+        def tokens(k: int) -> list[int] | None:
+            u = utterances[k]
+            text = u.get("text") if isinstance(u, Mapping) else None
+            if not isinstance(text, str) or not text.strip():
+                return None
+            formatted = self.format_text(text, u.get("speaker"))
+            return list(self.tokenizer(formatted, add_special_tokens=False)["input_ids"])
+
+        past, future = self.text_context_past, self.context_future
+        has_future = future > 0 and index + 1 < n
+        room = self.max_text_length - 3 - int(has_future)
+        target = (tokens(index) or [])[:room]
+        room -= len(target)
+        before: list[list[int]] = []  # nearest first
+        after: list[list[int]] = []
+        for distance in range(1, max(past, future) + 1):
+            for side, k, limit in (("past", index - distance, past), ("future", index + distance, future)):
+                if room <= 0 or distance > limit or not 0 <= k < n:
+                    continue
+                ids = tokens(k)
+                if not ids:
+                    continue
+                take = min(len(ids), room)
+                room -= take
+                if side == "past":
+                    before.append(ids[len(ids) - take :])
+                else:
+                    after.append(ids[:take])
+        ids = [start, *(t for ids in reversed(before) for t in ids), sep, *target, sep]
+        if has_future:
+            ids += [*(t for ids in after for t in ids), sep]
+        return ids
+
+    def _text_ids(
+        self, i: int, u: Mapping[str, Any], utterances: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[int]:
         text = u.get("text")
         if not isinstance(text, str):
             raise MCNCLMediaError(f"text must be a string, got {type(text).__name__}", None, "text")
         if not text.strip():
             raise MCNCLMediaError("empty text", None, "text")
+        if utterances is not None and self.uses_text_context:
+            return self.text_with_context(utterances, i)
         encoded = self.tokenizer(
             self.format_text(text, u.get("speaker")), truncation=True, max_length=self.max_text_length
         )
@@ -380,7 +483,7 @@ class MCNCLProcessor(ProcessorMixin):
         audio: list[np.ndarray | None] = [None] * n
         video: list[dict[str, torch.Tensor] | None] = [None] * n
         readers = (
-            ("text", "text", text_ids, self._text_ids),
+            ("text", "text", text_ids, lambda i, u: self._text_ids(i, u, utterances)),
             ("audio", "audio", audio, lambda i, u: self._audio(u)),
             ("video", "visual", video, lambda i, u: self._video(u)),
         )

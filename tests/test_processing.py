@@ -709,6 +709,121 @@ def test_every_clip_failing_still_gives_frames_of_the_configured_size(media, pro
 # --------------------------------------------------------------------------------------------- save / load
 
 
+# ------------------------------------------------------------------------------------ conversation context
+
+CONTEXT_WORDS = ["ann", "bob", ":", "hello", "how", "fine", "thanks", "bye", "one", "two", "three", "four"]
+CONTEXT_CONVERSATION = [
+    {"text": "hello", "speaker": "Ann"},
+    {"text": "how are you", "speaker": "Bob"},
+    {"text": "fine thanks", "speaker": "Ann"},
+    {"text": "bye", "speaker": "Bob"},
+]
+
+
+def context_tokens(processor, conversation=CONTEXT_CONVERSATION) -> list[list[str]]:
+    """The tokens of each utterance of one conversation (padding dropped)."""
+    out = processor(conversation)
+    rows = zip(out["input_ids"][0].tolist(), out["attention_mask"][0].tolist())
+    return [
+        processor.tokenizer.convert_ids_to_tokens([t for t, m in zip(ids, mask) if m]) for ids, mask in rows
+    ]
+
+
+def test_text_context_carries_speakers_and_past_and_future_utterances_around_the_marked_target():
+    processor = MCNCLProcessor(
+        make_tiny_tokenizer(CONTEXT_WORDS),
+        speaker_format="{speaker}: {text}",
+        text_context_past=2,
+        text_context_future=1,
+    )
+    assert context_tokens(processor) == [
+        ["[CLS]", "[SEP]", "ann", ":", "hello", "[SEP]", "bob", ":", "how", "are", "you", "[SEP]"],
+        ["[CLS]", "ann", ":", "hello", "[SEP]", "bob", ":", "how", "are", "you", "[SEP]",
+         "ann", ":", "fine", "thanks", "[SEP]"],
+        ["[CLS]", "ann", ":", "hello", "bob", ":", "how", "are", "you", "[SEP]", "ann", ":", "fine", "thanks",
+         "[SEP]", "bob", ":", "bye", "[SEP]"],
+        ["[CLS]", "bob", ":", "how", "are", "you", "ann", ":", "fine", "thanks", "[SEP]", "bob", ":", "bye",
+         "[SEP]"],
+    ]  # fmt: skip
+
+
+def test_text_context_is_off_by_default():
+    tokenizer = make_tiny_tokenizer(CONTEXT_WORDS)
+    processor = MCNCLProcessor(tokenizer)
+    assert not processor.uses_text_context
+    assert context_tokens(processor)[1] == ["[CLS]", "how", "are", "you", "[SEP]"]
+
+
+def test_past_only_context_never_looks_ahead():
+    tokenizer = make_tiny_tokenizer(CONTEXT_WORDS)
+    processor = MCNCLProcessor(
+        tokenizer, text_context_past=1, text_context_future=2, text_context_past_only=True
+    )
+    assert processor.context_future == 0
+    full = context_tokens(processor)
+    assert full[1] == ["[CLS]", "hello", "[SEP]", "how", "are", "you", "[SEP]"]
+    # each utterance's tokens equal those computed from the conversation up to that utterance
+    for i in range(len(CONTEXT_CONVERSATION)):
+        assert context_tokens(processor, CONTEXT_CONVERSATION[: i + 1])[i] == full[i]
+
+
+def test_truncation_cuts_the_farthest_context_first_and_keeps_the_target():
+    conversation = [
+        {"text": "one two three four"},
+        {"text": "one two"},
+        {"text": "how are you"},
+        {"text": "fine thanks bye"},
+    ]
+    tokenizer = make_tiny_tokenizer(CONTEXT_WORDS)
+    processor = MCNCLProcessor(tokenizer, max_text_length=11, text_context_past=2, text_context_future=1)
+    # 11 = 4 special tokens + 3 target + 4 context: the nearest past (2 tokens) and future (2 of 3, its start),
+    # nothing of the farthest past utterance
+    assert context_tokens(processor, conversation)[2] == [
+        "[CLS]", "one", "two", "[SEP]", "how", "are", "you", "[SEP]", "fine", "thanks", "[SEP]"
+    ]  # fmt: skip
+    processor = MCNCLProcessor(tokenizer, max_text_length=10, text_context_past=2)
+    # past only: 3 special tokens, 3 target, 4 context: the nearest utterance whole, the end of the farther one
+    assert context_tokens(processor, conversation)[2] == [
+        "[CLS]", "three", "four", "one", "two", "[SEP]", "how", "are", "you", "[SEP]"
+    ]  # fmt: skip
+    # a target longer than the budget is truncated itself, with no context left
+    processor = MCNCLProcessor(tokenizer, max_text_length=5, text_context_past=2)
+    assert context_tokens(processor, conversation)[0] == ["[CLS]", "[SEP]", "one", "two", "[SEP]"]
+
+
+def test_text_context_options_are_checked():
+    tokenizer = make_tiny_tokenizer(CONTEXT_WORDS)
+    with pytest.raises(ValueError, match="text_context_past"):
+        MCNCLProcessor(tokenizer, text_context_past=-1)
+    with pytest.raises(ValueError, match="max_text_length"):
+        MCNCLProcessor(tokenizer, text_context_past=1, max_text_length=4)
+
+
+def test_text_context_options_survive_save_and_load(tmp_path):
+    processor = MCNCLProcessor(
+        make_tiny_tokenizer(CONTEXT_WORDS),
+        speaker_format="{speaker}: {text}",
+        text_context_past=3,
+        text_context_future=1,
+        text_context_past_only=True,
+    )
+    processor.save_pretrained(tmp_path)
+    with open(tmp_path / "processor_config.json") as f:
+        saved = json.load(f)
+    assert (saved["text_context_past"], saved["text_context_future"], saved["text_context_past_only"]) == (
+        3,
+        1,
+        True,
+    )
+    for loaded in (MCNCLProcessor.from_pretrained(tmp_path), AutoProcessor.from_pretrained(tmp_path)):
+        assert (loaded.text_context_past, loaded.text_context_future, loaded.text_context_past_only) == (
+            3,
+            1,
+            True,
+        )
+        assert context_tokens(loaded) == context_tokens(processor)
+
+
 def test_save_and_load_round_trip_with_the_auto_classes(media, tokenizer, tmp_path):
     processor = MCNCLProcessor(
         tokenizer,

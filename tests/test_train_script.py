@@ -208,3 +208,43 @@ def test_raw_dataset_trees_train_end_to_end_through_the_processor(dataset, tmp_p
     extractor = processor.feature_extractor
     assert extractor.feature_set == "eGeMAPSv02" and extractor.do_normalize  # fitted on the train split
     assert processor.video_processor.num_frames == 2
+
+
+def test_recipe_defaults_two_learning_rates_and_both_are_recorded(feature_pickle, tmp_path):
+    model_args, _, training_args = train.parse_arguments(["--output_dir", str(tmp_path)])
+    assert training_args.learning_rate == train.RECIPE_DEFAULTS["learning_rate"]
+    assert model_args.encoder_learning_rate == train.ENCODER_LEARNING_RATE
+    assert training_args.warmup_steps == train.RECIPE_DEFAULTS["warmup_steps"]
+    model_args, _, training_args = train.parse_arguments(
+        ["--output_dir", str(tmp_path), "--encoder_learning_rate", "1e-5", "--learning_rate", "2e-4"]
+    )
+    assert (model_args.encoder_learning_rate, training_args.learning_rate) == (1e-5, 2e-4)
+    results = train.main(pickle_args(feature_pickle, tmp_path / "run", encoder_learning_rate=1e-5))
+    assert (results["learning_rate"], results["encoder_learning_rate"]) == (5e-3, 1e-5)
+
+
+def test_text_context_flags_reach_a_new_processor(tmp_path):
+    from conftest import make_tiny_tokenizer
+
+    make_tiny_tokenizer().save_pretrained(tmp_path / "tokenizer")
+    model_args, _, _ = train.parse_arguments(
+        [
+            "--output_dir",
+            str(tmp_path),
+            "--text_encoder",
+            str(tmp_path / "tokenizer"),
+            "--text_context_past",
+            "3",
+            "--text_context_future",
+            "1",
+            "--text_speaker_names",
+            "true",
+        ]
+    )
+    processor = train.build_processor(model_args)
+    assert (processor.text_context_past, processor.text_context_future) == (3, 1)
+    assert not processor.text_context_past_only and processor.speaker_format == "{speaker}: {text}"
+    assert (
+        train.build_processor(train.ModelArguments(text_encoder=str(tmp_path / "tokenizer"))).speaker_format
+        is None
+    )

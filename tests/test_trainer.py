@@ -15,6 +15,7 @@ from transformers import TrainerCallback, TrainingArguments
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.losses import contrastive_terms
 from mcn_cl.metrics import make_compute_metrics
+from mcn_cl.trainer import pretrained_tower_parameters
 
 NUM_LABELS = 3
 
@@ -94,7 +95,9 @@ class StopAtStep(TrainerCallback):
         return control
 
 
-def make_trainer(output_dir, model=None, train=None, callbacks=None, **overrides) -> MCNCLTrainer:
+def make_trainer(
+    output_dir, model=None, train=None, callbacks=None, encoder_learning_rate=None, **overrides
+) -> MCNCLTrainer:
     model = model or tiny_model()
     dataset = Dataset.from_list(train or make_dialogues())
     return MCNCLTrainer(
@@ -105,6 +108,7 @@ def make_trainer(output_dir, model=None, train=None, callbacks=None, **overrides
         data_collator=MCNCLDataCollator(),
         compute_metrics=make_compute_metrics(model.config.id2label),
         callbacks=callbacks,
+        encoder_learning_rate=encoder_learning_rate,
     )
 
 
@@ -156,6 +160,92 @@ def test_each_loss_term_is_logged(tmp_path):
     for entry in train_logs:
         assert {"loss_ce", "loss_text", "loss_audio", "loss_visual"} <= set(entry)
         assert entry["loss_ce"] > 0 and entry["loss_text"] > 0
+
+
+def _group_map(trainer) -> dict[str, dict]:
+    trainer.create_optimizer()
+    return {group["name"]: group for group in trainer.optimizer.param_groups}
+
+
+def test_encoder_and_fusion_groups_hold_the_tower_and_the_rest(tmp_path):
+    trainer = make_trainer(tmp_path, encoder_learning_rate=2e-5, learning_rate=1e-3, weight_decay=0.05)
+    groups = _group_map(trainer)
+    assert list(groups) == ["fusion", "fusion_no_decay", "encoder", "encoder_no_decay"]
+    model = trainer.model
+    text_tower = {id(p) for p in model.mcn_cl.text_encoder.encoder.parameters()}
+    encoder = {id(p) for name in ("encoder", "encoder_no_decay") for p in groups[name]["params"]}
+    fusion = {id(p) for name in ("fusion", "fusion_no_decay") for p in groups[name]["params"]}
+    assert encoder == text_tower
+    assert fusion == {id(p) for p in model.parameters()} - text_tower
+    assert id(model.classifier.out_proj.weight) in fusion
+    assert (
+        id(model.mcn_cl.text_encoder.projection.weight) in fusion
+    )  # the new projection is fusion, not tower
+    assert groups["encoder"]["lr"] == groups["encoder_no_decay"]["lr"] == 2e-5
+    assert groups["fusion"]["lr"] == groups["fusion_no_decay"]["lr"] == 1e-3
+
+
+def test_biases_and_norm_weights_get_no_weight_decay(tmp_path):
+    trainer = make_trainer(tmp_path, encoder_learning_rate=2e-5, weight_decay=0.05)
+    groups = _group_map(trainer)
+    no_decay = {id(p) for name in ("fusion_no_decay", "encoder_no_decay") for p in groups[name]["params"]}
+    decay = {id(p) for name in ("fusion", "encoder") for p in groups[name]["params"]}
+    assert groups["fusion_no_decay"]["weight_decay"] == groups["encoder_no_decay"]["weight_decay"] == 0.0
+    assert groups["fusion"]["weight_decay"] == groups["encoder"]["weight_decay"] == 0.05
+    for name, parameter in trainer.model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        is_bias_or_norm = leaf.startswith("bias") or "norm" in name.lower()  # GRU biases: bias_ih, bias_hh
+        assert (id(parameter) in no_decay) == is_bias_or_norm, name
+        assert (id(parameter) in decay) != is_bias_or_norm, name
+
+
+def test_without_encoder_learning_rate_both_groups_use_the_learning_rate(tmp_path):
+    groups = _group_map(make_trainer(tmp_path, learning_rate=3e-4))
+    assert {group["lr"] for group in groups.values()} == {3e-4}
+
+
+def test_a_frozen_text_encoder_is_left_out_of_the_optimizer(tmp_path):
+    torch.manual_seed(0)
+    model = MCNCLForEmotionRecognition(
+        make_tiny_config(id2label={0: "neg", 1: "neu", 2: "pos"}, freeze_text_encoder=True)
+    )
+    groups = _group_map(make_trainer(tmp_path, model=model, encoder_learning_rate=2e-5))
+    assert list(groups) == ["fusion", "fusion_no_decay"]
+
+
+def test_an_unfrozen_resnet_is_a_pretrained_tower(tiny_config):
+    model = MCNCLForEmotionRecognition(
+        tiny_config(visual_backbone="resnet101", visual_feature_size=1000, freeze_visual_backbone=False)
+    )
+    towers = {id(p) for p in pretrained_tower_parameters(model)}
+    assert {id(p) for p in model.get_visual_backbone().parameters()} <= towers
+    assert {id(p) for p in model.mcn_cl.text_encoder.encoder.parameters()} <= towers
+    assert id(model.mcn_cl.visual_encoder.projection.weight) not in towers
+
+
+def test_both_learning_rates_are_logged_and_follow_one_schedule(tmp_path):
+    trainer = make_trainer(
+        tmp_path,
+        encoder_learning_rate=1e-4,
+        learning_rate=1e-3,
+        max_steps=4,
+        warmup_steps=2,
+        lr_scheduler_type="linear",
+    )
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 4
+    fusion = [entry["learning_rate"] for entry in logs]
+    encoder = [entry["encoder_learning_rate"] for entry in logs]
+    # the rate of each step: linear warm-up over 2 steps, then linear decay to 0 at step 4
+    assert fusion == pytest.approx([0.0, 5e-4, 1e-3, 5e-4])
+    for f, e in zip(fusion, encoder):
+        assert e == pytest.approx(f / 10)
+
+
+def test_encoder_learning_rate_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="encoder_learning_rate"):
+        make_trainer(tmp_path, encoder_learning_rate=0.0)
 
 
 def test_loss_terms_reach_tensorboard(tmp_path):

@@ -7,6 +7,11 @@ CE comes from the model (class-weighted when `config.class_weights` is set); the
 [`mcn_cl.losses.contrastive_terms`] (gathered across processes in distributed runs). Each term is logged as
 `loss_ce`, `loss_text`, `loss_audio`, `loss_visual` (unweighted, averaged over the logging window and the
 processes) next to the Trainer's own `loss`, so they reach the console, `trainer_state.json` and TensorBoard.
+
+The optimizer has two learning rates (`create_optimizer`): `args.learning_rate` for the fusion network (everything
+that starts from scratch) and `encoder_learning_rate` for the pretrained towers (the text encoder; the ResNet when
+it is trained), with no weight decay on biases and norm weights. Both are logged (`learning_rate`,
+`encoder_learning_rate`) and follow the same schedule (warm-up, decay).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import Trainer
+from transformers.trainer_optimizer import is_optimizer_factory
 from transformers.utils import logging
 
 from .losses import MODALITIES, contrastive_terms
@@ -33,6 +39,19 @@ DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE = [
     "hidden_states",
     "attentions",
 ]
+
+
+def pretrained_tower_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the pretrained towers of an MCN-CL model: the text encoder (`AutoModel`) and the visual
+    ResNet backbone, trainable or not (the caller filters on `requires_grad`). `model` may be wrapped (DDP) or be
+    the headless [`MCNCLModel`]; a model without towers gives `[]`."""
+    model = getattr(model, "module", model)
+    base = getattr(model, "base_model", model)
+    towers = [
+        getattr(getattr(base, "text_encoder", None), "encoder", None),
+        getattr(getattr(base, "visual_encoder", None), "backbone", None),
+    ]
+    return [p for tower in towers if tower is not None for p in tower.parameters()]
 
 
 class MCNCLTrainer(Trainer):
@@ -59,6 +78,15 @@ class MCNCLTrainer(Trainer):
     The contrastive weights, temperature and hard-negative ratio are read from `model.config`
     (`contrastive_weights`, `contrastive_temperature`, `hard_negative_ratio`); a modality with weight 0, or absent
     from the batch on every process, adds nothing.
+
+    Args:
+        encoder_learning_rate (`float`, *optional*):
+            Peak learning rate of the pretrained towers ([`pretrained_tower_parameters`]: the text encoder, and the
+            visual ResNet when it is not frozen). `args.learning_rate` is the peak learning rate of everything else
+            (the fusion network: projections, PSA, context encoders, MCN layers, heads, classifier), which starts
+            from random weights and needs a larger one. Default (`None`): `args.learning_rate` for both. The usual
+            ranges: encoder 1e-5 to 5e-5, fusion 1e-4 to 1e-3.
+        *args, **kwargs: those of [`~transformers.Trainer`].
     """
 
     # Our `compute_loss` returns a per-micro-batch mean (CE averaged over the labelled utterances, contrastive terms
@@ -66,7 +94,10 @@ class MCNCLTrainer(Trainer):
     # must divide by the gradient-accumulation steps itself, and must not pass `num_items_in_batch` to the model.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, encoder_learning_rate: float | None = None, **kwargs):
+        if encoder_learning_rate is not None and not encoder_learning_rate > 0:
+            raise ValueError(f"MCNCLTrainer: encoder_learning_rate must be > 0, got {encoder_learning_rate}")
+        self.encoder_learning_rate = encoder_learning_rate
         super().__init__(*args, **kwargs)
         # The model's forward takes `**kwargs`, which would make the Trainer treat it as accepting
         # `num_items_in_batch` (sum-reduced CE normalised across the accumulated batch). MCN-CL's CE is a per-batch
@@ -75,6 +106,82 @@ class MCNCLTrainer(Trainer):
         device = self.args.device
         self._loss_term_sums = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
         self._loss_term_counts = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
+
+    def parameter_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups: fusion (decay, no decay) first, then encoder (decay, no decay).
+
+        Each group has `params`, `lr`, `weight_decay` and `name` (`fusion`, `fusion_no_decay`, `encoder`,
+        `encoder_no_decay`); empty groups and frozen parameters are left out. Biases and norm weights (the
+        parameters with one dimension: LayerNorm / BatchNorm scales and shifts, every bias) get no weight decay.
+        The fusion groups come first because the `Trainer` logs the first group's rate as `learning_rate`.
+        """
+        fusion_lr = self.args.learning_rate
+        encoder_lr = self.encoder_learning_rate if self.encoder_learning_rate is not None else fusion_lr
+        tower = {id(p) for p in pretrained_tower_parameters(model)}
+        groups = {name: [] for name in ("fusion", "fusion_no_decay", "encoder", "encoder_no_decay")}
+        for parameter in model.parameters():
+            if not parameter.requires_grad:
+                continue
+            name = "encoder" if id(parameter) in tower else "fusion"
+            groups[name + ("_no_decay" if parameter.ndim <= 1 else "")].append(parameter)
+        return [
+            {
+                "name": name,
+                "params": params,
+                "lr": encoder_lr if name.startswith("encoder") else fusion_lr,
+                "weight_decay": 0.0 if name.endswith("_no_decay") else self.args.weight_decay,
+            }
+            for name, params in groups.items()
+            if params
+        ]
+
+    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
+        """The `Trainer`'s optimizer (`args.optim`, betas, eps, ...) over [`parameter_groups`]: two learning rates
+        and no weight decay on biases / norms. The scheduler (`create_scheduler`) scales every group alike."""
+        if self.optimizer is not None:
+            return self.optimizer
+        opt_model = self.model if model is None else model
+        optimizer_cls, optimizer_kwargs = (
+            self.optimizer_cls_and_kwargs
+            if self.optimizer_cls_and_kwargs is not None
+            else self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        )
+        special = {"params", "model", "optimizer_dict"} & set(optimizer_kwargs)
+        if special or is_optimizer_factory(optimizer_cls):
+            # optimizers that build their own groups (GaLore, LOMO, layer-wise, Muon, ...): the Trainer's way, one
+            # learning rate
+            logger.warning(
+                "optim %s builds its own parameter groups: encoder_learning_rate is not applied",
+                self.args.optim,
+            )
+            return super().create_optimizer(model)
+        groups = self.parameter_groups(opt_model)
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        for group in groups:
+            logger.info(
+                "optimizer group %s: %d tensors, %d parameters, lr %g, weight decay %g",
+                group["name"],
+                len(group["params"]),
+                sum(p.numel() for p in group["params"]),
+                group["lr"],
+                group["weight_decay"],
+            )
+        return self.optimizer
+
+    def _encoder_learning_rate(self, fusion_learning_rate: float | None) -> float | None:
+        """The encoder groups' learning rate at the step whose fusion rate the `Trainer` logged as `learning_rate`
+        (the rate of the step just taken, read before the scheduler stepped); `None` without encoder group."""
+        if self.optimizer is None:
+            return None
+        groups = self.optimizer.param_groups
+        encoder = next((g for g in groups if str(g.get("name", "")).startswith("encoder")), None)
+        if encoder is None:
+            return None
+        first = groups[0]
+        if fusion_learning_rate is not None and "initial_lr" in encoder and first.get("initial_lr"):
+            # the schedule multiplies every group's initial rate by the same factor
+            return float(fusion_learning_rate) * encoder["initial_lr"] / first["initial_lr"]
+        return float(encoder["lr"])
 
     def compute_loss(
         self,
@@ -134,7 +241,8 @@ class MCNCLTrainer(Trainer):
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the averaged loss terms of the logging window to the training logs, then log as usual.
+        """Add the averaged loss terms of the logging window and the encoder's current learning rate to the training
+        logs, then log as usual.
 
         The Trainer calls `log` with the training `loss` at every logging step, on every process at the same time,
         so the terms are summed over the processes here (one `all_reduce`) and averaged.
@@ -149,6 +257,9 @@ class MCNCLTrainer(Trainer):
                     logs[f"loss_{name}"] = round(total / count, 6)
             self._loss_term_sums.zero_()
             self._loss_term_counts.zero_()
+            encoder_lr = self._encoder_learning_rate(logs.get("learning_rate"))
+            if encoder_lr is not None:  # `learning_rate` is the fusion groups' (the first group's)
+                logs["encoder_learning_rate"] = encoder_lr
         super().log(logs, start_time)
 
     def create_model_card(
@@ -183,4 +294,4 @@ class MCNCLTrainer(Trainer):
         write_model_card(self.args.output_dir, self.model.config, **card_kwargs)
 
 
-__all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE"]
+__all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE", "pretrained_tower_parameters"]
