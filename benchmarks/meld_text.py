@@ -87,6 +87,7 @@ RECIPE = {
     "tau": (0.1, "contrastive temperature"),
     "context_encoder": ("dialoguernn", "context encoder of the MCN (none: utterances one by one)"),
     "mcn": (1, "MCN layers on (1) or off (0)"),
+    "causal": (0, "online (causal) model: past-only context encoders and MCN keys (config causal=True)"),
 }
 SMALL_DYADIC = {"bs": 2, "epochs": 10}  # the corpus's batch size (issue 11) and train.py's default epochs
 
@@ -127,11 +128,14 @@ EXPLORE = [
 ]
 # runs of `--auto` that do not depend on the choice (they start with the exploration)
 FIXED = [
-    ("old_recipe", (1, 2)),
     ("baseline", (1, 2, 3)),
+    ("recipe:causal=1", (1,)),  # online mode: what the past-only restriction costs (issue 12)
     ("recipe:corpus=small_dyadic", (1,)),  # today's defaults on the corpus they were not tuned on
-    ("old_recipe:corpus=small_dyadic", (1,)),
     ("baseline:corpus=small_dyadic", (1, 2, 3)),
+    ("old_recipe", (1,)),
+    ("old_recipe:corpus=small_dyadic", (1,)),
+    ("old_recipe", (2,)),
+    ("recipe:causal=1", (2, 3)),
 ]
 ABLATIONS = ("no_contrastive", "no_hard_negatives", "no_context")
 
@@ -309,6 +313,8 @@ def train_arguments(args, hp: dict, seed: int, run_dir: str) -> list[str]:
     }
     if not hp["mcn"]:
         overrides["use_mcn"] = False
+    if hp["causal"]:
+        overrides["causal"] = True
     values = {
         "dataset": "meld",
         "data_dir": corpus_dir(args, hp["corpus"]),
@@ -319,6 +325,7 @@ def train_arguments(args, hp: dict, seed: int, run_dir: str) -> list[str]:
         "text_context_past": hp["ctx_past"],
         "text_context_future": hp["ctx_future"],
         "text_speaker_names": "true" if hp["speakers"] else "false",
+        "text_context_past_only": "true" if hp["causal"] else "false",
         "hard_negative_ratio": hp["rho"],
         "contrastive_temperature": hp["tau"],
         "contrastive_weight_text": hp["alpha"],
@@ -719,7 +726,8 @@ def run_jobs(args, jobs: list[tuple[str, int]], meta: dict, deadline: float | No
             busy = set(pending) | {(job[1], job[2]) for job in running.values()}
             if not busy & set(keys):
                 then = None
-                pending += [job for job in make_jobs() if job not in busy]
+                # the confirmation goes before the fixed runs still waiting: it decides the defaults
+                pending[:0] = [job for job in make_jobs() if job not in busy]
         if deadline is not None and time.time() > deadline - args.min_run_s and pending:
             for setting, seed in pending:
                 print(f"[{_now()}] not started (deadline): {setting} seed {seed}", flush=True)

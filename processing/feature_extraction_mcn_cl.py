@@ -296,15 +296,18 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
         feature_std: Sequence[float] | None = None,
         **kwargs,
     ):
-        import opensmile
-
-        if feature_set not in opensmile.FeatureSet.__members__:
-            raise ValueError(
-                f"MCNCLFeatureExtractor.feature_set: unknown openSMILE feature set {feature_set!r}; "
-                f"choose one of {sorted(opensmile.FeatureSet.__members__)}"
-            )
         expected = OPENSMILE_FEATURE_SIZES.get(feature_set)
-        if expected is None:
+        if (
+            expected is None
+        ):  # a set whose size is not tabulated: ask openSMILE (the known ones need no import,
+            # so a text-only run works where openSMILE is not installed)
+            import opensmile
+
+            if feature_set not in opensmile.FeatureSet.__members__:
+                raise ValueError(
+                    f"MCNCLFeatureExtractor.feature_set: unknown openSMILE feature set {feature_set!r}; "
+                    f"choose one of {sorted(opensmile.FeatureSet.__members__)}"
+                )
             expected = len(self._build_smile(feature_set).feature_names)
         if feature_size is not None and int(feature_size) != expected:
             raise ValueError(
