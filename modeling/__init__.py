@@ -1,4 +1,11 @@
+from .configuration_mcihn import MCIHNConfig
 from .configuration_mcn_cl import IEMOCAP_LABELS, MELD_LABELS, MCNCLConfig
+from .modeling_mcihn import (
+    MCIHNForMultimodalSentiment,
+    MCIHNModel,
+    MCIHNPreTrainedModel,
+    MCIHNSentimentOutput,
+)
 from .modeling_mcn_cl import MCNCLForEmotionRecognition, MCNCLModel, MCNCLOutput, MCNCLPreTrainedModel
 
 __all__ = [
@@ -9,4 +16,9 @@ __all__ = [
     "MCNCLModel",
     "MCNCLForEmotionRecognition",
     "MCNCLOutput",
+    "MCIHNConfig",
+    "MCIHNPreTrainedModel",
+    "MCIHNModel",
+    "MCIHNForMultimodalSentiment",
+    "MCIHNSentimentOutput",
 ]
