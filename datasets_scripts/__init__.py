@@ -21,6 +21,7 @@ from .feature_pickles import (
 )
 from .iemocap import IEMOCAP_LABELS_4, IEMOCAP_LABELS_6, load_iemocap, parse_iemocap
 from .meld import MELD_EMOTIONS, MELD_SENTIMENTS, load_meld, repair_text
+from .mmsa import MMSA_DATASETS, load_mmsa_features, load_mmsa_raw, mmsa_feature_sizes
 from .stats import data_stats
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "IEMOCAP_LABELS_6",
     "MELD_EMOTIONS",
     "MELD_SENTIMENTS",
+    "MMSA_DATASETS",
     "RestrictedUnpickler",
     "UnsafePickleError",
     "data_stats",
@@ -38,6 +40,9 @@ __all__ = [
     "load_feature_pickle",
     "load_iemocap",
     "load_meld",
+    "load_mmsa_features",
+    "load_mmsa_raw",
+    "mmsa_feature_sizes",
     "parse_iemocap",
     "repair_text",
     "safe_load_pickle",

@@ -1,4 +1,11 @@
+from .configuration_mcihn import MCIHNConfig
 from .configuration_mcn_cl import IEMOCAP_LABELS, MELD_LABELS, MCNCLConfig
+from .modeling_mcihn import (
+    MCIHNForMultimodalSentiment,
+    MCIHNModel,
+    MCIHNPreTrainedModel,
+    MCIHNSentimentOutput,
+)
 from .modeling_mcn_cl import (
     MCNCLForEmotionRecognition,
     MCNCLModel,
@@ -16,4 +23,9 @@ __all__ = [
     "MCNCLForEmotionRecognition",
     "MCNCLOutput",
     "MCNCLStream",
+    "MCIHNConfig",
+    "MCIHNPreTrainedModel",
+    "MCIHNModel",
+    "MCIHNForMultimodalSentiment",
+    "MCIHNSentimentOutput",
 ]

@@ -6,10 +6,13 @@ the `mcn_cl` config is registered, i.e. after `import mcn_cl`).
 """
 
 from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError, load_audio
+from .processing_mcihn import MCIHNProcessor, pad_utterances
 from .processing_mcn_cl import MCNCLProcessor, pad_dialogues
 from .video_processing_mcn_cl import MCNCLVideoProcessor, decode_video_frames
 
 __all__ = [
+    "MCIHNProcessor",
+    "pad_utterances",
     "MCNCLFeatureExtractor",
     "MCNCLMediaError",
     "MCNCLProcessor",

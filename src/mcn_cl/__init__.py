@@ -12,6 +12,11 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .modeling import (
+    MCIHNConfig,
+    MCIHNForMultimodalSentiment,
+    MCIHNModel,
+    MCIHNPreTrainedModel,
+    MCIHNSentimentOutput,
     MCNCLConfig,
     MCNCLForEmotionRecognition,
     MCNCLModel,
@@ -36,6 +41,14 @@ _LAZY = {
     "compute_metrics": "mcn_cl.metrics",
     "MultimodalEmotionRecognitionPipeline": "mcn_cl.pipeline",
     "make_demo_corpus": "mcn_cl.demo",
+    # MCIHN (second model, utterance-level sentiment)
+    "MCIHNProcessor": "mcn_cl.processing",
+    "MCIHNTrainer": "mcn_cl.trainer_mcihn",
+    "MCIHNDataCollator": "mcn_cl.trainer_mcihn",
+    "MultimodalSentimentAnalysisPipeline": "mcn_cl.pipeline_mcihn",
+    "load_mmsa_raw": "mcn_cl.datasets_scripts",
+    "load_mmsa_features": "mcn_cl.datasets_scripts",
+    "sentiment_metrics": "mcn_cl.metrics_mcihn",
 }
 
 
@@ -67,6 +80,11 @@ __all__ = [
     "MCNCLModel",
     "MCNCLForEmotionRecognition",
     "MCNCLOutput",
+    "MCIHNConfig",
+    "MCIHNPreTrainedModel",
+    "MCIHNModel",
+    "MCIHNForMultimodalSentiment",
+    "MCIHNSentimentOutput",
     "register",
     *_LAZY,
 ]

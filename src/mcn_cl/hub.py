@@ -437,6 +437,10 @@ def save_for_hub(
     save_directory: str | os.PathLike,
     test_results: Mapping[str, Any] | str | os.PathLike | None = None,
     dataset_name: str | None = None,
+    *,
+    pipeline_class=None,
+    task: str | None = None,
+    card_writer=None,
     **card_kwargs,
 ) -> list[str]:
     """Write a Hub-ready checkpoint folder: weights, config (with `auto_map` and `custom_pipelines`), model,
@@ -454,11 +458,15 @@ def save_for_hub(
             default: `save_directory/test_results.json` when present.
         dataset_name (`str`, *optional*): the training corpus, for the card.
         card_kwargs: more [`model_card`] arguments (`training_args`, `repo_id`, `model_name`, `tags`, ...).
+        pipeline_class, task, card_writer (*optional*): another model's pipeline class, its task name and card
+            writer (`write_model_card`'s signature); default: MCN-CL's (used by `mcn_cl.hub_mcihn` for MCIHN).
 
     Returns:
         The names of the files written.
     """
-    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
+    if pipeline_class is None:
+        from .pipeline import TASK as task
+        from .pipeline import MultimodalEmotionRecognitionPipeline as pipeline_class
 
     save_directory = os.fspath(save_directory)
     os.makedirs(save_directory, exist_ok=True)
@@ -466,10 +474,10 @@ def save_for_hub(
         test_results = os.path.join(save_directory, TEST_RESULTS_NAME)
     results = load_test_results(test_results)
     device = None if getattr(model, "hf_device_map", None) else model.device
-    pipe = MultimodalEmotionRecognitionPipeline(model=model, processor=processor, task=TASK, device=device)
+    pipe = pipeline_class(model=model, processor=processor, task=task, device=device)
     with tempfile.TemporaryDirectory(dir=save_directory, prefix=".save_for_hub-") as staging:
         pipe.save_pretrained(staging)  # model (+ custom_pipelines, pipeline.py) and processor
-        write_model_card(
+        (card_writer or write_model_card)(
             staging, model.config, results, processor=processor, dataset_name=dataset_name, **card_kwargs
         )
         written = sorted(os.listdir(staging))

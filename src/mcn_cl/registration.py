@@ -20,12 +20,15 @@ def register() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
-    from .modeling import MCNCLConfig, MCNCLForEmotionRecognition
+    from .modeling import MCIHNConfig, MCIHNForMultimodalSentiment, MCNCLConfig, MCNCLForEmotionRecognition
 
     AutoConfig.register(MCNCLConfig.model_type, MCNCLConfig, exist_ok=True)
     # `AutoModel.from_pretrained(checkpoint)` gives the ready model with its head (and id2label);
     # `MCNCLModel` stays importable as the headless encoder.
     AutoModel.register(MCNCLConfig, MCNCLForEmotionRecognition, exist_ok=True)
+    # MCIHN, the second model (utterance-level sentiment), the same way
+    AutoConfig.register(MCIHNConfig.model_type, MCIHNConfig, exist_ok=True)
+    AutoModel.register(MCIHNConfig, MCIHNForMultimodalSentiment, exist_ok=True)
 
     # The processor module registers itself with the Auto classes when imported.
     importlib.import_module("mcn_cl.processing")
@@ -40,5 +43,11 @@ def register() -> None:
 
     PIPELINE_REGISTRY.register_pipeline(
         TASK, pipeline_class=MultimodalEmotionRecognitionPipeline, pt_model=AutoModel, type="multimodal"
+    )
+    from .pipeline_mcihn import TASK as MCIHN_TASK
+    from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline
+
+    PIPELINE_REGISTRY.register_pipeline(
+        MCIHN_TASK, pipeline_class=MultimodalSentimentAnalysisPipeline, pt_model=AutoModel, type="multimodal"
     )
     _REGISTERED = True

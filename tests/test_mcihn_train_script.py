@@ -1,0 +1,104 @@
+"""End to end: `examples/train_mcihn.py` on a generated MOSI feature pickle, then the saved folder through the
+`multimodal-sentiment-analysis` pipeline; the MELD text-only plumbing on generated CSVs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from _fixtures_datasets import make_meld_tree
+from _fixtures_mcihn import make_mmsa_pickle
+from conftest import TINY_TEXT_CONFIG, make_tiny_tokenizer
+from transformers import BertConfig, BertModel, pipeline
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "examples"))
+
+import train_mcihn  # noqa: E402
+
+from mcn_cl.pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline  # noqa: E402
+
+TINY_MCIHN = {
+    "latent_size": 8, "autoencoder_hidden_size": 16, "discriminator_hidden_size": 16, "hidden_size": 16,
+    "num_attention_heads": 2, "fusion_intermediate_size": 32, "classifier_hidden_size": 16,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    """A tiny random BERT + word-level tokenizer saved as a local `--text_encoder` folder."""
+    folder = tmp_path_factory.mktemp("bert")
+    tokenizer = make_tiny_tokenizer(extra_words=["loved", "movie", "plot", "bad", "good", "all", "great"])
+    torch.manual_seed(0)
+    BertModel(BertConfig(**{**TINY_TEXT_CONFIG, "vocab_size": len(tokenizer)})).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def common_args(out, steps=4) -> list[str]:
+    return [
+        "--output_dir", str(out), "--max_steps", str(steps), "--per_device_train_batch_size", "2",
+        "--per_device_eval_batch_size", "4", "--eval_strategy", "steps", "--eval_steps", "2", "--save_strategy",
+        "steps", "--save_steps", "2", "--load_best_model_at_end", "true", "--learning_rate", "1e-3",
+        "--report_to", "none", "--disable_tqdm", "true", "--device", "cpu", "--logging_steps", "2",
+        "--config_overrides", json.dumps(TINY_MCIHN),
+    ]  # fmt: skip
+
+
+def test_mosi_features_train_end_to_end_and_reload_through_the_pipeline(tmp_path, tiny_bert):
+    vocab = len(make_tiny_tokenizer(extra_words=["loved", "movie", "plot", "bad", "good", "all", "great"]))
+    make_mmsa_pickle(str(tmp_path / "unaligned_50.pkl"), sizes=(6, 3, 3), vocab=vocab)
+    out = tmp_path / "run"
+    results = train_mcihn.main(
+        [
+            "--dataset",
+            "mosi",
+            "--features_pkl",
+            str(tmp_path / "unaligned_50.pkl"),
+            "--text_encoder",
+            tiny_bert,
+        ]
+        + common_args(out)
+    )
+    for key in ("test_acc_2", "test_f1", "test_acc_7", "test_acc_5", "test_mae", "test_corr"):
+        assert np.isfinite(results[key]), key
+    assert results["metric_for_best_model"] == "mae" and results["best_model_checkpoint"]
+    state = json.loads((out / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "loss_discriminator" in e]
+    assert logged and all("loss_mmd" in e and "loss_reconstruction" in e for e in logged)
+    for name in ("README.md", "pipeline_mcihn.py", "modeling_mcihn.py", "processing_mcihn.py",
+                 "feature_extraction_mcn_cl.py", "processor_config.json", "test_results.json"):  # fmt: skip
+        assert (out / name).exists(), name
+    card = (out / "README.md").read_text()
+    assert "CMU-MOSI" in card and "MAE" in card and "multimodal-sentiment-analysis" in card
+
+    analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    rng = np.random.default_rng(0)
+    utterance = {"text": "i loved this movie", "audio_features": rng.normal(size=(4, 5)),
+                 "visual_features": rng.normal(size=(3, 7))}  # fmt: skip
+    result = analyser(utterance)
+    assert set(result) == {"score", "polarity"}
+    assert result["polarity"] == ("positive" if result["score"] > 0 else "negative")
+    with torch.no_grad():
+        expected = analyser.model(**analyser.processor(utterance)).logits.item()
+    assert result["score"] == pytest.approx(expected, abs=1e-5)
+    assert len(analyser([utterance, {"text": "bad plot"}], batch_size=2)) == 2
+
+
+def test_meld_text_only_classification_plumbing(tmp_path, tiny_bert):
+    make_meld_tree(str(tmp_path / "meld"), clips=False)
+    out = tmp_path / "run"
+    results = train_mcihn.main(
+        ["--dataset", "meld", "--data_dir", str(tmp_path / "meld"), "--text_encoder", tiny_bert,
+         "--max_text_length", "16"] + common_args(out, steps=2)
+    )  # fmt: skip
+    assert results["metric_for_best_model"] == "weighted_f1"
+    assert results["label_names"] == ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"]
+    assert 0.0 <= results["test_weighted_f1"] <= 1.0 and results["test_num_utterances"] > 0
+    analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    prediction = analyser({"text": "where were you"})
+    assert prediction["label"] in results["label_names"] and len(prediction["scores"]) == 7
