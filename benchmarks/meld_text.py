@@ -90,6 +90,15 @@ RECIPE = {
     "causal": (0, "online (causal) model: past-only context encoders and MCN keys (config causal=True)"),
 }
 SMALL_DYADIC = {"bs": 2, "epochs": 10}  # the corpus's batch size (issue 11) and train.py's default epochs
+# Setting names spell out how their hyper-parameters differ from this frozen reference (the recipe of the first
+# issue-11 runs), not from RECIPE: when RECIPE changes to a chosen setting, the names already in the JSON keep their
+# meaning. Never edit it.
+NAME_REFERENCE = {
+    "corpus": "meld", "elr": 3e-5, "lr": 1e-3, "warmup": 0.1, "wd": 0.01, "epochs": 6, "bs": 4, "ctx_past": 0,
+    "ctx_future": 0, "speakers": 0, "mtl": 0, "pooling": "mean", "cw": "none", "alpha": 0.1, "rho": 0.3, "tau": 0.1,
+    "context_encoder": "dialoguernn", "mcn": 1,
+}  # fmt: skip
+NAME_REFERENCE_SMALL_DYADIC = {"bs": 2, "epochs": 10}
 
 # name -> (what it measures, changes to the recipe applied after the setting's own overrides)
 SETTINGS = {
@@ -174,8 +183,9 @@ def resolve(spec: str) -> tuple[str, dict]:
     """A setting string -> (its canonical name, its resolved hyper-parameters).
 
     The hyper-parameters are `RECIPE` (with the corpus's own batch size / epochs), then the spec's overrides, then
-    the named setting's changes. The canonical name keeps the overrides that differ from the recipe, in `RECIPE`
-    order, so that equal settings share one name.
+    the named setting's changes. The canonical name lists, in `RECIPE` order, where the hyper-parameters before the
+    setting's own changes differ from `NAME_REFERENCE` (the corpus stays when it is not meld), so that equal
+    settings share one name whatever `RECIPE` is.
     """
     name, _, rest = spec.partition(":")
     if name not in SETTINGS:
@@ -183,8 +193,11 @@ def resolve(spec: str) -> tuple[str, dict]:
     overrides = parse_overrides(rest)
     recipe = base_recipe(overrides.get("corpus", "meld"))
     hp = {**recipe, **overrides, **SETTINGS[name][1]}
-    reference = {**recipe, "corpus": RECIPE["corpus"][0]}  # a corpus other than meld stays in the name
-    kept = {k: overrides[k] for k in RECIPE if k in overrides and overrides[k] != reference[k]}
+    before = {**recipe, **overrides}
+    reference = dict(NAME_REFERENCE)
+    if before["corpus"] == "small_dyadic":
+        reference.update(NAME_REFERENCE_SMALL_DYADIC)
+    kept = {k: before[k] for k in RECIPE if before[k] != reference[k]}
     if name == "baseline":
         hp = {"corpus": hp["corpus"], "epochs": BASELINE_EPOCHS}
         kept = {k: v for k, v in kept.items() if k == "corpus"}

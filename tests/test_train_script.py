@@ -248,3 +248,28 @@ def test_text_context_flags_reach_a_new_processor(tmp_path):
         train.build_processor(train.ModelArguments(text_encoder=str(tmp_path / "tokenizer"))).speaker_format
         is None
     )
+
+
+def test_the_meld_benchmark_recipe_is_what_a_user_gets():
+    """benchmarks/meld_text.py's `recipe` must stay the defaults of train.py and configs/meld.json (issue 11)."""
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    import meld_text
+
+    with open(os.path.join(REPO, "examples", "configs", "meld.json")) as f:
+        meld = json.load(f)
+    recipe = meld_text.base_recipe("meld")
+    assert recipe["elr"] == meld["encoder_learning_rate"] == train.ENCODER_LEARNING_RATE
+    assert recipe["lr"] == meld["learning_rate"] == train.RECIPE_DEFAULTS["learning_rate"]
+    assert recipe["warmup"] == meld["warmup_steps"] == train.RECIPE_DEFAULTS["warmup_steps"]
+    assert recipe["wd"] == meld["weight_decay"] == train.RECIPE_DEFAULTS["weight_decay"]
+    assert (recipe["epochs"], recipe["bs"]) == (meld["num_train_epochs"], meld["per_device_train_batch_size"])
+    assert (recipe["ctx_past"], recipe["ctx_future"], recipe["cw"]) == (
+        meld["text_context_past"],
+        meld["text_context_future"],
+        meld["class_weights"],
+    )
+    assert (recipe["alpha"], recipe["rho"]) == (meld["contrastive_weight_text"], meld["hard_negative_ratio"])
+    assert meld_text.base_recipe("small_dyadic")["epochs"] == train.RECIPE_DEFAULTS["num_train_epochs"]
+    # settings resolve to one canonical name
+    assert meld_text.resolve("recipe:lr=1e-3,elr=2e-5")[0] == meld_text.resolve("recipe:elr=2e-5")[0]
+    assert meld_text.resolve("no_contrastive")[1]["alpha"] == 0.0
