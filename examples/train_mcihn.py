@@ -183,20 +183,22 @@ def build(args: MCIHNArguments, data_config: dict):
     overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     audio = AutoModel.from_pretrained(args.audio_encoder) if args.audio_encoder else None
     visual = AutoModel.from_pretrained(args.visual_encoder) if args.visual_encoder else None
-    if visual is not None and hasattr(visual, "vision_model"):  # a full CLIP checkpoint: its vision tower
+    if visual is not None and hasattr(
+        visual, "vision_model"
+    ):  # a full CLIP checkpoint: its `CLIPVisionModel`
         visual = visual.vision_model
     config = {**data_config, **overrides}
     if audio is not None:
         config["audio_config"] = audio.config.to_dict()
     if visual is not None:
-        config["visual_config"] = {**visual.config.to_dict(), "model_type": "clip_vision_model"}
+        config["visual_config"] = visual.config.to_dict()
     model = MCIHNForMultimodalSentiment.from_pretrained_encoders(
         text_encoder if config.get("use_text_encoder", True) else None, **config
     )
     if audio is not None:
         model.mcihn.audio_encoder.encoder.load_state_dict(audio.state_dict())
     if visual is not None:
-        model.mcihn.visual_encoder.encoder.vision_model.load_state_dict(visual.state_dict())
+        model.mcihn.visual_encoder.encoder.load_state_dict(visual.state_dict())
     feature_extractor = (
         Wav2Vec2FeatureExtractor.from_pretrained(args.audio_encoder) if args.audio_encoder else None
     )
