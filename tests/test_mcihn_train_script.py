@@ -193,3 +193,22 @@ def test_raw_release_without_towers_trains_on_text(tmp_path, tiny_bert):
         + common_args(tmp_path / "run", steps=2)
     )
     assert {"test_acc_2", "test_acc_3", "test_acc_5", "test_f1", "test_mae", "test_corr"} <= set(results)
+
+
+def test_iemocap_utterances_text_only(tmp_path, tiny_bert):
+    from _fixtures_datasets import make_iemocap_tree
+
+    make_iemocap_tree(str(tmp_path / "IEMOCAP_full_release"), with_media=False)
+    results = train_mcihn.main(
+        [
+            "--dataset",
+            "iemocap",
+            "--data_dir",
+            str(tmp_path / "IEMOCAP_full_release"),
+            "--text_encoder",
+            tiny_bert,
+        ]
+        + common_args(tmp_path / "run", steps=2)
+    )
+    assert results["label_names"] == ["hap", "sad", "neu", "ang", "exc", "fru"]
+    assert results["test_num_utterances"] > 0 and 0.0 <= results["test_weighted_f1"] <= 1.0
