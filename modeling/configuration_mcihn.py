@@ -134,8 +134,8 @@ class MCIHNConfig(PretrainedConfig):
         regression_loss (`str`, *optional*, defaults to `"l1"`):
             Task loss of regression: `"l1"` (MMSA) or `"mse"`.
         sentiment_range (`Sequence[float]`, *optional*, defaults to `(-3.0, 3.0)`):
-            Range of the regression targets (MOSI: [-3, 3], SIMS: [-1, 1]); predictions are not clipped, the
-            pipeline and the metrics use it.
+            Range of the regression targets (MOSI: [-3, 3], SIMS: [-1, 1]), stated in the model card; predictions
+            are not clipped (the MMSA metrics clip them themselves).
         initializer_range (`float`, *optional*):
             Standard deviation of the normal initialiser of the fusion layers; `None`: 1/sqrt(fan_in) per layer.
         num_labels / id2label / label2id:

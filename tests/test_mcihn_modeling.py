@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 import torch
 from _fixtures_mcihn import make_mcihn_config, make_utterances
-from conftest import run_without_mcn_cl
 from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCIHNConfig, MCIHNForMultimodalSentiment
@@ -168,36 +165,5 @@ def test_auto_classes_and_save_load(tmp_path):
         torch.testing.assert_close(loaded(**batch).logits, model(**batch).logits)
 
 
-REMOTE_CODE_SCRIPT = textwrap.dedent(
-    """
-    import sys
-
-    import torch
-    from transformers import AutoModel
-
-    folder, inputs_path, out_path = sys.argv[1:4]
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    assert type(model).__name__ == "MCIHNForMultimodalSentiment", type(model)
-    assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
-    inputs = torch.load(inputs_path)
-    with torch.no_grad():
-        torch.save(model(**inputs).logits, out_path)
-    """
-)
-
-
-def test_trust_remote_code_round_trip_without_the_package(tmp_path):
-    torch.manual_seed(1)
-    model = MCIHNForMultimodalSentiment(make_mcihn_config()).eval()
-    folder = tmp_path / "checkpoint"
-    model.save_pretrained(folder)
-    assert (folder / "modeling_mcihn.py").exists() and not (folder / "modeling_mcn_cl.py").exists()
-    batch = dict(batch_of(3))
-    batch.pop("labels")
-    torch.save(batch, tmp_path / "inputs.pt")
-    result = run_without_mcn_cl(
-        REMOTE_CODE_SCRIPT, folder, tmp_path / "inputs.pt", tmp_path / "out.pt", workdir=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    with torch.no_grad():
-        torch.testing.assert_close(torch.load(tmp_path / "out.pt"), model(**batch).logits, atol=1e-6, rtol=0)
+# The `AutoModel.from_pretrained(folder, trust_remote_code=True)` round trip without the package is tested with the
+# pipeline's, in one subprocess: tests/test_mcihn_pipeline.py::test_hub_folder_loads_and_predicts_the_same_without_the_package.

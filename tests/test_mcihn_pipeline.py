@@ -84,7 +84,8 @@ def test_unreadable_medium_raises_or_is_skipped(tmp_path, caplog):
 REMOTE_PIPELINE_SCRIPT = """
 import json, sys
 import numpy as np
-from transformers import pipeline
+import torch
+from transformers import AutoModel, pipeline
 
 folder, inputs_path, out_path = sys.argv[1:4]
 utterances = json.load(open(inputs_path))
@@ -95,7 +96,12 @@ for u in utterances:
 analyser = pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True, device=-1)
 for obj in (analyser, analyser.model, analyser.processor):
     assert type(obj).__module__.startswith("transformers_modules"), type(obj).__module__
-json.dump(analyser(utterances, batch_size=2), open(out_path, "w"))
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(model).__name__ == "MCIHNForMultimodalSentiment", type(model)
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+with torch.no_grad():
+    logits = model(**analyser.processor(utterances)).logits.reshape(-1).tolist()
+json.dump({"pipeline": analyser(utterances, batch_size=2), "logits": logits}, open(out_path, "w"))
 """
 
 
@@ -127,6 +133,10 @@ def test_hub_folder_loads_and_predicts_the_same_without_the_package(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     remote = json.loads((tmp_path / "out.json").read_text())
+    with torch.no_grad():  # AutoModel + trust_remote_code, on the padded batch of the three utterances
+        expected = model(**processor(UTTERANCES)).logits.reshape(-1).tolist()
+    assert remote["logits"] == pytest.approx(expected, abs=1e-5)
+    remote = remote["pipeline"]
     local = pipeline(TASK, model=str(folder), pipeline_class=MultimodalSentimentAnalysisPipeline)(UTTERANCES)
     assert [r["polarity"] for r in remote] == [r["polarity"] for r in local]
     assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)

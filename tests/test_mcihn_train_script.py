@@ -102,3 +102,113 @@ def test_meld_text_only_classification_plumbing(tmp_path, tiny_bert):
     analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
     prediction = analyser({"text": "where were you"})
     assert prediction["label"] in results["label_names"] and len(prediction["scores"]) == 7
+
+
+@pytest.fixture(scope="module")
+def tiny_towers(tmp_path_factory) -> tuple[str, str]:
+    """Tiny random Wav2Vec2 and CLIP vision checkpoints (with their preprocessors) as local folders."""
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        Wav2Vec2Config,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2Model,
+    )
+
+    audio, visual = tmp_path_factory.mktemp("wav2vec2"), tmp_path_factory.mktemp("clip")
+    torch.manual_seed(0)
+    Wav2Vec2Model(
+        Wav2Vec2Config(
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            conv_dim=[8, 8],
+            conv_kernel=[10, 3],
+            conv_stride=[5, 2],
+            num_feat_extract_layers=2,
+            num_conv_pos_embeddings=8,
+            num_conv_pos_embedding_groups=2,
+            feat_extract_norm="layer",
+            do_stable_layer_norm=True,
+        )  # fmt: skip
+    ).save_pretrained(audio)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(audio)
+    CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=16,
+        )  # fmt: skip
+    ).save_pretrained(visual)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        visual
+    )
+    return str(audio), str(visual)
+
+
+def test_raw_mosi_release_with_speech_and_vision_towers(tmp_path, tiny_bert, tiny_towers):
+    from _fixtures_mcihn import make_raw_release
+
+    make_raw_release(str(tmp_path / "MOSI"), "mosi")
+    out = tmp_path / "run"
+    audio, visual = tiny_towers
+    results = train_mcihn.main(
+        ["--dataset", "mosi", "--data_dir", str(tmp_path / "MOSI"), "--text_encoder", tiny_bert,
+         "--audio_encoder", audio, "--visual_encoder", visual, "--num_frames", "2"] + common_args(out, steps=2)
+    )  # fmt: skip
+    assert np.isfinite(results["test_mae"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["audio_config"]["model_type"] == "wav2vec2"
+    assert config["visual_config"]["model_type"] == "clip_vision_model"
+    # the towers start from the given checkpoints (and stay frozen: their weights are those of the checkpoints)
+    from safetensors.torch import load_file
+
+    saved = load_file(str(out / "model.safetensors"))
+    for folder, prefix in (
+        (audio, "mcihn.audio_encoder.encoder."),
+        (visual, "mcihn.visual_encoder.encoder."),
+    ):
+        tower = load_file(os.path.join(folder, "model.safetensors"))
+        name = next(k for k in tower if k.endswith("weight") and tower[k].dim() == 2)
+        torch.testing.assert_close(saved[prefix + name], tower[name])
+    analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    clip = str(tmp_path / "MOSI" / "Raw" / "vidA" / "1.mp4")
+    assert set(analyser({"text": "i loved this movie", "audio": clip, "video": clip})) == {
+        "score",
+        "polarity",
+    }
+
+
+def test_raw_release_without_towers_trains_on_text(tmp_path, tiny_bert):
+    from _fixtures_mcihn import make_raw_release
+
+    make_raw_release(str(tmp_path / "SIMS"), "sims", clips=False)
+    results = train_mcihn.main(
+        ["--dataset", "sims", "--data_dir", str(tmp_path / "SIMS"), "--text_encoder", tiny_bert]
+        + common_args(tmp_path / "run", steps=2)
+    )
+    assert {"test_acc_2", "test_acc_3", "test_acc_5", "test_f1", "test_mae", "test_corr"} <= set(results)
+
+
+def test_iemocap_utterances_text_only(tmp_path, tiny_bert):
+    from _fixtures_datasets import make_iemocap_tree
+
+    make_iemocap_tree(str(tmp_path / "IEMOCAP_full_release"), with_media=False)
+    results = train_mcihn.main(
+        [
+            "--dataset",
+            "iemocap",
+            "--data_dir",
+            str(tmp_path / "IEMOCAP_full_release"),
+            "--text_encoder",
+            tiny_bert,
+        ]
+        + common_args(tmp_path / "run", steps=2)
+    )
+    assert results["label_names"] == ["hap", "sad", "neu", "ang", "exc", "fru"]
+    assert results["test_num_utterances"] > 0 and 0.0 <= results["test_weighted_f1"] <= 1.0

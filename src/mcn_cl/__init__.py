@@ -66,13 +66,27 @@ register()
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_collator import MCNCLDataCollator  # noqa: F401
-    from .datasets_scripts import load_feature_pickle, load_iemocap, load_meld  # noqa: F401
+    from .datasets_scripts import (  # noqa: F401  # noqa: F401
+        load_feature_pickle,
+        load_iemocap,
+        load_meld,
+        load_mmsa_features,
+        load_mmsa_raw,
+    )
     from .demo import make_demo_corpus  # noqa: F401
     from .losses import HardNegativeSupConLoss  # noqa: F401
     from .metrics import compute_metrics  # noqa: F401
+    from .metrics_mcihn import sentiment_metrics  # noqa: F401
     from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
-    from .processing import MCNCLFeatureExtractor, MCNCLProcessor, MCNCLVideoProcessor  # noqa: F401
+    from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline  # noqa: F401
+    from .processing import (  # noqa: F401
+        MCIHNProcessor,  # noqa: F401
+        MCNCLFeatureExtractor,
+        MCNCLProcessor,
+        MCNCLVideoProcessor,
+    )
     from .trainer import MCNCLTrainer  # noqa: F401
+    from .trainer_mcihn import MCIHNDataCollator, MCIHNTrainer  # noqa: F401
 
 __all__ = [
     "MCNCLConfig",

@@ -114,7 +114,7 @@ def mcihn_model_card(
         else f"one of {', '.join(f'`{config.id2label[i]}`' for i in sorted(config.id2label))}"
     )
     towers = [
-        f"text: {_text_encoder_name(config) or config.text_config.model_type} tower"
+        f"text: {_hub_id(_text_encoder_name(config)) or config.text_config.model_type} tower"
         if config.use_text_encoder
         else f"text: precomputed {config.text_feature_size}-d sequences",
         f"audio: {config.audio_config.model_type} tower"
@@ -128,6 +128,13 @@ def mcihn_model_card(
         f"loss weights: reconstruction {config.reconstruction_weight}, adversarial {config.adversarial_weight}, "
         f"MMD {config.mmd_weight}",
     ]
+    if training_args is not None:
+        values = training_args if isinstance(training_args, Mapping) else training_args.to_dict()
+        keys = ("num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "seed",
+                "metric_for_best_model")  # fmt: skip
+        towers.append(
+            "training: " + ", ".join(f"{k}={values[k]}" for k in keys if values.get(k) not in (None, -1))
+        )
     lines = [
         f"# {model_name}",
         "",
@@ -148,7 +155,11 @@ def mcihn_model_card(
         "from transformers import pipeline",
         "",
         f'analyser = pipeline("multimodal-sentiment-analysis", model="{where}", trust_remote_code=True)',
-        'analyser({"text": "I loved it", "audio": "clip.mp4", "video": "clip.mp4"})',
+        'analyser({"text": "I loved it", "audio": "clip.mp4", "video": "clip.mp4"})'
+        if config.audio_config is not None and config.visual_config is not None
+        else "# no speech / vision tower here: give the text and/or precomputed [frames, size] audio / visual sequences\n"
+        f'analyser({{"text": "I loved it", "audio_features": audio_{config.audio_feature_size}d, '
+        f'"visual_features": visual_{config.visual_feature_size}d}})',
         "```",
         "",
         "## Configuration",
