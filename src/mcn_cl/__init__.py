@@ -36,6 +36,8 @@ _LAZY = {
     "compute_metrics": "mcn_cl.metrics",
     "MultimodalEmotionRecognitionPipeline": "mcn_cl.pipeline",
     "make_demo_corpus": "mcn_cl.demo",
+    "MCNCLStreamingSession": "mcn_cl.streaming",
+    "plot_emotion_timeline": "mcn_cl.plotting",
 }
 
 
@@ -58,7 +60,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .losses import HardNegativeSupConLoss  # noqa: F401
     from .metrics import compute_metrics  # noqa: F401
     from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
+    from .plotting import plot_emotion_timeline  # noqa: F401
     from .processing import MCNCLFeatureExtractor, MCNCLProcessor, MCNCLVideoProcessor  # noqa: F401
+    from .streaming import MCNCLStreamingSession  # noqa: F401
     from .trainer import MCNCLTrainer  # noqa: F401
 
 __all__ = [
