@@ -374,3 +374,30 @@ def test_cli_stream_argument_errors(checkpoint, demo_corpus, tmp_path, capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("mcn-cl stream: error: ") and message in err, err
+
+
+def test_causal_demo_config_is_the_demo_config_with_causal_on():
+    """examples/configs/demo_causal.json trains the demo model causal (for `mcn-cl stream`), otherwise alike."""
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(repo, "examples"))
+    try:
+        import train
+    finally:
+        sys.path.pop(0)
+    configs = os.path.join(repo, "examples", "configs")
+    parsed = {
+        name: train.parse_arguments([os.path.join(configs, f"{name}.json")])
+        for name in ("demo", "demo_causal")
+    }
+    (demo_model, demo_data, demo_training), (model_args, data_args, training_args) = (
+        parsed["demo"],
+        parsed["demo_causal"],
+    )
+    overrides = json.loads(model_args.config_overrides)
+    assert overrides.pop("causal") is True
+    assert overrides == json.loads(demo_model.config_overrides) and data_args == demo_data
+    assert training_args.output_dir.endswith("runs/demo_causal") and demo_training.output_dir.endswith(
+        "runs/demo"
+    )
