@@ -52,7 +52,7 @@ def test_timeline_is_written_as_a_png_of_the_figure_size(tmp_path):
     fig = plot_emotion_timeline(predictions, gold, path=path, dpi=50)
     width, height = fig.get_size_inches()
     assert _png_size(path) == (int(width * 50), int(height * 50))
-    assert width == 6.0  # the minimum width; one more lane is 0.75 inch higher
+    assert width == 8.0  # the minimum width; one more lane is 0.75 inch higher
     three_lanes = height
     fig = plot_emotion_timeline(predictions[:2], dpi=50)
     assert fig.get_size_inches()[1] == pytest.approx(three_lanes - 0.75)
@@ -126,7 +126,7 @@ def test_predict_plot_writes_one_timeline_per_conversation(checkpoint, demo_corp
     for d in both:
         path = tmp_path / f"timeline_{d['dialogue_id']}.png"
         assert f"timeline written to {path}" in out
-        assert _png_size(path)[0] == 600  # 6 inches at 100 dpi
+        assert _png_size(path)[0] == 800  # 8 inches at 100 dpi
 
 
 def test_one_conversation_is_plotted_to_the_given_path_with_its_gold_labels(tmp_path, capsys):

@@ -57,9 +57,14 @@ FALLBACK_COLORS = (
 )
 
 BAR_WIDTH = 0.8  # of one utterance slot
-BAR_BOTTOM, BAR_HEIGHT = 0.22, 0.68  # of one lane: the bar of confidence 1 spans [0.22, 0.90]
+BAR_BOTTOM, BAR_HEIGHT = 0.22, 0.64  # of one lane: the bar of confidence 1 spans [0.22, 0.86]
 GOLD_BOTTOM, GOLD_HEIGHT = 0.06, 0.1  # the gold strip under the bar
-LEFT_IN, BOTTOM_IN, TOP_IN = 1.3, 1.25, 0.45  # margins in inches: speaker names, x axis + legend, title
+LEFT_IN, BOTTOM_IN, TOP_IN = (
+    1.3,
+    1.25,
+    0.45,
+)  # margins in inches: speaker names, x axis + legend + note, title
+MIN_WIDTH, MAX_WIDTH = 8.0, 24.0  # inches
 
 
 def emotion_colors(label_names: Sequence[str]) -> dict[str, str]:
@@ -106,8 +111,8 @@ def plot_emotion_timeline(
         title: the figure's title (default: "Emotion timeline").
         label_names: every label of the model, in id order: the legend lists them all and ids in `labels` are
             named with them. Default: the labels that occur, in the order of the first prediction's `scores`.
-        dpi: pixels per inch of the PNG; the figure is `max(6, 1.8 + 0.32 N)` (at most 24) inches wide and
-            `1.1 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
+        dpi: pixels per inch of the PNG; the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches wide and
+            `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
 
     Returns:
         The `matplotlib.figure.Figure` (one axes: lanes = speakers on the y axis, utterance index on the x axis).
@@ -140,7 +145,7 @@ def plot_emotion_timeline(
     colors = emotion_colors(names)
 
     n = len(predictions)
-    width = min(24.0, max(6.0, 1.8 + 0.32 * n))
+    width = min(MAX_WIDTH, max(MIN_WIDTH, 1.8 + 0.32 * n))
     height = BOTTOM_IN + TOP_IN + 0.75 * len(speakers)
     fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -180,7 +185,7 @@ def plot_emotion_timeline(
             strip.set_gid(f"gold-{x}")
             ax.add_patch(strip)
             if g != p["label"]:
-                wrong.append((x, y + BAR_BOTTOM + BAR_HEIGHT + 0.05))
+                wrong.append((x, y + BAR_BOTTOM + BAR_HEIGHT + 0.06))
     if wrong:
         xs, ys = zip(*wrong)
         ax.plot(xs, ys, linestyle="none", marker="x", color="black", markersize=5, mew=1.2, gid="wrong")
@@ -205,12 +210,13 @@ def plot_emotion_timeline(
             Line2D([], [], linestyle="none", marker="x", color="black", label="wrong (gold differs)")
         )
     note = "bar height = confidence" + ("; strip under the bar = gold label" if any(gold) else "")
-    ax.set_xlabel(f"utterance   ({note})")
+    ax.set_xlabel("utterance")
+    fig.text(LEFT_IN / width, 0.08 / height, note, fontsize=8, color="#555555", gid="note")
     fig.legend(
         handles=handles,
         loc="lower left",
-        bbox_to_anchor=(LEFT_IN / width, 0.08 / height),
-        ncol=min(len(handles), max(1, int((width - LEFT_IN) // 1.1))),
+        bbox_to_anchor=(LEFT_IN / width - 0.01, 0.26 / height),
+        ncol=min(len(handles), max(1, int((width - LEFT_IN) // 1.3))),
         frameon=False,
         fontsize=8,
         handlelength=1.2,
