@@ -1,4 +1,5 @@
-"""Tests of online mode's user surface (issue 12, item 3): `MCNCLStreamingSession` and `mcn-cl stream`.
+"""Tests of online mode's user surface (issue 12, item 3): `MCNCLStreamingSession` and `mcn-cl stream` (the
+stream itself, items 1-2, is tested in tests/test_streaming.py).
 
 The session runs on the model's stream (`model.init_stream()`, issue 12 items 1-2, the `model` branch). Tests marked
 `needs_stream` are skipped when the model class has no `init_stream` yet, unless MCN_CL_STREAM_STAND_IN=1 gives it
