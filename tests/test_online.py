@@ -13,7 +13,6 @@ import csv
 import json
 import logging
 import os
-import threading
 import time
 
 import pytest
@@ -294,36 +293,49 @@ def _write_clips_csv(path, rows):
 
 @needs_stream
 def test_cli_stream_follow_picks_up_utterances_appended_to_the_csv(
-    causal_checkpoint, conversation, tmp_path, capsys
+    causal_checkpoint, conversation, tmp_path, capsys, monkeypatch
 ):
+    from mcn_cl import cli
+
     utterances, _ = conversation
-    rows = [[u["video"], u["speaker"], u["text"]] for u in utterances[:3]]
+    rows = [f"{u['video']},{u['speaker']},{u['text']}" for u in utterances[:4]]
     table = tmp_path / "conversation.csv"
-    _write_clips_csv(table, rows[:2])
+    _write_clips_csv(table, [r.split(",") for r in rows[:2]])
 
-    def append_later():
-        time.sleep(0.6)
-        with open(table, "a", newline="", encoding="utf-8") as f:
-            f.write(",".join(rows[2][:2]))  # a row written in two parts: not read half-way
-            f.flush()
-            time.sleep(0.3)
-            f.write(f",{rows[2][2]}\n")
+    def append(text: str) -> None:
+        with open(table, "a", encoding="utf-8") as f:
+            f.write(text)
 
-    writer = threading.Thread(target=append_later)
-    writer.start()
+    load = cli._load_model_and_processor
+
+    def load_while_a_row_arrives(args):
+        loaded = load(args)
+        append(rows[2] + "\n")  # after the file was read, before following starts
+        return loaded
+
+    looks, changed = [], cli._FileWatch.changed
+
+    def changed_while_a_row_is_written(self):
+        if len(looks) == 0:
+            append(rows[3][:12])  # half a row: not read yet
+        elif len(looks) == 1:
+            append(rows[3][12:] + "\n")
+        looks.append(changed(self))
+        return looks[-1]
+
+    monkeypatch.setattr(cli, "_load_model_and_processor", load_while_a_row_arrives)
+    monkeypatch.setattr(cli._FileWatch, "changed", changed_while_a_row_is_written)
     out_json = tmp_path / "out.json"
     argv = ["stream", "--model", causal_checkpoint, "--clips", str(tmp_path), "--follow"]
     started = time.monotonic()
-    code = main([*argv, "--timeout", "1.2", "--poll", "0.05", "--output", str(out_json)])
-    elapsed = time.monotonic() - started
-    writer.join()
-    assert code == 0
+    assert main([*argv, "--timeout", "0.5", "--poll", "0.05", "--output", str(out_json)]) == 0
+    assert time.monotonic() - started < 10
+    assert looks[:2] == [False, True]  # the half-written row waited for its line break
     out = capsys.readouterr().out
-    assert [r[1] for r in _stream_rows(out)] == [u["speaker"] for u in utterances[:3]]
-    assert "following" in out and "stops after 1.2 s" in out
+    assert [r[1] for r in _stream_rows(out)] == [u["speaker"] for u in utterances[:4]]
+    assert "following" in out and "stops after 0.5 s" in out
     predictions = json.loads(out_json.read_text())[0]["predictions"]
-    assert len(predictions) == 3 and predictions[2]["utterance"] == 2
-    assert elapsed < 10
+    assert [p["utterance"] for p in predictions] == [0, 1, 2, 3]
 
 
 @needs_stream

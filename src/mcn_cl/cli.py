@@ -420,6 +420,9 @@ def stream(args: argparse.Namespace) -> int:
         raise CLIError("--timeout bounds --follow: give --follow too")
     if args.timeout is not None and args.timeout <= 0 or args.poll <= 0:
         raise CLIError("--timeout and --poll must be positive numbers of seconds")
+    source = _stream_source(args)
+    # the file's state as read: what is appended while the model loads is new too
+    watch = _FileWatch(source) if args.follow else None
     conversation = _read_stream_conversation(args)
     model, processor = _load_model_and_processor(args)
     try:
@@ -453,7 +456,6 @@ def stream(args: argparse.Namespace) -> int:
     sys.stdout.write(_stream_header(with_gold).rstrip() + "\n")
     sys.stdout.flush()
     try:
-        watch = _FileWatch(source) if args.follow else None
         feed(conversation["utterances"])
         if watch is not None:
             sys.stdout.write(
