@@ -21,7 +21,12 @@ from _fixtures_pipeline import conversation_of
 from _stream_stand_in import install_stand_in_if_needed, real_stream_available, stand_in_requested
 from conftest import TINY_TEXT_CONFIG, make_tiny_config
 
-from mcn_cl import MCNCLForEmotionRecognition, MCNCLStreamingSession, MultimodalEmotionRecognitionPipeline
+from mcn_cl import (
+    MCNCLForEmotionRecognition,
+    MCNCLProcessor,
+    MCNCLStreamingSession,
+    MultimodalEmotionRecognitionPipeline,
+)
 from mcn_cl.cli import main
 from mcn_cl.demo import DEMO_LABELS
 
@@ -251,6 +256,36 @@ def test_reset_starts_a_new_conversation(causal_model, conversation):
     again = session.add(utterances[0])
     assert again["utterance"] == 0 and len(again["scores"]) == 2
     _assert_same_prediction(again, first[0])
+
+
+needs_text_context = pytest.mark.skipif(
+    not hasattr(MCNCLProcessor, "text_with_context"),
+    reason="needs the processor's conversation context in the text (text_context_past, the recipe branch)",
+)
+
+
+@needs_stream
+@needs_text_context
+def test_text_context_comes_from_the_past_utterances_as_offline(causal_model, conversation):
+    model, processor = causal_model
+    utterances = [{"speaker": u["speaker"], "text": u["text"]} for u in conversation[0][:4]]
+    components = (processor.tokenizer, processor.feature_extractor, processor.video_processor)
+    with_context = MCNCLProcessor(*components, text_context_past=2, text_context_past_only=True)
+    session = MCNCLStreamingSession(model, with_context)
+    calls = _spy_steps(session)
+    predictions = session.extend(utterances)
+    offline = with_context(
+        utterances
+    )  # the whole conversation at once: past-only context gives the same tokens
+    for i, call in enumerate(calls):
+        n = int(offline["attention_mask"][0, i].sum())
+        assert call["input_ids"][0, 0].tolist() == offline["input_ids"][0, i, :n].tolist()
+    assert len(calls[2]["input_ids"][0, 0]) > len(calls[0]["input_ids"][0, 0])  # two past texts in front
+    classifier = _pipeline(model, with_context)
+    for i, online in enumerate(predictions):
+        _assert_same_prediction(online, classifier(utterances[: i + 1])[-1])
+    with pytest.raises(ValueError, match="text_context_past_only=True"):
+        MCNCLStreamingSession(model, MCNCLProcessor(*components, text_context_past=1, text_context_future=1))
 
 
 # ----------------------------------------------------------------------------------------------------- the CLI

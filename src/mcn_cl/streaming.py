@@ -60,6 +60,10 @@ class MCNCLStreamingSession:
             that a later utterance brings outside that set is ignored with a warning.
         dialogue_id (`str`, *optional*): names the conversation in messages.
 
+    A processor that puts conversation context into the text (`text_context_past`) gets the past utterances'
+    texts, as the pipeline gives it the whole conversation; one that also reads following utterances
+    (`text_context_future` without `text_context_past_only`) cannot stream (`ValueError`).
+
     Attributes:
         predictions (`list[dict]`): the predictions so far, in order.
         speakers (`dict[str, int]`): speaker name -> speaker index, by first appearance (the model's
@@ -94,6 +98,7 @@ class MCNCLStreamingSession:
         self.top_k = top_k
         self.dialogue_id = dialogue_id
         self._fixed_modalities = None if modalities is None else self._check_modalities(modalities)
+        self._text_context_past = self._check_text_context()
         self._stream = model.init_stream(batch_size=1)  # ValueError for a bidirectional model
         self.reset()
 
@@ -111,7 +116,7 @@ class MCNCLStreamingSession:
         self.predictions: list[dict[str, Any]] = []
         self.speakers: dict[str, int] = {}
         self.modalities: tuple[str, ...] | None = self._fixed_modalities
-        # past (speaker, text) pairs: what a processor option for conversation context in the text would read
+        # the past utterances' speakers and texts: the processor's conversation context in the text reads them
         self._history: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
@@ -155,11 +160,8 @@ class MCNCLStreamingSession:
     def _prepare(self, u: dict[str, Any], index: int, modalities: tuple[str, ...]) -> tuple[dict, list[dict]]:
         """The processor's dialogue features of this one utterance (`prepare_dialogue` on a conversation of one),
         with the media errors located at `index`; under `on_error="mask"` a failing modality is dropped and the
-        utterance read again without it.
-
-        Hook for conversation context in the text: the processor of this version has no such option. When it gets
-        one (past-only in online mode), pass it `self._history` (the past utterances' speakers and texts) here.
-        """
+        utterance read again without it. With conversation context in the text (a processor with
+        `text_context_past`), the tokens are the utterance's with the past utterances' texts before it."""
         errors: list[dict[str, Any]] = []
         media_errors = self.processor._media_error_classes()
         while True:
@@ -167,7 +169,7 @@ class MCNCLStreamingSession:
                 features = self.processor.prepare_dialogue(
                     [u], on_error="raise", dialogue_id=self.dialogue_id
                 )
-                return features, errors
+                break
             except media_errors as err:
                 located = err.at_utterance(index, self.dialogue_id)
                 if self.on_error == "raise":
@@ -180,6 +182,29 @@ class MCNCLStreamingSession:
                     raise ValueError(
                         f"{self._where(index)} has no modality left: every input was skipped ({reasons})"
                     ) from err
+        if (
+            self._text_context_past
+            and features.get("modality_mask") is not None
+            and features["modality_mask"][0][0]
+        ):
+            past = self._history[-self._text_context_past :]
+            ids = self.processor.text_with_context([*past, u], len(past))
+            features["input_ids"], features["attention_mask"] = [ids], [[1] * len(ids)]
+        return features, errors
+
+    def _check_text_context(self) -> int:
+        """How many past utterances the processor puts into an utterance's text (0: none, or a processor without
+        the option); a processor that also reads following utterances cannot stream."""
+        if not getattr(self.processor, "uses_text_context", False):
+            return 0
+        future = getattr(self.processor, "context_future", 0)
+        if future:
+            raise ValueError(
+                f"the processor puts {future} following utterance(s) into each utterance's text "
+                "(text_context_future without text_context_past_only), which a live conversation does not have yet: "
+                "stream with a processor saved with text_context_past_only=True (as the causal model was trained)"
+            )
+        return int(self.processor.text_context_past)
 
     def _fill_missing(self, features: dict[str, Any], modalities: tuple[str, ...]) -> None:
         """Zero-fill (with `modality_mask` 0, already so) each session modality the utterance lacks, as
