@@ -49,6 +49,8 @@ _LAZY = {
     "load_mmsa_raw": "mcn_cl.datasets_scripts",
     "load_mmsa_features": "mcn_cl.datasets_scripts",
     "sentiment_metrics": "mcn_cl.metrics_mcihn",
+    "MCNCLStreamingSession": "mcn_cl.streaming",
+    "plot_emotion_timeline": "mcn_cl.plotting",
 }
 
 
@@ -79,12 +81,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .metrics_mcihn import sentiment_metrics  # noqa: F401
     from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
     from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline  # noqa: F401
+    from .plotting import plot_emotion_timeline  # noqa: F401
     from .processing import (  # noqa: F401
         MCIHNProcessor,  # noqa: F401
         MCNCLFeatureExtractor,
         MCNCLProcessor,
         MCNCLVideoProcessor,
     )
+    from .streaming import MCNCLStreamingSession  # noqa: F401
     from .trainer import MCNCLTrainer  # noqa: F401
     from .trainer_mcihn import MCIHNDataCollator, MCIHNTrainer  # noqa: F401
 

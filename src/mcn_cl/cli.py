@@ -3,11 +3,17 @@
 
     mcn-cl predict --model runs/demo --conversation conversation.json [--output predictions.json] [--top_k 3]
     mcn-cl predict --model runs/demo --clips my_clips/ [--csv my_clips/conversation.csv] [--on_error mask]
+    mcn-cl stream --model runs/demo_causal --conversation demo_corpus/manifest.json --dialogue demo014 [--follow]
     mcn-cl data-stats /data/MELD.Raw
 
 `predict` reads a conversation from a JSON file or a folder of clips with a CSV, runs the
 `"multimodal-emotion-recognition"` pipeline and prints one row per utterance (speaker, predicted emotion,
-confidence); `--output` writes the predictions as JSON.
+confidence); `--output` writes the predictions as JSON, `--plot` draws the emotion timeline (`mcn_cl.plotting`).
+
+`stream` feeds one conversation to a causal checkpoint (`"causal": true` in its config) one utterance at a time
+(`mcn_cl.streaming`) and prints each prediction as soon as it is computed, with its latency; `--follow` then keeps
+reading the CSV / JSON file for utterances appended to the conversation, until `--timeout` seconds pass without one
+(or Ctrl-C).
 
 Conversation JSON (`--conversation`): a list of utterance dicts (`text`, `speaker`, `audio`, `video`, `start`, `end`;
 the processor's format), a dict with such a list under `utterances` (with an optional `dialogue_id`), a list of such
@@ -239,7 +245,298 @@ def predict(args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2, ensure_ascii=False)
         sys.stdout.write(f"predictions written to {args.output}\n")
+    if args.plot:
+        _plot(args.plot, conversations, predictions, id2label, online=False)
     return 0
+
+
+# ------------------------------------------------------------------------------------------------- timeline
+
+_PLOT_HELP = (
+    "draw the emotion timeline (one lane per speaker, one bar per utterance) into this PNG; with several "
+    "conversations, one PNG each, named PLOT_<dialogue_id>.png"
+)
+
+
+def _plot(
+    path: str,
+    conversations: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Sequence[Mapping[str, Any]]],
+    id2label: Mapping[int, str],
+    online: bool,
+) -> list[str]:
+    """Write the emotion timeline of each conversation (`mcn_cl.plotting`), with the gold labels the input has."""
+    from .plotting import plot_emotion_timeline
+
+    root, ext = os.path.splitext(path)
+    label_names = [id2label[k] for k in sorted(id2label)]
+    written = []
+    for conversation, preds in zip(conversations, predictions):
+        dialogue_id = conversation["dialogue_id"]
+        out = path
+        if len(conversations) > 1:
+            out = f"{root}_{''.join(c if c.isalnum() or c in '-_.' else '_' for c in dialogue_id)}{ext or '.png'}"
+        gold = [u.get("label") for u in conversation["utterances"][: len(preds)]]
+        mode = "online, past context only" if online else "offline, whole conversation"
+        try:
+            plot_emotion_timeline(
+                preds,
+                labels=gold if any(g is not None for g in gold) else None,
+                path=out,
+                title=f"Emotion timeline: conversation {dialogue_id} ({mode})",
+                label_names=label_names,
+            )
+        except (ValueError, TypeError, IndexError, OSError) as err:
+            raise CLIError(f"--plot {out}: {err}") from err
+        sys.stdout.write(f"timeline written to {out}\n")
+        written.append(out)
+    return written
+
+
+# --------------------------------------------------------------------------------------------------- stream
+
+
+def _load_model_and_processor(args: argparse.Namespace):
+    """The checkpoint's model (eval mode, on `--device`) and processor, loaded as `predict` loads them."""
+    from transformers import pipeline
+
+    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
+
+    looks_local = os.path.isabs(args.model) or args.model.startswith(".") or args.model.count("/") != 1
+    if looks_local and not os.path.isdir(args.model):
+        raise CLIError(f"--model {args.model}: no such folder")
+    classifier = pipeline(
+        TASK,
+        model=args.model,
+        pipeline_class=MultimodalEmotionRecognitionPipeline,
+        device=_device(args.device),
+    )
+    return classifier.model, classifier.processor
+
+
+def _stream_source(args: argparse.Namespace) -> str:
+    """The file that holds the streamed conversation (the one `--follow` watches)."""
+    if args.conversation is not None:
+        return args.conversation
+    return args.csv if args.csv is not None else os.path.join(args.clips, "conversation.csv")
+
+
+def _read_stream_conversation(args: argparse.Namespace) -> dict[str, Any]:
+    """The one conversation `stream` feeds: `--dialogue`, or the only one of the file."""
+    if args.conversation is not None:
+        conversations = read_conversation_json(args.conversation, args.dialogue)
+    else:
+        conversations = read_clips_csv(args.clips, args.csv)
+        if args.dialogue is not None:
+            conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
+            if not conversations:
+                raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
+    if len(conversations) > 1:
+        ids = ", ".join(c["dialogue_id"] for c in conversations[:10]) + (
+            ", ..." if len(conversations) > 10 else ""
+        )
+        raise CLIError(
+            f"{_stream_source(args)} holds {len(conversations)} conversations ({ids}): pick one with --dialogue"
+        )
+    return conversations[0]
+
+
+class _FileWatch:
+    """Tells when a followed file has changed and can be read: a CSV that ends with a line break, a JSON file that
+    parses, or either one unchanged since the previous look (a writer that stopped mid-line)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.seen = self._stat()
+        self.pending = None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _complete(self) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        if self.path.lower().endswith(".json"):
+            try:
+                json.loads(data)
+            except ValueError:
+                return False
+            return True
+        return data.endswith(b"\n")
+
+    def changed(self) -> bool:
+        stat = self._stat()
+        if stat is None or stat == self.seen:
+            return False
+        if stat != self.pending and not self._complete():
+            self.pending = stat  # being written: look again at the next poll
+            return False
+        self.seen, self.pending = stat, None
+        return True
+
+
+_STREAM_COLUMNS = (("utterance", 9), ("speaker", 12), ("emotion", 12), ("confidence", 10), ("latency", 10))
+
+
+def _stream_header(with_gold: bool) -> str:
+    cells = [name.ljust(width) for name, width in _STREAM_COLUMNS]
+    return "  ".join(cells + (["gold".ljust(12)] if with_gold else []) + ["text"])
+
+
+def format_stream_row(
+    prediction: Mapping[str, Any], utterance: Mapping[str, Any], id2label, with_gold: bool
+) -> str:
+    """One streamed prediction: index, speaker, emotion, confidence, latency (ms), gold label, text."""
+    text = str(utterance.get("text") or "")
+    text = text if len(text) <= 48 else text[:45] + "..."
+    if prediction.get("skipped"):
+        text += f"  [no {'/'.join(prediction['skipped'])}]"
+    values = [
+        str(prediction["utterance"]),
+        str(prediction["speaker"] or ""),
+        prediction["label"],
+        f"{prediction['score']:.3f}",
+        f"{1000 * prediction['latency_s']:.0f} ms",
+    ]
+    cells = [v.ljust(width) for v, (_, width) in zip(values, _STREAM_COLUMNS)]
+    if with_gold:
+        cells.append((_gold(utterance, id2label) or "-").ljust(12))
+    return "  ".join(cells + [text]).rstrip()
+
+
+def stream(args: argparse.Namespace) -> int:
+    import time
+
+    from .streaming import MCNCLStreamingSession
+
+    if args.timeout is not None and not args.follow:
+        raise CLIError("--timeout bounds --follow: give --follow too")
+    if args.timeout is not None and args.timeout <= 0 or args.poll <= 0:
+        raise CLIError("--timeout and --poll must be positive numbers of seconds")
+    source = _stream_source(args)
+    # the file's state as read: what is appended while the model loads is new too
+    watch = _FileWatch(source) if args.follow else None
+    conversation = _read_stream_conversation(args)
+    model, processor = _load_model_and_processor(args)
+    try:
+        session = MCNCLStreamingSession(
+            model,
+            processor,
+            on_error=args.on_error,
+            top_k=args.top_k,
+            dialogue_id=conversation["dialogue_id"],
+        )
+    except (ValueError, TypeError) as err:  # a bidirectional checkpoint, or code without online mode
+        raise CLIError(f"--model {args.model}: {err}") from err
+    id2label = model.config.id2label
+    with_gold = any(_gold(u, id2label) for u in conversation["utterances"])
+    streamed: list[Mapping[str, Any]] = []  # the utterances fed so far
+
+    def feed(utterances: Sequence[Mapping[str, Any]]) -> None:
+        for utterance in utterances:
+            try:
+                prediction = session.add(utterance)
+            except (ValueError, TypeError) as err:  # bad media / utterance: the message names the utterance
+                raise CLIError(str(err)) from err
+            streamed.append(utterance)
+            sys.stdout.write(format_stream_row(prediction, utterance, id2label, with_gold) + "\n")
+            sys.stdout.flush()
+
+    source = _stream_source(args)
+    sys.stdout.write(
+        f"conversation {conversation['dialogue_id']} (online: each emotion from the past only)\n"
+    )
+    sys.stdout.write(_stream_header(with_gold).rstrip() + "\n")
+    sys.stdout.flush()
+    try:
+        feed(conversation["utterances"])
+        if watch is not None:
+            sys.stdout.write(
+                f"following {source} for new utterances"
+                + (f" (stops after {args.timeout:g} s without one)" if args.timeout else " (Ctrl-C stops)")
+                + "\n"
+            )
+            sys.stdout.flush()
+            last_new = time.monotonic()
+            while args.timeout is None or time.monotonic() - last_new < args.timeout:
+                time.sleep(args.poll)
+                if not watch.changed():
+                    continue
+                conversation = _read_stream_conversation(args)
+                new = conversation["utterances"][len(streamed) :]
+                if new:
+                    feed(new)
+                    last_new = time.monotonic()
+    except KeyboardInterrupt:
+        sys.stdout.write(f"\nstopped: {len(streamed)} utterances streamed\n")
+    finally:  # what was predicted is kept, also when a later utterance failed
+        if streamed:
+            result = {**conversation, "utterances": streamed}
+            _write_stream_outputs(args, result, session.predictions, id2label)
+    return 0
+
+
+def _write_stream_outputs(args, conversation, predictions, id2label) -> None:
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            out = [{"dialogue_id": conversation["dialogue_id"], "predictions": list(predictions)}]
+            json.dump(out, f, indent=2, ensure_ascii=False)
+        sys.stdout.write(f"predictions written to {args.output}\n")
+    if args.plot:
+        _plot(args.plot, [conversation], [predictions], id2label, online=True)
+
+
+def _add_stream_parser(commands) -> None:
+    p = commands.add_parser(
+        "stream",
+        help="predict utterance by utterance, as a live conversation arrives (causal checkpoints)",
+        description="Feed one conversation (a JSON file or a folder of clips with a CSV, as for predict) to a "
+        "causal MCN-CL checkpoint one utterance at a time and print each prediction as soon as it is computed, "
+        "with its latency. With --follow, keep reading the file for utterances appended to the conversation.",
+    )
+    p.add_argument("--model", required=True, help="causal checkpoint folder (or Hub id): model and processor")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
+    source.add_argument("--clips", help="folder of utterance clips, described by --csv")
+    p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
+    p.add_argument(
+        "--dialogue", help="the conversation with this dialogue_id (needed when the file has several)"
+    )
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="after the last utterance, keep reading the CSV / JSON file for new ones (Ctrl-C stops)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="with --follow: stop after this many seconds without a new utterance (default: until Ctrl-C)",
+    )
+    p.add_argument("--poll", type=float, default=0.2, help="with --follow: seconds between looks at the file")
+    p.add_argument("--output", help="write the predictions (with their latency_s) to this JSON file")
+    p.add_argument("--plot", help="draw the emotion timeline of the streamed predictions into this PNG")
+    p.add_argument(
+        "--top_k", type=int, default=None, help="labels kept in each utterance's scores (default: all)"
+    )
+    p.add_argument(
+        "--on_error",
+        choices=["raise", "mask"],
+        default="raise",
+        help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
+    )
+    p.add_argument(
+        "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
+    )
+    p.set_defaults(func=stream)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,10 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
     )
     p.add_argument("--batch_size", type=int, default=1, help="conversations per forward pass")
+    p.add_argument("--plot", help=_PLOT_HELP)
     p.add_argument(
         "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
     )
     p.set_defaults(func=predict)
+    _add_stream_parser(commands)
     # `data-stats` parses its own arguments (mcn_cl.datasets_scripts.stats); listed here for --help
     commands.add_parser(
         "data-stats",
@@ -299,4 +598,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"mcn-cl {args.command}: error: {err}\n")
 
 
-__all__ = ["build_parser", "format_table", "main", "predict", "read_clips_csv", "read_conversation_json"]
+__all__ = [
+    "build_parser",
+    "format_table",
+    "main",
+    "predict",
+    "read_clips_csv",
+    "read_conversation_json",
+    "stream",
+]
