@@ -99,10 +99,10 @@ class ModelArguments:
     )
     max_text_length: int = field(default=128, metadata={"help": "Tokens per utterance of a new processor."})
     text_speaker_names: bool = field(
-        default=False,
+        default=True,
         metadata={
             "help": "Put the speaker's name before each utterance's text (speaker_format '{speaker}: {text}') in a "
-            "new processor; ignored when --speaker_format is given."
+            "new processor (the recipe chosen on MELD dev); ignored when --speaker_format is given."
         },
     )
     text_context_past: int = field(
