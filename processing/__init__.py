@@ -5,12 +5,13 @@ Importing this package registers `MCNCLProcessor` and its components with the `t
 the `mcn_cl` config is registered, i.e. after `import mcn_cl`).
 """
 
-from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError, load_audio
+from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLInputError, MCNCLMediaError, load_audio
 from .processing_mcn_cl import MCNCLProcessor, pad_dialogues
 from .video_processing_mcn_cl import MCNCLVideoProcessor, decode_video_frames
 
 __all__ = [
     "MCNCLFeatureExtractor",
+    "MCNCLInputError",
     "MCNCLMediaError",
     "MCNCLProcessor",
     "MCNCLVideoProcessor",

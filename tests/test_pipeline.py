@@ -12,7 +12,7 @@ from _fixtures_pipeline import conversation_of
 from conftest import run_without_mcn_cl
 from transformers import pipeline
 
-from mcn_cl import MultimodalEmotionRecognitionPipeline
+from mcn_cl import MCNCLInputError, MultimodalEmotionRecognitionPipeline
 from mcn_cl.pipeline import TASK
 
 pytest_plugins = ["_fixtures_pipeline"]
@@ -162,18 +162,29 @@ def test_utterance_without_any_modality_raises(classifier, demo_corpus, tmp_path
     conversation = conversation_of(ds["test"][0])
     conversation[2] = {"speaker": "Ann", "text": None, "audio": None, "video": None}
     for on_error in ("raise", "mask"):
-        with pytest.raises(ValueError, match="utterance 2 has no modality"):
+        with pytest.raises(MCNCLInputError, match="utterance 2: no modality"):
             classifier(conversation, on_error=on_error)
 
     # every input of the utterance skipped: nothing left to predict from
     conversation[2] = {"speaker": "Ann", "text": "", "audio": str(tmp_path / "a.wav")}
-    with pytest.raises(ValueError, match=r"utterance 2 has no modality left.*empty text.*a\.wav"):
+    with pytest.raises(MCNCLInputError, match=r"utterance 2: no modality left.*empty text.*a\.wav"):
         classifier(conversation, on_error="mask")
 
 
 def test_wrong_input_types_raise(classifier):
-    with pytest.raises(TypeError, match="input 1: expected a conversation"):
+    with pytest.raises(MCNCLInputError, match="input 1: expected a conversation"):
         classifier([[{"text": "hi"}], "not a conversation"])
+    # item 10 of issue 10: None, a number, a string, a non-dict utterance -> the documented input error
+    for bad, pattern in (
+        (None, "got NoneType"),
+        (3, "got int"),
+        ("hi", "got str"),
+        ([{"text": "a"}, 0], "utterance 1: utterance: expected an utterance dict, got int"),
+        ({"utterances": 5}, "'utterances' list"),
+        ([[]], "empty conversation"),
+    ):
+        with pytest.raises(MCNCLInputError, match=pattern):
+            classifier(bad)
     with pytest.raises(ValueError, match="on_error"):
         classifier([{"text": "hi"}], on_error="ignore")
 

@@ -27,6 +27,8 @@ _LAZY = {
     "MCNCLFeatureExtractor": "mcn_cl.processing",
     "MCNCLVideoProcessor": "mcn_cl.processing",
     "MCNCLProcessor": "mcn_cl.processing",
+    "MCNCLMediaError": "mcn_cl.processing",
+    "MCNCLInputError": "mcn_cl.processing",
     "load_iemocap": "mcn_cl.datasets_scripts",
     "load_meld": "mcn_cl.datasets_scripts",
     "load_feature_pickle": "mcn_cl.datasets_scripts",
@@ -58,7 +60,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .losses import HardNegativeSupConLoss  # noqa: F401
     from .metrics import compute_metrics  # noqa: F401
     from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
-    from .processing import MCNCLFeatureExtractor, MCNCLProcessor, MCNCLVideoProcessor  # noqa: F401
+    from .processing import (  # noqa: F401
+        MCNCLFeatureExtractor,
+        MCNCLInputError,
+        MCNCLMediaError,
+        MCNCLProcessor,
+        MCNCLVideoProcessor,
+    )
     from .trainer import MCNCLTrainer  # noqa: F401
 
 __all__ = [
