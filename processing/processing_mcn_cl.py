@@ -25,7 +25,13 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLInputError, MCNCLMediaError, is_real_number
+from .feature_extraction_mcn_cl import (
+    MCNCLFeatureExtractor,
+    MCNCLInputError,
+    MCNCLMediaError,
+    as_seconds,
+    is_real_number,
+)
 from .video_processing_mcn_cl import MCNCLVideoProcessor
 
 logger = logging.get_logger(__name__)
@@ -388,10 +394,13 @@ class MCNCLProcessor(ProcessorMixin):
 
     def _audio(self, u: Mapping[str, Any]) -> np.ndarray:
         audio = u["audio"]
-        start, end = u.get("audio_start"), u.get("audio_end")
+        fields = ("audio_start", "audio_end")
         same_file = isinstance(audio, str | os.PathLike) and isinstance(u.get("video"), str | os.PathLike)
-        if start is None and end is None and same_file and os.fspath(audio) == os.fspath(u["video"]):
-            start, end = u.get("start"), u.get("end")
+        if u.get("audio_start") is None and u.get("audio_end") is None and same_file:
+            if os.fspath(audio) == os.fspath(u["video"]):
+                fields = ("start", "end")
+        path = os.fspath(audio) if isinstance(audio, str | os.PathLike) else None
+        start, end = (as_seconds(u.get(field), field, path, "audio") for field in fields)
         return self.feature_extractor.extract(audio, u.get("sampling_rate"), start, end)
 
     def _video(self, u: Mapping[str, Any]) -> dict[str, torch.Tensor]:
