@@ -208,3 +208,42 @@ def test_raw_dataset_trees_train_end_to_end_through_the_processor(dataset, tmp_p
     extractor = processor.feature_extractor
     assert extractor.feature_set == "eGeMAPSv02" and extractor.do_normalize  # fitted on the train split
     assert processor.video_processor.num_frames == 2
+
+
+def _fake_checkpoints(output_dir, complete=(), incomplete=(), truncated=()):
+    for step in complete:
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    for step in incomplete:  # killed after the weights, before trainer_state.json
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+    for step in truncated:  # killed while writing trainer_state.json
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "trainer_state.json").write_text('{"global_step": ')
+
+
+def test_resume_last_skips_incomplete_checkpoints_and_says_which_it_used(tmp_path, caplog):
+    """Issue 10, item 17: a checkpoint whose save was killed halfway was picked (FileNotFoundError)."""
+    import logging
+
+    _fake_checkpoints(tmp_path, complete=(2, 4), incomplete=(10,), truncated=(6,))
+    with caplog.at_level(logging.INFO):
+        chosen = train.resolve_resume_checkpoint("last", str(tmp_path))
+    assert chosen == str(tmp_path / "checkpoint-4")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"resuming from checkpoint {tmp_path / 'checkpoint-4'}" in messages
+    assert "skipping incomplete checkpoint" in messages
+    assert str(tmp_path / "checkpoint-10") in messages and str(tmp_path / "checkpoint-6") in messages
+
+
+def test_resume_from_an_incomplete_or_absent_checkpoint_is_a_clear_error(tmp_path):
+    _fake_checkpoints(tmp_path, incomplete=(3,))
+    with pytest.raises(ValueError, match="no complete checkpoint in"):
+        train.resolve_resume_checkpoint("last", str(tmp_path))
+    with pytest.raises(ValueError, match="checkpoint-3: not a complete checkpoint"):
+        train.resolve_resume_checkpoint(str(tmp_path / "checkpoint-3"), str(tmp_path))
+    assert train.resolve_resume_checkpoint(None, str(tmp_path)) is None
