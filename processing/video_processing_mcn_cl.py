@@ -132,22 +132,24 @@ def decode_video_frames(
         t0 = 0.0 if start is None else float(start)
         t1 = float("inf") if end is None else float(end)
 
-        def rewind(first: bool = False) -> None:
-            if t0 > 0 and stream.time_base is not None:
-                container.seek(int(t0 / stream.time_base), stream=stream, backward=True, any_frame=False)
-            elif not first:  # back to the beginning of the file
-                container.seek(0)
+        def seek_window(c, st) -> None:
+            if t0 > 0 and st.time_base is not None:
+                c.seek(int(t0 / st.time_base), stream=st, backward=True, any_frame=False)
 
-        def walk(indices: np.ndarray | None) -> tuple[list[Any], int]:
-            rewind()
-            return select_frames(container.decode(stream), t0, t1, indices)
+        def decode_pass(indices: np.ndarray | None) -> tuple[list[np.ndarray], int]:
+            # a fresh demuxer for each pass: no seek back to the start, which some files do not support
+            with av.open(path) as c:
+                st = c.streams.video[0]
+                seek_window(c, st)
+                kept, n = select_frames(c.decode(st), t0, t1, indices)
+                return [frame.to_ndarray(format="rgb24") for frame in kept], n
 
         try:
-            rewind(first=True)
+            seek_window(container, stream)
             counted = _count_packets(container, stream, t0, t1)
-            kept, n = walk(None if counted is None else sample_frame_indices(counted, num_frames))
+            kept, n = decode_pass(None if counted is None else sample_frame_indices(counted, num_frames))
             if n != counted:  # no timestamps, or a damaged stream: choose again from the decoded count
-                kept, n = walk(sample_frame_indices(n, num_frames))
+                kept, n = decode_pass(sample_frame_indices(n, num_frames))
         except MCNCLMediaError:
             raise
         except Exception as err:
@@ -156,8 +158,7 @@ def decode_video_frames(
             raise MCNCLMediaError(f"window ({start}, {end}) s lies outside the video", path, "video")
         if n == 0:
             raise MCNCLMediaError("no video frame in the requested window", path, "video")
-        frames = np.stack([frame.to_ndarray(format="rgb24") for frame in kept])
-    return frames, len(kept)
+    return np.stack(kept), len(kept)
 
 
 @functools.cache
