@@ -188,6 +188,11 @@ def pad_dialogues(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0) 
     if len(features) == 0:
         raise MCNCLInputError("pad_dialogues: received no dialogue", "conversations")
     batch = len(features)
+    for b, row in enumerate(features):
+        if not isinstance(row, Mapping):
+            raise MCNCLInputError(
+                f"expected a dict of dialogue features, got {type(row).__name__}", "features", None, str(b)
+            )
     lengths = [_num_utterances(row, b) for b, row in enumerate(features)]
     num_utt = max(lengths)
     out: dict[str, torch.Tensor] = {}
