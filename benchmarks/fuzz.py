@@ -49,7 +49,12 @@ def run_part(check, target, pool, cases: int) -> dict:
 
     start = time.perf_counter()
     case()
-    return {**counts, "seconds": round(time.perf_counter() - start, 1), "failures": counts.failures}
+    return {
+        **counts,
+        "seconds": round(time.perf_counter() - start, 1),
+        "unhandled_kinds": counts.kinds,
+        "failures": counts.failures,
+    }
 
 
 def render_markdown(results: dict, source: str) -> str:
@@ -68,6 +73,9 @@ def render_markdown(results: dict, source: str) -> str:
         lines.append(
             f"| {part} | {r['cases']} | {r['masked']} | {r['input_errors']} | {r['unhandled']} | {r['seconds']} |"
         )
+    for part in ("processor", "pipeline"):
+        for kind, count in results.get(part, {}).get("unhandled_kinds", {}).items():
+            lines.append(f"\n{part}, unhandled: {count} x `{kind}...`")
     if results.get("note"):
         lines += ["", results["note"]]
     return "\n".join(lines)

@@ -474,6 +474,20 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
         `do_normalize`). Raises `MCNCLMediaError` on bad input (see `load_audio`)."""
         samples = load_audio(audio, sampling_rate, start, end, target_sampling_rate=self.sampling_rate)
         path = os.fspath(audio) if isinstance(audio, str | os.PathLike) else None
+        peak = float(np.abs(samples).max())
+        if not np.isfinite(peak):  # finite input, overflowed by the resampler
+            raise MCNCLMediaError(
+                "non-finite samples after resampling (the waveform is far outside [-1, 1])", path
+            )
+        if peak > 1.0:
+            # openSMILE reads 16-bit PCM (samples * 32768 cast to int16): beyond [-1, 1) the values would wrap around
+            logger.warning(
+                "audio %s: samples up to %.3g exceed [-1, 1]: clipped before openSMILE (integer PCM passed as "
+                "floats? scale it to [-1, 1])",
+                path if path is not None else "array",
+                peak,
+            )
+            samples = np.clip(samples, -1.0, 32767 / 32768)
         with warnings.catch_warnings():
             warnings.simplefilter(
                 "ignore", UserWarning

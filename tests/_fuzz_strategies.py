@@ -251,9 +251,12 @@ class FuzzCounts(dict):
     def __init__(self):
         super().__init__(cases=0, masked=0, input_errors=0, unhandled=0)
         self.failures: list[str] = []
+        self.kinds: dict[str, int] = {}  # failure kind (its first 70 characters) -> count
 
     def fail(self, conversation: Any, what: str) -> None:
         self["unhandled"] += 1
+        kind = what[:70]
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if len(self.failures) < 5:
             self.failures.append(f"{what}\n  conversation: {conversation!r:.600}")
 

@@ -282,3 +282,13 @@ def test_13_the_errors_are_importable_from_the_package():
     assert MediaError is MCNCLMediaError and InputError is MCNCLInputError
     assert {"MCNCLMediaError", "MCNCLInputError"} <= set(mcn_cl.__all__)
     assert issubclass(InputError, ValueError) and issubclass(MediaError, ValueError)
+
+
+def test_11_float_samples_beyond_full_scale_are_clipped_with_a_warning_not_wrapped(processor, caplog):
+    """openSMILE casts samples * 32768 to int16: a float waveform of integer PCM values would wrap around."""
+    x = voice()
+    extract = processor.feature_extractor.extract
+    with caplog.at_level(logging.WARNING):
+        loud = extract(x * 20000, SR)
+    assert any("exceed [-1, 1]: clipped" in r.getMessage() for r in caplog.records)
+    np.testing.assert_allclose(loud, extract(np.clip(x * 20000, -1.0, 32767 / 32768), SR), rtol=1e-5)
