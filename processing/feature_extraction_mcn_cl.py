@@ -352,6 +352,10 @@ def load_audio(
         raise MCNCLMediaError("non-finite samples (NaN or inf) in the waveform", path)
     if int(sampling_rate) != target_sampling_rate:
         samples = audresample.resample(samples, int(sampling_rate), target_sampling_rate)[0]
+        if samples.size == 0:
+            raise MCNCLMediaError(
+                f"zero-length audio once resampled to {target_sampling_rate} Hz (too short)", path
+            )
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 

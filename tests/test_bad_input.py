@@ -292,3 +292,9 @@ def test_11_float_samples_beyond_full_scale_are_clipped_with_a_warning_not_wrapp
         loud = extract(x * 20000, SR)
     assert any("exceed [-1, 1]: clipped" in r.getMessage() for r in caplog.records)
     np.testing.assert_allclose(loud, extract(np.clip(x * 20000, -1.0, 32767 / 32768), SR), rtol=1e-5)
+
+
+def test_7_audio_too_short_to_resample_is_a_media_error():
+    """Found by the fuzz run: one sample at 384 kHz is no sample at 16 kHz."""
+    with pytest.raises(MCNCLMediaError, match="zero-length audio once resampled"):
+        load_audio(np.ones(1, np.float32) * 0.1, 384000)
