@@ -491,7 +491,8 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
                 path if path is not None else "array",
                 peak,
             )
-            samples = np.clip(samples, -1.0, 32767 / 32768)
+        # openSMILE's int16 cast: 1.0 * 32768 would wrap to -32768
+        samples = np.clip(samples, -1.0, 32767 / 32768)
         with warnings.catch_warnings():
             warnings.simplefilter(
                 "ignore", UserWarning

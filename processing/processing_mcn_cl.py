@@ -286,7 +286,7 @@ class MCNCLProcessor(ProcessorMixin):
 
     A conversation is a list of utterance dicts, each with any of:
 
-    - `text` (`str`), `speaker` (`str`), `label` (`int`, -1 / `None` = unlabelled);
+    - `text` (`str`), `speaker` (`str`), `label` (`int` class id; -1, -100 or `None` = unlabelled);
     - `audio`: a file path (wav/flac, or the audio track of mp4/avi/...), a waveform `np.ndarray` with
       `sampling_rate` (Hz) in the utterance, or a dict `{"array", "sampling_rate"}`;
     - `video`: a file path, or the utterance's frames as a uint8 array [F, H, W, 3];
@@ -297,7 +297,12 @@ class MCNCLProcessor(ProcessorMixin):
       `crop_half`).
 
     A modality missing from an utterance (key absent or `None`) is zero-filled with `modality_mask` 0; a modality
-    absent from every utterance of the batch is left out of the output.
+    absent from every utterance of the batch is left out of the output. Other keys are ignored, with a warning
+    naming them.
+
+    Errors: a structurally invalid conversation (not a non-empty list of dicts, a label that is not a class id)
+    raises `MCNCLInputError`; a medium, window, rate or text that cannot be used raises `MCNCLMediaError`, or with
+    `on_error="mask"` masks that modality of that utterance (one warning per dialogue lists what was masked).
 
     Args:
         tokenizer ([`PreTrainedTokenizerBase`]): the text encoder's tokenizer.

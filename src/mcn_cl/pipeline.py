@@ -130,11 +130,24 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             postprocess_params["top_k"] = top_k
         return preprocess_params, {}, postprocess_params
 
-    def _input_error(self) -> type[ValueError]:
+    def _input_error(self):
         """The processor's `MCNCLInputError` (reached through the processor object: this file imports no package
-        code, and with `trust_remote_code` the class is the one of the processor files saved with the weights)."""
+        code, and with `trust_remote_code` the class is the one of the processor files saved with the weights).
+        Processor files saved before it existed get a plain `ValueError` with the same message."""
         module = sys.modules.get(type(self.processor).__module__)
-        return getattr(module, "MCNCLInputError", ValueError)
+        error = getattr(module, "MCNCLInputError", None)
+        if error is not None:
+            return error
+
+        def plain(reason: str, field=None, utterance=None, dialogue=None) -> ValueError:
+            where = ([f"dialogue {dialogue}"] if dialogue is not None else []) + (
+                [f"utterance {utterance}"] if utterance is not None else []
+            )
+            return ValueError(
+                ", ".join(where) + (": " if where else "") + (f"{field}: " if field else "") + reason
+            )
+
+        return plain
 
     def __call__(self, inputs, **kwargs):
         """Classify every utterance of one conversation (returns a list of utterance dicts) or of a list of
