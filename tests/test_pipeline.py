@@ -259,3 +259,11 @@ def test_device_0_gives_the_cpu_predictions(checkpoint, classifier, demo_corpus)
     row = ds["test"][0]
     for p, q in zip(gpu(row), classifier(row)):
         assert p["label"] == q["label"] and p["scores"] == pytest.approx(q["scores"], abs=1e-4)
+
+
+def test_a_generator_of_conversations_is_still_accepted_and_checked_item_by_item(classifier):
+    conversations = [[{"text": "hello there"}], [{"text": "we won"}, {"text": "stop it"}]]
+    results = list(classifier(c for c in conversations))
+    assert [len(r) for r in results] == [1, 2]
+    with pytest.raises(MCNCLInputError, match="got int"):
+        list(classifier(c for c in [conversations[0], 3]))

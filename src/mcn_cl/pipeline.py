@@ -22,7 +22,7 @@ with `PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -157,7 +157,7 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
         of them, an empty conversation, an utterance that is not a dict or has none of text / audio / video (or,
         with `on_error="mask"`, none left)."""
         error = self._input_error()
-        if isinstance(inputs, str | bytes) or not isinstance(inputs, Sequence | Mapping):
+        if isinstance(inputs, str | bytes) or not isinstance(inputs, Iterable | Mapping):
             raise error(
                 "expected a conversation (a list of utterance dicts, or a dict with 'utterances') or a list of "
                 f"them, got {type(inputs).__name__}",
@@ -175,6 +175,8 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
         )  # a list holding utterance dicts is one conversation: the processor names a bad utterance in it
         if one:
             return super().__call__([inputs], **kwargs)[0]
+        if not isinstance(inputs, Sequence):  # a generator or a `datasets.Dataset`: checked item by item
+            return super().__call__(inputs, **kwargs)
         if not all(_is_conversation(c) for c in inputs):
             bad = next(i for i, c in enumerate(inputs) if not _is_conversation(c))
             raise error(
