@@ -39,11 +39,11 @@ from _fuzz_strategies import (  # noqa: E402
 from hypothesis import given  # noqa: E402
 
 
-def run_part(check, target, pool, cases: int) -> dict:
+def run_part(check, target, pool, cases: int, with_text: bool = False) -> dict:
     counts = FuzzCounts()
 
     @fuzz_settings(cases)
-    @given(conversations(pool))
+    @given(conversations(pool, with_text))
     def case(conversation):
         check(target, conversation, counts)
 
@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     results["processor"] = run_part(check_processor_case, processor, pool, args.cases)
     print("processor:", json.dumps({k: v for k, v in results["processor"].items() if k != "failures"}))
     if not args.skip_pipeline:
-        results["pipeline"] = run_part(check_pipeline_case, make_pipeline(processor), pool, args.cases)
+        results["pipeline"] = run_part(
+            check_pipeline_case, make_pipeline(processor), pool, args.cases, with_text=True
+        )
         print("pipeline:", json.dumps({k: v for k, v in results["pipeline"].items() if k != "failures"}))
     for part in ("processor", "pipeline"):
         for failure in results.get(part, {}).get("failures", []):

@@ -154,8 +154,9 @@ VALID_LABELS = st.one_of(st.integers(min_value=0, max_value=6), st.sampled_from(
 LABELS = weighted((16, VALID_LABELS), (1, st.sampled_from([-5, 2.7, "joy", float("nan"), 1e19])), (1, JUNK))
 
 
-def utterances(pool: Mapping[str, str]) -> st.SearchStrategy[dict[str, Any]]:
-    """One utterance dict: every key optional, each value valid or junk."""
+def utterances(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """One utterance dict: every key optional (`text` always present with `with_text`), each value valid or
+    junk."""
     paths = st.sampled_from(sorted(pool.values()))
     good_audio = st.sampled_from([pool["wav"], pool["mp4"], pool["avi"]])
     good_video = st.sampled_from([pool["mp4"], pool["avi"]])
@@ -168,15 +169,16 @@ def utterances(pool: Mapping[str, str]) -> st.SearchStrategy[dict[str, Any]]:
         (1, JUNK),
     )
     video = weighted((4, good_video), (1, paths), (2, FRAME_ARRAYS), (1, JUNK))
+    text = weighted(
+        (4, st.sampled_from(["hello there", "we won"])),
+        (1, st.sampled_from(["  ", ""])),
+        (1, st.text(max_size=12)),
+        (1, JUNK),
+    )
     return st.fixed_dictionaries(
-        {},
+        {"text": text} if with_text else {},
         optional={
-            "text": weighted(
-                (4, st.sampled_from(["hello there", "we won"])),
-                (1, st.sampled_from(["  ", ""])),
-                (1, st.text(max_size=12)),
-                (1, JUNK),
-            ),
+            **({} if with_text else {"text": text}),
             "speaker": weighted((4, st.sampled_from(["Ann", "Ben"])), (1, JUNK)),
             "label": LABELS,
             "audio": audio,
@@ -192,9 +194,10 @@ def utterances(pool: Mapping[str, str]) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-def conversations(pool: Mapping[str, str]) -> st.SearchStrategy[Any]:
-    """Mostly lists of 1-4 utterance dicts; sometimes structurally broken (junk, empty, a non-dict inside)."""
-    utterance = utterances(pool)
+def conversations(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStrategy[Any]:
+    """Mostly lists of 1-4 utterance dicts; sometimes structurally broken (junk, empty, a non-dict inside).
+    `with_text`: every utterance has a `text` key (valid or not), so that more pipeline cases reach the model."""
+    utterance = utterances(pool, with_text)
     valid = st.lists(utterance, min_size=1, max_size=4)
     broken = st.one_of(
         JUNK,

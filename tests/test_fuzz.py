@@ -70,7 +70,7 @@ def test_pipeline_with_on_error_mask_raises_only_the_input_error_and_gives_finit
     counts = FuzzCounts()
 
     @fuzz_settings(PIPELINE_CASES)
-    @given(conversations(pool))
+    @given(conversations(pool, with_text=True))
     def case(conversation):
         check_pipeline_case(classifier, conversation, counts)
 
