@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from datasets import Dataset, DatasetDict, Features
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 # Bump when the row layout or the media checks change: old caches then stop matching.
 LOADER_VERSION = "1"
@@ -27,6 +30,106 @@ LOADER_VERSION = "1"
 
 class DatasetFormatError(ValueError):
     """An input file does not have the expected format; the message names the file (and line or field)."""
+
+
+def read_text_lenient(path: str | os.PathLike, what: str) -> str:
+    """The text of an annotation file, decoded line by line: UTF-8 (a leading BOM dropped), and where a line is not
+    valid UTF-8 its stray bytes read as cp1252 (0x92 -> ’). Bytes that cp1252 leaves undefined (0x81, 0x8D, 0x8F,
+    0x90, 0x9D) become U+FFFD. One warning names `what`, the file and the lines of both kinds.
+
+    Line ends are kept as they are (`csv` needs them; U+0085 is not a line break here).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines, repaired, unreadable = [], [], []
+    for lineno, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        text, pos, lost = [], 0, False
+        while pos < len(raw):
+            try:
+                text.append(raw[pos:].decode("utf-8"))
+                break
+            except UnicodeDecodeError as err:
+                text.append(raw[pos : pos + err.start].decode("utf-8"))
+                for byte in raw[pos + err.start : pos + err.end]:
+                    try:
+                        text.append(bytes([byte]).decode("cp1252"))
+                    except UnicodeDecodeError:
+                        text.append("\ufffd")
+                        lost = True
+                pos += err.end
+        (unreadable if lost else repaired).append(lineno)
+        lines.append("".join(text))
+    if repaired or unreadable:
+
+        def listing(numbers: list[int]) -> str:
+            shown = ", ".join(f"{path}:{n}" for n in numbers[:10])
+            return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+        parts = []
+        if repaired:
+            parts.append(
+                f"{len(repaired)} line(s) not UTF-8, their stray bytes read as cp1252: {listing(repaired)}"
+            )
+        if unreadable:
+            parts.append(
+                f"{len(unreadable)} line(s) with bytes that are neither UTF-8 nor cp1252, replaced by U+FFFD: "
+                f"{listing(unreadable)}"
+            )
+        logger.warning(f"{what}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+MEDIA_WARNING_EXAMPLES = 5  # problems spelled out in the summarising warning; the rest are counted
+
+
+def warn_masked_media(
+    corpus: str,
+    source: str | os.PathLike,
+    problems: Sequence[tuple[str, str, str]],
+    data_stats_args: str = "",
+) -> None:
+    """One warning summarising the media a loader masked (null path), however many there are.
+
+    Args:
+        corpus: `"IEMOCAP"`, `"MELD"`, ... (names the loader in the message).
+        source: the folder that was loaded.
+        problems: `(split, modalities, description)` per problem (a clip that masks audio and video is one
+            problem with `modalities` `("audio", "video")`); `description` names the utterance, the problem and
+            the file.
+        data_stats_args: extra options of the `mcn-cl data-stats` command that lists them all.
+
+    The warning gives the counts per modality and split, the first `MEDIA_WARNING_EXAMPLES` problems, and the
+    command printing the full list (`mcn-cl data-stats SOURCE --list-missing`).
+    """
+    if not problems:
+        return
+    counts: dict[str, dict[str, int]] = {}
+    for split, modalities, _ in problems:
+        for modality in modalities:
+            counts.setdefault(modality, {}).setdefault(split, 0)
+            counts[modality][split] += 1
+    per_modality = "; ".join(
+        f"{modality} {sum(by_split.values())} ({', '.join(f'{s} {n}' for s, n in by_split.items())})"
+        for modality, by_split in counts.items()
+    )
+    shown = [f"{split} {description}" for split, _, description in problems[:MEDIA_WARNING_EXAMPLES]]
+    more = len(problems) - len(shown)
+    command = f"mcn-cl data-stats {os.fspath(source)}{' ' + data_stats_args if data_stats_args else ''} --list-missing"
+    logger.warning(
+        f"{corpus} {os.fspath(source)}: media masked (null path; the utterances keep their rows): {per_modality}. "
+        f"First {len(shown)} of {len(problems)}:\n  "
+        + "\n  ".join(shown)
+        + (f"\n  ... and {more} more" if more else "")
+        + f"\nFull list: {command}"
+    )
 
 
 def content_fingerprint(*parts: Any) -> str:

@@ -96,7 +96,24 @@ _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
 class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for a global outside the allow-list (it could run code when loaded)."""
+    """A pickle asked for a global outside the allow-list (it could run code when loaded), or for an allocation by
+    size (`bytes(N)` / `bytearray(N)`: a few bytes of pickle could ask for gigabytes)."""
+
+
+def _refusing_sizes(kind: type, source: str) -> type:
+    """A stand-in for `bytes` / `bytearray` as a pickle global: builds the real object from data (a string with
+    its encoding, a list of ints, ...) but refuses an integer argument, which would allocate that many bytes."""
+
+    class _Sized:
+        def __new__(cls, *args, **kwargs):
+            if args and isinstance(args[0], int):
+                raise UnsafePickleError(
+                    f"{source}: refused {kind.__name__}({args[0]}): a pickle may not allocate by size"
+                )
+            return kind(*args, **kwargs)
+
+    _Sized.__name__ = _Sized.__qualname__ = kind.__name__
+    return _Sized
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -113,6 +130,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         canonical = _PY2_MODULES.get(module, module)
         if (canonical == "builtins" and name in _SAFE_BUILTINS) or (canonical, name) in _SAFE_GLOBALS:
+            if canonical == "builtins" and name in ("bytes", "bytearray"):
+                return _refusing_sizes(bytes if name == "bytes" else bytearray, self.source)
             if canonical.startswith("numpy.core.") and hasattr(np, "_core"):
                 canonical = "numpy._core." + canonical[len("numpy.core.") :]  # numpy 2 location, no warning
             return super().find_class(canonical, name)

@@ -34,7 +34,9 @@ from ._common import (
     build_dataset_dict,
     dialogue_features,
     find_child_case_insensitive,
+    read_text_lenient,
     split_validation,
+    warn_masked_media,
 )
 
 logger = logging.get_logger(__name__)
@@ -69,22 +71,30 @@ def _txt_files(folder: str) -> list[str]:
 def _parse_evaluation(path: str, seen: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Turn id -> {code, start, end, where} from one EmoEvaluation file; validates codes and duplicates."""
     turns: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            m = _EVAL_LINE.match(line.rstrip("\r\n"))
-            if m is None:
-                continue  # header "% [START_TIME - END_TIME] ...", evaluator lines "C-E1:\t...", blanks
-            start, end, turn, code = float(m[1]), float(m[2]), m[3], m[4]
-            where = f"{path}:{lineno}"
-            if code not in IEMOCAP_CODES:
+    for lineno, line in enumerate(read_text_lenient(path, "IEMOCAP").split("\n"), 1):
+        line = line.rstrip("\r")
+        where = f"{path}:{lineno}"
+        m = _EVAL_LINE.match(line)
+        if m is None:
+            if line.startswith(
+                "["
+            ):  # a turn line; header "% [...", evaluator lines "C-E1:\t..." and blanks are not
                 raise DatasetFormatError(
-                    f"{where}: emotion code {code!r} of turn {turn} is not an IEMOCAP code "
-                    f"(expected one of {sorted(IEMOCAP_CODES)})"
+                    f"{where}: malformed turn line {line[:80]!r}; expected '[START - END]<TAB>TURN<TAB>CODE<TAB>[V, A, D]'"
                 )
-            if turn in seen:
-                raise DatasetFormatError(f"{where}: duplicate utterance id {turn} (first at {seen[turn]})")
-            seen[turn] = where
-            turns[turn] = {"code": code, "start": start, "end": end, "where": where}
+            continue
+        start, end, turn, code = float(m[1]), float(m[2]), m[3], m[4]
+        if start > end:
+            raise DatasetFormatError(f"{where}: turn {turn} starts after it ends ([{m[1]} - {m[2]}])")
+        if code not in IEMOCAP_CODES:
+            raise DatasetFormatError(
+                f"{where}: emotion code {code!r} of turn {turn} is not an IEMOCAP code "
+                f"(expected one of {sorted(IEMOCAP_CODES)})"
+            )
+        if turn in seen:
+            raise DatasetFormatError(f"{where}: duplicate utterance id {turn} (first at {seen[turn]})")
+        seen[turn] = where
+        turns[turn] = {"code": code, "start": start, "end": end, "where": where}
     return turns
 
 
@@ -92,17 +102,16 @@ def _parse_transcription(path: str) -> list[tuple[str, str, int]]:
     """`(turn id, text, line number)` for each utterance line of one transcription file."""
     out = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            m = _TRANS_LINE.match(line.strip())
-            if m is None or not _TURN_ID.match(m[1]):
-                continue  # "M: breathing", "Ses01F_impro01_MXX0 [...]: ..." are not utterances
-            if m[1] in seen:
-                raise DatasetFormatError(
-                    f"{path}:{lineno}: duplicate utterance id {m[1]} (first at line {seen[m[1]]})"
-                )
-            seen[m[1]] = lineno
-            out.append((m[1], m[4].strip(), lineno))
+    for lineno, line in enumerate(read_text_lenient(path, "IEMOCAP").split("\n"), 1):
+        m = _TRANS_LINE.match(line.strip())
+        if m is None or not _TURN_ID.match(m[1]):
+            continue  # "M: breathing", "Ses01F_impro01_MXX0 [...]: ..." are not utterances
+        if m[1] in seen:
+            raise DatasetFormatError(
+                f"{path}:{lineno}: duplicate utterance id {m[1]} (first at line {seen[m[1]]})"
+            )
+        seen[m[1]] = lineno
+        out.append((m[1], m[4].strip(), lineno))
     return out
 
 
@@ -218,14 +227,6 @@ def parse_iemocap(
     return rows_by_session, missing_media
 
 
-def _warn_missing(missing: list[str], what: str) -> None:
-    if missing:
-        logger.warning(
-            f"{what}: {len(missing)} media file(s) missing; those utterances keep their row with the medium "
-            "masked (null path):\n  " + "\n  ".join(missing)
-        )
-
-
 def load_iemocap(
     data_dir: str | os.PathLike,
     config: str = "6class",
@@ -250,7 +251,6 @@ def load_iemocap(
         start, end (float32 s), audio_path, video_path}, ...]}`, utterances ordered by start time.
     """
     rows_by_session, missing = parse_iemocap(data_dir, config=config, keep_unlabelled=keep_unlabelled)
-    _warn_missing(missing, f"IEMOCAP {os.fspath(data_dir)}")
     train_rows = [r for s in SESSIONS if s not in TEST_SESSIONS for r in rows_by_session[s]]
     test_rows = [r for s in TEST_SESSIONS for r in rows_by_session[s]]
     train_ids, val_ids = split_validation([r["dialogue_id"] for r in train_rows], validation_fraction, seed)
@@ -260,6 +260,20 @@ def load_iemocap(
         splits["validation"] = [by_id[i] for i in val_ids]
     splits["test"] = test_rows
     names = IEMOCAP_CONFIGS[config][0]
+    described = {}  # (turn, modality) -> "<turn>: <modality> (<path>)" from parse_iemocap
+    for line in missing:
+        turn, rest = line.split(": ", 1)
+        described[(turn, rest.split(" ", 1)[0])] = line
+    problems = [
+        (split, [modality], described.get((u["utterance_id"], modality), f"{u['utterance_id']}: {modality}"))
+        for split, rows in splits.items()
+        for modality in ("audio", "video")
+        for row in rows
+        for u in row["utterances"]
+        if u[f"{modality}_path"] is None
+    ]
+    options = f"--config {config}" + (" --keep-unlabelled" if keep_unlabelled else "")
+    warn_masked_media("IEMOCAP", data_dir, problems, options)
     return build_dataset_dict(
         splits,
         dialogue_features(names),

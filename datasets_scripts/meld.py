@@ -31,7 +31,14 @@ from typing import Any
 from datasets import DatasetDict
 from transformers.utils import logging
 
-from ._common import DatasetFormatError, build_dataset_dict, dialogue_features, path_signature
+from ._common import (
+    DatasetFormatError,
+    build_dataset_dict,
+    dialogue_features,
+    path_signature,
+    read_text_lenient,
+    warn_masked_media,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -93,13 +100,7 @@ def repair_text(text: str) -> str:
 
 def _read_csv(path: str) -> list[tuple[int, dict[str, str]]]:
     """`(line number, row)` pairs of a MELD CSV; validates the header."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            content = f.read()
-    except UnicodeDecodeError:
-        logger.warning(f"{path} is not valid UTF-8; reading it as cp1252")
-        with open(path, encoding="cp1252", newline="") as f:
-            content = f.read()
+    content = read_text_lenient(path, "MELD")
     # not str.splitlines(): it also breaks on U+0085 (NEL), one of the C1 characters to repair
     reader = csv.DictReader(io.StringIO(content, newline=""))
     header = reader.fieldnames or []
@@ -279,7 +280,9 @@ def load_meld(
         transform=functools.partial(_probe_row, max_seconds=max_clip_seconds) if check_media else None,
     )
     if check_media:
-        _warn_masked_media(dataset, splits, clip_dirs, folder_problems, max_clip_seconds)
+        options = f"--config {config} --max-clip-seconds {max_clip_seconds:g}"
+        options += f" --csv-dir {csv_root}" if csv_dir is not None else ""
+        _warn_masked_media(dataset, splits, clip_dirs, folder_problems, max_clip_seconds, data_dir, options)
     return dataset
 
 
@@ -289,9 +292,13 @@ def _warn_masked_media(
     clip_dirs: dict[str, str | None],
     folder_problems: list[str],
     max_seconds: float,
+    source: str | None,
+    options: str,
 ) -> None:
-    """One warning listing every clip that was expected but is masked (works on cache hits too)."""
-    problems = list(folder_problems)
+    """One summarising warning on the clips that were expected but are masked (works on cache hits too)."""
+    if folder_problems:
+        logger.warning("MELD: " + "; ".join(folder_problems) + ": those splits have no media")
+    problems = []
     for split, rows in parsed.items():
         if clip_dirs[split] is None:
             continue
@@ -303,12 +310,9 @@ def _warn_masked_media(
                 problem, _, has_audio, has_video = probe_clip(ub["video_path"], max_seconds)
                 if problem is None:
                     problem = "no audio stream" if not has_audio else "no video stream"
-                problems.append(f"{split} {ub['utterance_id']} ({problem}): {ub['video_path']}")
-    if problems:
-        logger.warning(
-            f"MELD: {len(problems)} clip problem(s); the utterances are kept with the medium masked "
-            "(null path):\n  " + "\n  ".join(problems)
-        )
+                masked = [m for m in ("audio", "video") if ua[f"{m}_path"] is None]
+                problems.append((split, masked, f"{ub['utterance_id']} ({problem}): {ub['video_path']}"))
+    warn_masked_media("MELD", source or "", problems, options)
 
 
 __all__ = ["MELD_EMOTIONS", "MELD_SENTIMENTS", "load_meld", "parse_meld_split", "probe_clip", "repair_text"]

@@ -142,7 +142,27 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--max-clip-seconds", type=float, default=60.0, help="meld: longer clips are masked")
     parser.add_argument("--pickle-dataset", choices=["iemocap", "meld"], default=None, help="pickle: layout")
     parser.add_argument("--cache-dir", default=None, help="datasets cache folder")
+    parser.add_argument(
+        "--list-missing",
+        action="store_true",
+        help="also list every utterance whose audio or video is masked (null path), one per line",
+    )
     return parser
+
+
+def missing_media(dataset: DatasetDict) -> list[tuple[str, str, str]]:
+    """`(split, modality, utterance_id)` of every masked medium (null `audio_path` / `video_path`) of raw-loader
+    rows; empty for feature rows, which hold no media paths."""
+    out = []
+    for split, ds in dataset.items():
+        if "utterances" not in ds.column_names:
+            continue
+        for row in ds:
+            for u in row["utterances"]:
+                for modality in ("audio", "video"):
+                    if u.get(f"{modality}_path") is None:
+                        out.append((split, modality, str(u.get("utterance_id"))))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
     comparison = published_comparison(ds, kind, config) if config else None
     if comparison:
         out.append(comparison)
+    if getattr(args, "list_missing", False):
+        missing = missing_media(ds)
+        out.append(f"masked media ({len(missing)}): split, modality, utterance")
+        out.extend(f"{split}\t{modality}\t{utterance}" for split, modality, utterance in missing)
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 
@@ -193,4 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(build_parser().parse_args(argv))
 
 
-__all__ = ["build_parser", "compute_stats", "data_stats", "main", "published_comparison", "run"]
+__all__ = [
+    "build_parser",
+    "compute_stats",
+    "data_stats",
+    "main",
+    "missing_media",
+    "published_comparison",
+    "run",
+]

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.datasets_scripts import label_names
 from mcn_cl.hub import make_hub_ready, write_model_card
 from mcn_cl.metrics import emotion_metrics, make_compute_metrics
+from mcn_cl.trainer import checkpoint_is_complete, last_complete_checkpoint
 
 logger = logging.getLogger("mcn_cl.train")
 
@@ -397,6 +397,26 @@ def save_test_artifacts(
     plt.close(fig)
 
 
+def resolve_resume_checkpoint(resume_from_checkpoint: str | None, output_dir: str) -> str | None:
+    """`--resume_from_checkpoint`: `"last"` = the newest *complete* `checkpoint-N` of `output_dir` (a save killed
+    halfway is skipped, with a warning), else the folder given, which must be complete. Logs the one used."""
+    if resume_from_checkpoint is None:
+        return None
+    if resume_from_checkpoint == "last":
+        checkpoint = last_complete_checkpoint(output_dir)
+        if checkpoint is None:
+            raise ValueError(f"--resume_from_checkpoint last: no complete checkpoint in {output_dir}")
+    else:
+        checkpoint = resume_from_checkpoint
+        if not checkpoint_is_complete(checkpoint):
+            raise ValueError(
+                f"--resume_from_checkpoint {checkpoint}: not a complete checkpoint (no readable trainer_state.json; "
+                "was its save interrupted?); use 'last' for the newest complete one"
+            )
+    logger.warning("resuming from checkpoint %s", checkpoint)
+    return checkpoint
+
+
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(argv)
     # the collator reads columns (speakers, ...) that are not `forward` arguments
@@ -477,13 +497,7 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.num_train_epochs,
     )
 
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint == "last":  # the newest checkpoint-* folder of output_dir
-        checkpoint = (
-            get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
-        )
-        if checkpoint is None:
-            raise ValueError(f"--resume_from_checkpoint last: no checkpoint in {training_args.output_dir}")
+    checkpoint = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()  # the best model (load_best_model_at_end) + the processor, in output_dir
     trainer.log_metrics("train", train_result.metrics)

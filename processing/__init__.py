@@ -5,7 +5,7 @@ Importing this package registers `MCNCLProcessor` and its components with the `t
 the `mcn_cl` config is registered, i.e. after `import mcn_cl`).
 """
 
-from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError, load_audio
+from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLInputError, MCNCLMediaError, load_audio
 from .processing_mcihn import MCIHNProcessor, pad_utterances
 from .processing_mcn_cl import MCNCLProcessor, pad_dialogues
 from .video_processing_mcn_cl import MCNCLVideoProcessor, decode_video_frames
@@ -14,6 +14,7 @@ __all__ = [
     "MCIHNProcessor",
     "pad_utterances",
     "MCNCLFeatureExtractor",
+    "MCNCLInputError",
     "MCNCLMediaError",
     "MCNCLProcessor",
     "MCNCLVideoProcessor",

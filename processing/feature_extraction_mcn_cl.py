@@ -85,16 +85,96 @@ class MCNCLMediaError(ValueError):
         return type(self)(self.reason, self.path, self.modality, utterance, dialogue)
 
 
+class MCNCLInputError(ValueError):
+    """A conversation is structurally invalid: never masked, whatever `on_error` says.
+
+    Structural fields are those without which the conversation cannot be read at all: the conversation must be a
+    non-empty list of utterance dicts, a `label` must be `None` / -1 / -100 (unlabelled) or a non-negative integer
+    class id, `speaker_ids` must be non-negative integers. Media-level problems (a file, an array, a window or a
+    sampling rate that cannot give samples, a text that is not a string) are `MCNCLMediaError`s instead, which
+    `on_error="mask"` turns into a masked modality.
+
+    The message names the dialogue (when known), the utterance (when known) and the field, e.g.
+    `"dialogue dia3, utterance 2: label: 'joy' is not an integer class id"`.
+
+    Attributes:
+        reason (`str`): what is wrong.
+        field (`str` or `None`): the offending field (`"label"`, `"utterance"`, `"conversation"`, ...).
+        utterance (`int` or `None`): index of the utterance inside its dialogue, when known.
+        dialogue (`str` or `None`): id of the dialogue, when known.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        field: str | None = None,
+        utterance: int | None = None,
+        dialogue: str | None = None,
+    ):
+        self.reason = reason
+        self.field = field
+        self.utterance = utterance
+        self.dialogue = dialogue
+        where = [f"dialogue {dialogue}"] if dialogue is not None else []
+        if utterance is not None:
+            where.append(f"utterance {utterance}")
+        prefix = ", ".join(where) + ": " if where else ""
+        super().__init__(f"{prefix}{field + ': ' if field else ''}{reason}")
+
+
+# Sampling rates accepted for array inputs (Hz): anything outside is almost certainly a mistake (16 for 16000)
+# and would make the resampler allocate up to the output rate / input rate times the input.
+MIN_SAMPLING_RATE = 1_000
+MAX_SAMPLING_RATE = 384_000
+
+
+def is_real_number(value: Any) -> bool:
+    """True for int / float / numpy scalars (not bools, strings or containers)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def as_seconds(value: Any, field: str, path: str | None, modality: str) -> float | None:
+    """A time in seconds given as a real number (or `None`) -> float; anything else is an `MCNCLMediaError`
+    naming `field` (strings and lists are refused rather than parsed: they are mistakes of the caller)."""
+    if value is None:
+        return None
+    if not is_real_number(value):
+        raise MCNCLMediaError(
+            f"{field} must be a number of seconds, got {type(value).__name__} {value!r:.40}", path, modality
+        )
+    return float(value)
+
+
+def check_sampling_rate(value: Any, path: str | None = None) -> int:
+    """A sampling rate (Hz) -> int; `MCNCLMediaError` unless it is a finite whole number in
+    [`MIN_SAMPLING_RATE`, `MAX_SAMPLING_RATE`]."""
+    if value is None:
+        raise MCNCLMediaError("an audio array needs its sampling_rate (Hz)", path)
+    if not is_real_number(value) or not np.isfinite(value) or float(value) != int(value):
+        raise MCNCLMediaError(
+            f"sampling_rate must be a whole number of Hz, got {type(value).__name__} {value!r:.40}", path
+        )
+    if not MIN_SAMPLING_RATE <= int(value) <= MAX_SAMPLING_RATE:
+        raise MCNCLMediaError(
+            f"sampling_rate {value!r} Hz is outside [{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz", path
+        )
+    return int(value)
+
+
 def check_window(
     start: float | None, end: float | None, duration: float, path: str | None, modality: str
 ) -> tuple[float, float]:
     """Validate a `(start, end)` window in seconds against a medium of `duration` seconds.
 
     Returns the window with defaults filled in (0 and `duration`) and `end` clamped to `duration` when it exceeds
-    it by at most `WINDOW_TOLERANCE_S`. Raises `MCNCLMediaError` for a window outside the medium.
+    it by at most `WINDOW_TOLERANCE_S`. Raises `MCNCLMediaError` for a window outside the medium, or for a bound
+    that is not a number.
     """
-    s = 0.0 if start is None else float(start)
-    e = duration if end is None else float(end)
+    start, end = as_seconds(start, "start", path, modality), as_seconds(end, "end", path, modality)
+    s = 0.0 if start is None else start
+    e = duration if end is None else end
     if not (np.isfinite(s) and np.isfinite(e)):
         raise MCNCLMediaError(f"window ({start}, {end}) s is not finite", path, modality)
     if s < 0 or e <= s:
@@ -176,6 +256,46 @@ def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[
     return samples[first:last], sample_rate
 
 
+def _pcm_scale(samples: np.ndarray) -> float:
+    """Full-scale value of integer PCM samples: the dtype's for int8/16/32 (as soundfile), and for 64-bit integers
+    (a list of ints from JSON, `np.int64` arrays) that of the narrowest of 16 / 24 / 32-bit PCM holding the peak,
+    with a warning (the width is not stored in such data)."""
+    if samples.dtype.itemsize < 8:
+        return -float(np.iinfo(samples.dtype).min)
+    peak = int(np.abs(samples).max()) if samples.size else 0
+    for bits in (16, 24, 32):
+        if peak <= 2 ** (bits - 1):
+            logger.warning(
+                "64-bit integer waveform: read as %d-bit PCM (its peak is %d); pass float samples in [-1, 1] "
+                "to avoid the guess",
+                bits,
+                peak,
+            )
+            return float(2 ** (bits - 1))
+    raise MCNCLMediaError(f"integer samples up to {peak} exceed 32-bit PCM; pass float samples in [-1, 1]")
+
+
+def _waveform_as_float(audio: Any) -> np.ndarray:
+    """A waveform array (or nested list) -> mono float32 [T]: integer PCM scaled to [-1, 1), channels mixed."""
+    try:
+        samples = np.asarray(audio)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise MCNCLMediaError(f"the waveform is not a rectangular array ({err})") from err
+    if samples.ndim not in (1, 2) or samples.size == 0 and samples.ndim != 1:
+        raise MCNCLMediaError(f"expected a waveform of shape [T] or [T, C], got {samples.shape}")
+    if np.issubdtype(samples.dtype, np.signedinteger):  # PCM integers -> [-1, 1), like soundfile
+        samples = samples / _pcm_scale(samples)
+    elif samples.dtype in (np.uint8, np.uint16):  # offset binary (8-bit wav)
+        half = float(np.iinfo(samples.dtype).max // 2 + 1)
+        samples = (samples.astype(np.float64) - half) / half
+    elif not np.issubdtype(samples.dtype, np.floating):
+        raise MCNCLMediaError(f"unsupported sample dtype {samples.dtype}")
+    if samples.ndim == 2:  # channels on the short axis
+        samples = samples.mean(axis=0 if samples.shape[0] <= 8 < samples.shape[1] else 1)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
+        return samples.astype(np.float32)
+
+
 def load_audio(
     audio: AudioInput,
     sampling_rate: int | None = None,
@@ -219,22 +339,8 @@ def load_audio(
         else:
             samples, sampling_rate = _read_with_pyav(path, start, end)
     else:
-        samples = np.asarray(audio)
-        if sampling_rate is None:
-            raise MCNCLMediaError("an audio array needs its sampling_rate (Hz)")
-        if samples.ndim == 2:  # channels on the short axis
-            samples = samples.mean(axis=0 if samples.shape[0] <= 8 < samples.shape[1] else 1)
-        if samples.ndim != 1:
-            raise MCNCLMediaError(f"expected a waveform of shape [T] or [T, C], got {samples.shape}")
-        if not np.issubdtype(samples.dtype, np.floating):
-            if np.issubdtype(samples.dtype, np.signedinteger):  # PCM integers -> [-1, 1), like soundfile
-                samples = samples / -float(np.iinfo(samples.dtype).min)
-            elif np.issubdtype(samples.dtype, np.unsignedinteger):  # offset binary (8-bit wav)
-                half = float(np.iinfo(samples.dtype).max // 2 + 1)
-                samples = (samples - half) / half
-            else:
-                raise MCNCLMediaError(f"unsupported sample dtype {samples.dtype}")
-        samples = samples.astype(np.float32)
+        sampling_rate = check_sampling_rate(sampling_rate)
+        samples = _waveform_as_float(audio)
         if samples.size == 0:
             raise MCNCLMediaError("zero-length audio")
         if start is not None or end is not None:
@@ -246,6 +352,10 @@ def load_audio(
         raise MCNCLMediaError("non-finite samples (NaN or inf) in the waveform", path)
     if int(sampling_rate) != target_sampling_rate:
         samples = audresample.resample(samples, int(sampling_rate), target_sampling_rate)[0]
+        if samples.size == 0:
+            raise MCNCLMediaError(
+                f"zero-length audio once resampled to {target_sampling_rate} Hz (too short)", path
+            )
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
@@ -371,6 +481,21 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
         `do_normalize`). Raises `MCNCLMediaError` on bad input (see `load_audio`)."""
         samples = load_audio(audio, sampling_rate, start, end, target_sampling_rate=self.sampling_rate)
         path = os.fspath(audio) if isinstance(audio, str | os.PathLike) else None
+        peak = float(np.abs(samples).max())
+        if not np.isfinite(peak):  # finite input, overflowed by the resampler
+            raise MCNCLMediaError(
+                "non-finite samples after resampling (the waveform is far outside [-1, 1])", path
+            )
+        if peak > 1.0:
+            # openSMILE reads 16-bit PCM (samples * 32768 cast to int16): beyond [-1, 1) the values would wrap around
+            logger.warning(
+                "audio %s: samples up to %.3g exceed [-1, 1]: clipped before openSMILE (integer PCM passed as "
+                "floats? scale it to [-1, 1])",
+                path if path is not None else "array",
+                peak,
+            )
+        # openSMILE's int16 cast: 1.0 * 32768 would wrap to -32768
+        samples = np.clip(samples, -1.0, 32767 / 32768)
         with warnings.catch_warnings():
             warnings.simplefilter(
                 "ignore", UserWarning
@@ -446,6 +571,7 @@ MCNCLFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
 __all__ = [
     "MCNCLFeatureExtractor",
+    "MCNCLInputError",
     "MCNCLMediaError",
     "load_audio",
     "check_window",

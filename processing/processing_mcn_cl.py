@@ -25,13 +25,37 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLMediaError
+from .feature_extraction_mcn_cl import (
+    MCNCLFeatureExtractor,
+    MCNCLInputError,
+    MCNCLMediaError,
+    as_seconds,
+    is_real_number,
+)
 from .video_processing_mcn_cl import MCNCLVideoProcessor
 
 logger = logging.get_logger(__name__)
 
 MODALITIES = ("text", "audio", "visual")
 ON_ERROR = ("raise", "mask")
+# the keys of an utterance dict (class docstring); any other key is named in a warning
+UTTERANCE_KEYS = frozenset(
+    {
+        "text",
+        "speaker",
+        "label",
+        "audio",
+        "video",
+        "sampling_rate",
+        "start",
+        "end",
+        "audio_start",
+        "audio_end",
+        "video_crop",
+        "utterance_id",
+    }
+)
+UNLABELLED = (-1, -100)  # label values (besides None) meaning "no label"
 # keys of a dialogue-feature row that hold one entry per utterance, by modality
 _TEXT_KEYS = ("input_ids", "text_features")
 _VISUAL_KEYS = ("pixel_values", "visual_features")
@@ -71,9 +95,50 @@ def _num_utterances(row: Mapping[str, Any], index: int) -> int:
     return n
 
 
-def _speaker_ids(row: Mapping[str, Any], n: int) -> list[int]:
+def _scalar(value: Any) -> Any:
+    """A 0-d numpy array or tensor -> its Python number (other values unchanged)."""
+    if isinstance(value, np.ndarray | torch.Tensor) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def check_label(value: Any, utterance: int | None = None, dialogue: str | None = None) -> int:
+    """An utterance's label -> its class id, or -100 for an unlabelled utterance (`None`, -1, -100).
+
+    Accepts integers and whole floats (2.0, as JSON may give); raises `MCNCLInputError` naming the utterance for
+    anything else (a name such as `"joy"`, NaN, inf, 2.7, a negative id other than -1 / -100, an id >= 2**31).
+    """
+    value = _scalar(value)
+    if value is None:
+        return -100
+    if not is_real_number(value) or not np.isfinite(value) or float(value) != int(value):
+        raise MCNCLInputError(
+            f"{type(value).__name__} {value!r:.40} is not an integer class id (None, -1 or -100: unlabelled)",
+            "label",
+            utterance,
+            dialogue,
+        )
+    label = int(value)
+    if label in UNLABELLED:
+        return -100
+    if not 0 <= label < 2**31:
+        raise MCNCLInputError(
+            f"{label} is not a class id (0 <= id; -1, -100 or None: unlabelled)", "label", utterance, dialogue
+        )
+    return label
+
+
+def _speaker_ids(row: Mapping[str, Any], n: int, index: int) -> list[int]:
     if row.get("speaker_ids") is not None:
-        return [int(s) for s in row["speaker_ids"]]
+        ids = []
+        for i, s in enumerate(row["speaker_ids"]):
+            s = _scalar(s)
+            if not is_real_number(s) or float(s) != int(s) or int(s) < 0:
+                raise MCNCLInputError(
+                    f"speaker id {s!r:.40} is not a non-negative integer", "speaker_ids", i, str(index)
+                )
+            ids.append(int(s))
+        return ids
     if row.get("speakers") is not None:
         order: dict[Any, int] = {}
         return [order.setdefault(s, len(order)) for s in row["speakers"]]
@@ -121,8 +186,13 @@ def pad_dialogues(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0) 
         frame-level visual inputs.
     """
     if len(features) == 0:
-        raise ValueError("pad_dialogues: received no dialogue")
+        raise MCNCLInputError("pad_dialogues: received no dialogue", "conversations")
     batch = len(features)
+    for b, row in enumerate(features):
+        if not isinstance(row, Mapping):
+            raise MCNCLInputError(
+                f"expected a dict of dialogue features, got {type(row).__name__}", "features", None, str(b)
+            )
     lengths = [_num_utterances(row, b) for b, row in enumerate(features)]
     num_utt = max(lengths)
     out: dict[str, torch.Tensor] = {}
@@ -131,7 +201,7 @@ def pad_dialogues(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0) 
     speaker_ids = np.zeros((batch, num_utt), dtype=np.int64)
     for b, (row, n) in enumerate(zip(features, lengths)):
         utterance_mask[b, :n] = 1
-        speaker_ids[b, :n] = _speaker_ids(row, n)
+        speaker_ids[b, :n] = _speaker_ids(row, n, b)
     out["utterance_mask"] = torch.from_numpy(utterance_mask)
     out["speaker_ids"] = torch.from_numpy(speaker_ids)
 
@@ -139,7 +209,7 @@ def pad_dialogues(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0) 
         labels = np.full((batch, num_utt), -100, dtype=np.int64)
         for b, row in enumerate(features):
             if row.get("labels") is not None:
-                values = [-100 if (y is None or int(y) < 0) else int(y) for y in row["labels"]]
+                values = [check_label(y, i, str(b)) for i, y in enumerate(row["labels"])]
                 labels[b, : len(values)] = values
         out["labels"] = torch.from_numpy(labels)
 
@@ -216,7 +286,7 @@ class MCNCLProcessor(ProcessorMixin):
 
     A conversation is a list of utterance dicts, each with any of:
 
-    - `text` (`str`), `speaker` (`str`), `label` (`int`, -1 / `None` = unlabelled);
+    - `text` (`str`), `speaker` (`str`), `label` (`int` class id; -1, -100 or `None` = unlabelled);
     - `audio`: a file path (wav/flac, or the audio track of mp4/avi/...), a waveform `np.ndarray` with
       `sampling_rate` (Hz) in the utterance, or a dict `{"array", "sampling_rate"}`;
     - `video`: a file path, or the utterance's frames as a uint8 array [F, H, W, 3];
@@ -227,7 +297,12 @@ class MCNCLProcessor(ProcessorMixin):
       `crop_half`).
 
     A modality missing from an utterance (key absent or `None`) is zero-filled with `modality_mask` 0; a modality
-    absent from every utterance of the batch is left out of the output.
+    absent from every utterance of the batch is left out of the output. Other keys are ignored, with a warning
+    naming them.
+
+    Errors: a structurally invalid conversation (not a non-empty list of dicts, a label that is not a class id)
+    raises `MCNCLInputError`; a medium, window, rate or text that cannot be used raises `MCNCLMediaError`, or with
+    `on_error="mask"` masks that modality of that utterance (one warning per dialogue lists what was masked).
 
     Args:
         tokenizer ([`PreTrainedTokenizerBase`]): the text encoder's tokenizer.
@@ -432,16 +507,58 @@ class MCNCLProcessor(ProcessorMixin):
 
     def _audio(self, u: Mapping[str, Any]) -> np.ndarray:
         audio = u["audio"]
-        start, end = u.get("audio_start"), u.get("audio_end")
+        fields = ("audio_start", "audio_end")
         same_file = isinstance(audio, str | os.PathLike) and isinstance(u.get("video"), str | os.PathLike)
-        if start is None and end is None and same_file and os.fspath(audio) == os.fspath(u["video"]):
-            start, end = u.get("start"), u.get("end")
+        if u.get("audio_start") is None and u.get("audio_end") is None and same_file:
+            if os.fspath(audio) == os.fspath(u["video"]):
+                fields = ("start", "end")
+        path = os.fspath(audio) if isinstance(audio, str | os.PathLike) else None
+        start, end = (as_seconds(u.get(field), field, path, "audio") for field in fields)
         return self.feature_extractor.extract(audio, u.get("sampling_rate"), start, end)
 
     def _video(self, u: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return self.video_processor.process_clip(
             u["video"], start=u.get("start"), end=u.get("end"), crop_half=u.get("video_crop")
         )
+
+    @staticmethod
+    def check_conversation(utterances: Any, dialogue_id: str | None = None) -> list[Mapping[str, Any]]:
+        """The structural checks of one conversation (see `MCNCLInputError`): a non-empty list (or tuple) of
+        utterance dicts. Unknown utterance keys (e.g. `"Audio"`) are named in one warning and otherwise ignored.
+
+        Returns the utterances as a list. Raises `MCNCLInputError` naming the dialogue, the utterance and the field.
+        """
+        if isinstance(utterances, str | bytes | Mapping) or not isinstance(utterances, Sequence):
+            raise MCNCLInputError(
+                f"a conversation is a list of utterance dicts, got {type(utterances).__name__}",
+                "conversation",
+                None,
+                dialogue_id,
+            )
+        if len(utterances) == 0:
+            raise MCNCLInputError(
+                "a conversation needs at least one utterance", "conversation", None, dialogue_id
+            )
+        unknown: dict[str, list[int]] = {}
+        for i, u in enumerate(utterances):
+            if not isinstance(u, Mapping):
+                raise MCNCLInputError(
+                    f"expected an utterance dict, got {type(u).__name__}", "utterance", i, dialogue_id
+                )
+            for key in u:
+                if key not in UTTERANCE_KEYS:
+                    unknown.setdefault(repr(key), []).append(i)
+        if unknown:
+            logger.warning(
+                "dialogue %s: ignoring unknown utterance key(s) %s; known keys: %s",
+                dialogue_id if dialogue_id is not None else "(no id)",
+                ", ".join(
+                    f"{k} (utterance {', '.join(map(str, v[:5]))}{', ...' if len(v) > 5 else ''})"
+                    for k, v in unknown.items()
+                ),
+                ", ".join(sorted(UTTERANCE_KEYS)),
+            )
+        return list(utterances)
 
     def prepare_dialogue(
         self, utterances: Sequence[Mapping[str, Any]], on_error: str = "raise", dialogue_id: str | None = None
@@ -462,16 +579,22 @@ class MCNCLProcessor(ProcessorMixin):
             `audio_features` float32 [N, D_a], `pixel_values` float32 [N, L, 3, H, W] with `frame_mask` [N, L].
 
         Raises:
+            MCNCLInputError: (whatever `on_error`) the conversation is not a non-empty list of utterance dicts, or a
+                label is not a class id (see `check_label`).
             MCNCLMediaError: (`on_error="raise"`) missing, unreadable or corrupt file, no audio / video stream,
-                zero-length audio, window outside the clip, non-finite samples, empty text.
+                zero-length audio, window outside the clip or not a number, sampling rate outside
+                [1 kHz, 384 kHz], non-finite samples, a frames array that is not uint8 [F, H, W, 3] with no zero
+                size, an invalid `video_crop`, a text that is not a non-empty string.
         """
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        if len(utterances) == 0:
-            raise ValueError(
-                f"dialogue {dialogue_id or ''}: a conversation needs at least one utterance".strip()
-            )
+        utterances = self.check_conversation(utterances, dialogue_id)
         n = len(utterances)
+        labels = (
+            [check_label(u.get("label"), i, dialogue_id) for i, u in enumerate(utterances)]
+            if any("label" in u for u in utterances)
+            else None
+        )
         wants = {
             "text": any(u.get("text") is not None for u in utterances),
             "audio": any(u.get("audio") is not None for u in utterances),
@@ -489,8 +612,6 @@ class MCNCLProcessor(ProcessorMixin):
         )
         media_errors = self._media_error_classes()
         for i, u in enumerate(utterances):
-            if not isinstance(u, Mapping):
-                raise TypeError(f"utterance {i}: expected a dict, got {type(u).__name__}")
             for key, modality, store, read in readers:
                 if u.get(key) is None:
                     continue
@@ -501,16 +622,22 @@ class MCNCLProcessor(ProcessorMixin):
                     if on_error == "raise":
                         raise located from err
                     errors.append({"utterance": i, "modality": modality, "reason": str(located)})
-                    logger.warning("masking %s: %s", modality, located)
                     continue
                 modality_mask[i, MODALITIES.index(modality)] = 1
+        if errors:
+            logger.warning(
+                "masked %d input(s) of dialogue %s: %s",
+                len(errors),
+                dialogue_id if dialogue_id is not None else "(no id)",
+                "; ".join(e["reason"] for e in errors),
+            )
 
         out: dict[str, Any] = {}
         if dialogue_id is not None:
             out["dialogue_id"] = dialogue_id
         out["speakers"] = [str(u.get("speaker")) if u.get("speaker") is not None else "" for u in utterances]
-        if any("label" in u for u in utterances):
-            out["labels"] = [int(u["label"]) if u.get("label") is not None else -100 for u in utterances]
+        if labels is not None:
+            out["labels"] = labels
         if wants["text"]:
             # a masked / absent text keeps a valid special-tokens-only sequence (attention never empty)
             empty = list(self.tokenizer("", truncation=True, max_length=self.max_text_length)["input_ids"])
@@ -573,13 +700,17 @@ class MCNCLProcessor(ProcessorMixin):
             `BatchFeature` with the padded tensors of docs/data_formats.md, section 3 ([B, N, ...]; B = 1 for
             one conversation).
         """
-        if conversations is None:
-            raise ValueError(
-                "MCNCLProcessor needs a conversation (list of utterance dicts) or a list of them"
-            )
         if kwargs:
             raise TypeError(f"MCNCLProcessor.__call__ got unexpected arguments {sorted(kwargs)}")
-        if len(conversations) and isinstance(conversations[0], Mapping):
+        if isinstance(conversations, str | bytes | Mapping) or not isinstance(conversations, Sequence):
+            raise MCNCLInputError(
+                "MCNCLProcessor needs a conversation (a list of utterance dicts) or a list of them, got "
+                f"{type(conversations).__name__}",
+                "conversations",
+            )
+        if len(conversations) == 0:
+            raise MCNCLInputError("received no conversation", "conversations")
+        if isinstance(conversations[0], Mapping):
             conversations = [conversations]
         features = [self.prepare_dialogue(c, on_error=on_error) for c in conversations]
         batch = self.pad_dialogues(features)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +21,7 @@ from transformers.utils import logging
 from transformers.video_processing_utils import BaseVideoProcessor
 
 # relative import: on the Hub this file sits next to feature_extraction_mcn_cl.py, without the mcn_cl package
-from .feature_extraction_mcn_cl import MCNCLMediaError, check_window
+from .feature_extraction_mcn_cl import MCNCLMediaError, as_seconds, check_window
 
 logger = logging.get_logger(__name__)
 
@@ -39,6 +41,52 @@ class MCNCLVideosKwargs(VideosKwargs, total=False):
     face_margin: float | None
 
 
+def select_frames(
+    frames: Iterable[Any], t0: float, t1: float, indices: np.ndarray | None
+) -> tuple[list[Any], int]:
+    """Walk decoded frames in presentation order and keep only the sampled ones of the window `[t0, t1)`.
+
+    Args:
+        frames: decoded frames (anything with a `time` in seconds, or `None`: read as 0).
+        t0, t1: the window in seconds (frames with `t0 - 1e-6 <= time < t1` are in it).
+        indices: sorted ordinals (0 = first frame of the window) to keep, or `None` to keep none (counting only).
+
+    Returns:
+        `(kept, n)`: the kept frames in order and the number n of frames found in the window. At most
+        `len(indices)` frames are referenced at any time besides the one being looked at, whatever the length of
+        the window.
+    """
+    wanted = set() if indices is None else {int(i) for i in indices}
+    kept, n = [], 0
+    for frame in frames:
+        t = frame.time if frame.time is not None else 0.0
+        if t >= t1:
+            break
+        if t >= t0 - 1e-6:
+            if n in wanted:
+                kept.append(frame)  # still YUV: converted to RGB after the walk
+            n += 1
+    return kept, n
+
+
+def _count_packets(container, stream, t0: float, t1: float) -> int | None:
+    """Frames of the window `[t0, t1)` counted on the demuxed packets (no decoding), or `None` when some packet
+    has no timestamp. Packets come in decode order: the walk stops at the first decode time >= t1."""
+    tb = stream.time_base
+    n = 0
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the demuxer's flush packet
+            continue
+        if packet.pts is None or tb is None:
+            return None
+        if packet.dts is not None and float(packet.dts * tb) >= t1:
+            break
+        t = float(packet.pts * tb)
+        if t0 - 1e-6 <= t < t1:
+            n += 1
+    return n
+
+
 def decode_video_frames(
     path: str, num_frames: int, start: float | None = None, end: float | None = None
 ) -> tuple[np.ndarray, int]:
@@ -50,6 +98,11 @@ def decode_video_frames(
     equal segments of the window (`floor((k + 0.5) * n / num_frames)`). When the window holds fewer frames than
     `num_frames` (n < L), all n frames are returned: the caller pads and masks the rest (no frame is repeated).
 
+    Memory: n is first counted on the demuxed packets' timestamps (no decoding), the sample indices are chosen
+    from it, and only those frames are kept while decoding, so at most `num_frames` frames are held whatever the
+    length of the clip. Should the decoded frames not match the packet count (a damaged stream), the window is
+    decoded once more with indices chosen from the decoded count: the frames are those of a full decode.
+
     Returns:
         `(frames, n_real)`: uint8 RGB frames [min(n, num_frames), H, W, 3] and their count.
 
@@ -58,6 +111,7 @@ def decode_video_frames(
     """
     import av
 
+    start, end = as_seconds(start, "start", path, "video"), as_seconds(end, "end", path, "video")
     if not os.path.isfile(path):
         raise MCNCLMediaError("file not found", path, "video")
     try:
@@ -77,25 +131,34 @@ def decode_video_frames(
             start, end = check_window(start, end, duration, path, "video")
         t0 = 0.0 if start is None else float(start)
         t1 = float("inf") if end is None else float(end)
-        kept = []
+
+        def seek_window(c, st) -> None:
+            if t0 > 0 and st.time_base is not None:
+                c.seek(int(t0 / st.time_base), stream=st, backward=True, any_frame=False)
+
+        def decode_pass(indices: np.ndarray | None) -> tuple[list[np.ndarray], int]:
+            # a fresh demuxer for each pass: no seek back to the start, which some files do not support
+            with av.open(path) as c:
+                st = c.streams.video[0]
+                seek_window(c, st)
+                kept, n = select_frames(c.decode(st), t0, t1, indices)
+                return [frame.to_ndarray(format="rgb24") for frame in kept], n
+
         try:
-            if t0 > 0 and stream.time_base is not None:
-                container.seek(int(t0 / stream.time_base), stream=stream, backward=True, any_frame=False)
-            for frame in container.decode(stream):
-                t = frame.time if frame.time is not None else 0.0
-                if t >= t1:
-                    break
-                if t >= t0 - 1e-6:
-                    kept.append(frame)  # still YUV: converted to RGB only if sampled
+            seek_window(container, stream)
+            counted = _count_packets(container, stream, t0, t1)
+            kept, n = decode_pass(None if counted is None else sample_frame_indices(counted, num_frames))
+            if n != counted:  # no timestamps, or a damaged stream: choose again from the decoded count
+                kept, n = decode_pass(sample_frame_indices(n, num_frames))
+        except MCNCLMediaError:
+            raise
         except Exception as err:
             raise MCNCLMediaError(f"corrupt video stream ({err})", path, "video") from err
-        if duration is None and (start is not None or end is not None) and not kept:
+        if duration is None and (start is not None or end is not None) and n == 0:
             raise MCNCLMediaError(f"window ({start}, {end}) s lies outside the video", path, "video")
-        if not kept:
+        if n == 0:
             raise MCNCLMediaError("no video frame in the requested window", path, "video")
-        indices = sample_frame_indices(len(kept), num_frames)
-        frames = np.stack([kept[i].to_ndarray(format="rgb24") for i in indices])
-    return frames, len(indices)
+    return np.stack(kept), len(kept)
 
 
 @functools.cache
@@ -264,19 +327,32 @@ class MCNCLVideoProcessor(BaseVideoProcessor):
             MCNCLMediaError: bad file or window, or a frames array of the wrong shape / dtype.
         """
         num_frames = self.num_frames
+        half = self.crop_half if crop_half is None else crop_half
+        if not (half is None or (isinstance(half, str) and half in CROP_HALVES)):
+            path = os.fspath(video) if isinstance(video, str | os.PathLike) else None
+            raise MCNCLMediaError(
+                f"video_crop must be 'left', 'right' or None, got {half!r:.40}", path, "video"
+            )
         if isinstance(video, str | os.PathLike):
             frames, n = decode_video_frames(os.fspath(video), num_frames, start, end)
         else:
-            array = np.asarray(video)
-            if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or array.shape[0] == 0:
+            try:
+                array = np.asarray(video)
+            except (ValueError, TypeError) as err:  # ragged nested lists
                 raise MCNCLMediaError(
-                    f"a frames array must be uint8 [F > 0, H, W, 3], got {array.dtype} {array.shape}",
+                    f"the frames are not a rectangular array ({err})", None, "video"
+                ) from err
+            if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or 0 in array.shape:
+                raise MCNCLMediaError(
+                    f"a frames array must be uint8 [F > 0, H, W, 3] (H, W > 0), got {array.dtype} {array.shape}",
                     None,
                     "video",
                 )
             indices = sample_frame_indices(array.shape[0], num_frames)
             frames, n = array[indices], len(indices)
-        frames = self.crop_to_half(frames, self.crop_half if crop_half is None else crop_half)
+        frames = self.crop_to_half(frames, half)
+        if 0 in frames.shape:
+            raise MCNCLMediaError(f"frames of shape {frames.shape} after the {half} crop", None, "video")
         if self.face_crop if face_crop is None else face_crop:
             box = self.face_box(frames)
             if box is None:

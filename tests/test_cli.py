@@ -190,3 +190,84 @@ def test_installed_console_script_predicts(checkpoint, conversation_file, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines()[1].split()[:4] == ["utterance", "speaker", "emotion", "confidence"]
     assert len(table_rows(result.stdout)) == len(json.loads(path.read_text()))
+
+
+# ------------------------------------------------------------------------------------------ issue 10, item 18
+
+
+def _cli_error(argv, capsys) -> str:
+    """Run `main(argv)`: it must exit with status 2 and a one-line `mcn-cl predict: error: ...`."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcn-cl predict: error: ") and "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def no_prediction(monkeypatch):
+    """Fails the test if the model would be loaded (the error must come before any prediction)."""
+    import transformers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the pipeline was built although the arguments are invalid")
+
+    monkeypatch.setattr(transformers, "pipeline", refuse)
+
+
+@pytest.mark.parametrize("config", ['{"model_type": "no_such_model"}', "{not json", '{"architectures": 3}'])
+def test_a_folder_with_a_bogus_config_is_a_clear_error(config, conversation_file, tmp_path, capsys):
+    model = tmp_path / "bogus"
+    model.mkdir()
+    (model / "config.json").write_text(config)
+    err = _cli_error(["predict", "--model", str(model), "--conversation", str(conversation_file[0])], capsys)
+    assert f"--model {model}: cannot load the checkpoint" in err
+
+
+def test_a_hub_id_while_offline_is_a_clear_error(conversation_file, tmp_path):
+    script = shutil.which("mcn-cl", path=os.path.dirname(sys.executable))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), OMP_NUM_THREADS="1")
+    argv = [script, "predict", "--model", "nobody/no-such-model", "--conversation", str(conversation_file[0])]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "mcn-cl predict: error: --model nobody/no-such-model: cannot load the checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_inputs_are_clear_errors(checkpoint, tmp_path, capsys, no_prediction):
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('[{"text": "café"}]'.encode("latin-1"))
+    assert "not UTF-8 text (byte 0xe9" in _cli_error(
+        ["predict", "--model", checkpoint, "--conversation", str(latin1)], capsys
+    )
+    folder = tmp_path / "a_folder.json"
+    folder.mkdir()
+    assert "is a folder, not a JSON file" in _cli_error(
+        ["predict", "--model", checkpoint, "--conversation", str(folder)], capsys
+    )
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "conversation.csv").write_bytes("clip,text\na.mp4,café\n".encode("latin-1"))
+    assert "not UTF-8 text" in _cli_error(["predict", "--model", checkpoint, "--clips", str(clips)], capsys)
+
+
+def test_an_output_folder_is_refused_before_predicting(
+    checkpoint, conversation_file, tmp_path, capsys, no_prediction
+):
+    argv = ["predict", "--model", checkpoint, "--conversation", str(conversation_file[0])]
+    assert "is a folder; give a file name" in _cli_error([*argv, "--output", str(tmp_path)], capsys)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert "is not a writable folder" in _cli_error([*argv, "--output", str(blocker / "out.json")], capsys)
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error(checkpoint, conversation_file, capsys, no_prediction):
+    import torch
+
+    argv = ["predict", "--model", checkpoint, "--conversation", str(conversation_file[0])]
+    assert "not a device" in _cli_error([*argv, "--device", "gpu7"], capsys)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    expected = "no CUDA GPU is available" if count == 0 else f"only {count} CUDA GPU(s)"
+    for device in ("cuda", "cuda:7", "7") if count == 0 else ("cuda:64", "64"):
+        assert expected in _cli_error([*argv, "--device", device], capsys)

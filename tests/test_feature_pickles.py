@@ -156,3 +156,27 @@ def test_rows_collate_into_padded_model_inputs(iemocap):
     assert tuple(batch["visual_features"].shape) == (2, n, 342)
     assert batch["labels"][0, : len(rows[0]["labels"])].tolist() == rows[0]["labels"]
     assert batch["utterance_mask"].sum().item() == sum(len(r["labels"]) for r in rows)
+
+
+@pytest.mark.parametrize("module", ["__builtin__", "builtins"])
+@pytest.mark.parametrize("name", ["bytes", "bytearray"])
+def test_allocation_by_size_is_refused(tmp_path, module, name):
+    """Issue 10, item 16: a 35-byte pickle calling bytearray(2**29) allocated 512 MB."""
+    path = tmp_path / "alloc.pkl"
+    path.write_bytes(f"c{module}\n{name}\n(J".encode() + (2**29).to_bytes(4, "little") + b"tR.")
+    with pytest.raises(UnsafePickleError, match=rf"alloc\.pkl: refused {name}\(536870912\)"):
+        safe_load_pickle(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_bytes_and_bytearrays_built_from_data_still_load(tmp_path, protocol):
+    import pickle
+
+    import numpy as np
+
+    value = {"b": b"\x00\xffabc", "ba": bytearray(b"xyz"), "a": np.arange(4)}
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(pickle.dumps(value, protocol=protocol))
+    loaded = safe_load_pickle(path)
+    assert loaded["b"] == value["b"] and loaded["ba"] == value["ba"] and type(loaded["ba"]) is bytearray
+    assert loaded["a"].tolist() == [0, 1, 2, 3]

@@ -196,3 +196,72 @@ def test_cache_is_reused_and_invalidated_by_an_annotation_change(fresh_tree, tmp
         or changed["validation"].cache_files != first["validation"].cache_files
     )
     assert "Pardon me." in [u["text"] for u in _utterances(changed).values()]
+
+
+# ------------------------------------------------------------------------------------- issue 10, items 15, 19
+
+
+def test_non_utf8_transcription_bytes_are_repaired_and_named_by_line(fresh_tree, tmp_path, caplog):
+    path = os.path.join(fresh_tree, "Session1", "dialog", "transcriptions", "Ses01F_impro01.txt")
+    lines = open(path, "rb").read().split(b"\n")
+    k = next(i for i, line in enumerate(lines) if b"Excuse me." in line)
+    lines[k] = lines[k].replace(b"Excuse me.", b"Excuse me\x85 caf\xe9 \x81")
+    open(path, "wb").write(b"\n".join(lines))
+    with caplog.at_level(logging.WARNING):
+        ds = load_iemocap(fresh_tree, cache_dir=str(tmp_path / "c"))
+    assert _utterances(ds)["Ses01F_impro01_F000"]["text"] == "Excuse me… café \ufffd"
+    warnings = [r.getMessage() for r in caplog.records if "U+FFFD" in r.getMessage()]
+    assert len(warnings) == 1 and f"{path}:{k + 1}" in warnings[0]
+
+
+def _evaluation_lines(tree: str):
+    path = os.path.join(tree, "Session2", "dialog", "EmoEvaluation", "Ses02M_script01_1.txt")
+    lines = open(path).read().splitlines()
+    return path, lines, next(k for k, line in enumerate(lines) if line.startswith("["))
+
+
+def test_a_turn_that_starts_after_it_ends_raises_with_file_and_line(fresh_tree, tmp_path):
+    path, lines, i = _evaluation_lines(fresh_tree)
+    lines[i] = lines[i].replace("[0.5000 - 1.5000]", "[1.5000 - 0.5000]")
+    open(path, "w").write("\n".join(lines) + "\n")
+    with pytest.raises(
+        DatasetFormatError, match=rf"Ses02M_script01_1\.txt:{i + 1}: turn \S+ starts after it ends"
+    ):
+        load_iemocap(fresh_tree, cache_dir=str(tmp_path / "c"))
+
+
+def test_a_malformed_turn_line_raises_naming_the_line_not_a_missing_label(fresh_tree, tmp_path):
+    path, lines, i = _evaluation_lines(fresh_tree)
+    lines[i] = lines[i].replace("\t", " ", 1)  # "[0.5000 - 1.5000] Ses02M_..."
+    open(path, "w").write("\n".join(lines) + "\n")
+    with pytest.raises(DatasetFormatError, match=rf"Ses02M_script01_1\.txt:{i + 1}: malformed turn line"):
+        load_iemocap(fresh_tree, cache_dir=str(tmp_path / "c"))
+
+
+def test_a_text_only_copy_gives_one_short_summarising_warning(fresh_tree, tmp_path, caplog, capsys):
+    """Item 19: no media at all (7,433 lines for the real IEMOCAP before): counts per modality and split, the
+    first few, and the command printing the full list."""
+    from mcn_cl.datasets_scripts import stats
+
+    with caplog.at_level(logging.WARNING):
+        ds = load_iemocap(fresh_tree, cache_dir=str(tmp_path / "c"))
+    n = {split: sum(len(r["utterances"]) for r in ds[split]) for split in ds}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0]
+    assert len(message.splitlines()) <= 8  # not one line per file
+    for modality in ("audio", "video"):
+        assert (
+            f"{modality} {sum(n.values())} (train {n['train']}, validation {n['validation']}, test {n['test']})"
+            in message
+        )
+    assert f"First 5 of {2 * sum(n.values())}" in message
+    assert f"mcn-cl data-stats {fresh_tree} --config 6class --list-missing" in message
+
+    assert (
+        stats.main([fresh_tree, "--config", "6class", "--list-missing", "--cache-dir", str(tmp_path / "c")])
+        == 0
+    )
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.count("\t") == 2]
+    assert len(listed) == 2 * sum(n.values())
+    assert "test\taudio\tSes05F_impro01_F000" in listed

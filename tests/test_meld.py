@@ -196,3 +196,33 @@ def test_unknown_emotion_raises_naming_file_and_line(tmp_path):
     write_meld_csv(str(tmp_path / "train_sent_emo.csv"), rows)
     with pytest.raises(DatasetFormatError, match=r"train_sent_emo\.csv:4: Emotion 'happiness'"):
         load_meld(str(tmp_path), check_media=False, cache_dir=str(tmp_path / "c"))
+
+
+def test_stray_cp1252_and_undefined_bytes_in_a_utf8_csv_are_repaired_or_named_by_line(tmp_path, caplog):
+    """Issue 10, item 14: a UTF-8 CSV with a stray 0x92 (cp1252 ’) and a 0x9d (undefined in cp1252) loads; the
+    0x92 is repaired, the 0x9d becomes U+FFFD and the warning names file:line of both."""
+    make_meld_tree(str(tmp_path), clips=False)
+    path = tmp_path / "train_sent_emo.csv"
+    lines = path.read_bytes().split(b"\n")
+    # line 2: "also I was the point person on my company’s transition." with the ’ as the cp1252 byte
+    assert "company’s".encode() in lines[1]
+    lines[1] = lines[1].replace("’".encode(), b"\x92")
+    lines[3] = lines[3].replace(b"That I did", b"That I\x9d did")  # line 4
+    path.write_bytes(b"\n".join(lines))
+    with caplog.at_level(logging.WARNING):
+        ds = load_meld(str(tmp_path), check_media=False, cache_dir=str(tmp_path / "c"))
+    utts = _utts(ds["train"])
+    assert utts["dia0_utt0"]["text"] == MELD_ROWS["train"][0][2]
+    assert utts["dia0_utt2"]["text"] == "That I\ufffd did — that I did."
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert f"{path}:2" in warnings[0] and f"{path}:4" in warnings[0] and "U+FFFD" in warnings[0]
+
+
+def test_a_whole_cp1252_csv_loads_like_the_utf8_one(tmp_path):
+    make_meld_tree(str(tmp_path), clips=False)
+    path = tmp_path / "train_sent_emo.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("cp1252"))
+    ds = load_meld(str(tmp_path), check_media=False, cache_dir=str(tmp_path / "c"))
+    texts = {u["utterance_id"]: u["text"] for u in _utts(ds["train"]).values()}
+    assert texts["dia0_utt1"] == "You must’ve had your hands full…"

@@ -12,7 +12,7 @@ from _fixtures_pipeline import conversation_of
 from conftest import run_without_mcn_cl
 from transformers import pipeline
 
-from mcn_cl import MultimodalEmotionRecognitionPipeline
+from mcn_cl import MCNCLInputError, MultimodalEmotionRecognitionPipeline
 from mcn_cl.pipeline import TASK
 
 pytest_plugins = ["_fixtures_pipeline"]
@@ -162,18 +162,29 @@ def test_utterance_without_any_modality_raises(classifier, demo_corpus, tmp_path
     conversation = conversation_of(ds["test"][0])
     conversation[2] = {"speaker": "Ann", "text": None, "audio": None, "video": None}
     for on_error in ("raise", "mask"):
-        with pytest.raises(ValueError, match="utterance 2 has no modality"):
+        with pytest.raises(MCNCLInputError, match="utterance 2: no modality"):
             classifier(conversation, on_error=on_error)
 
     # every input of the utterance skipped: nothing left to predict from
     conversation[2] = {"speaker": "Ann", "text": "", "audio": str(tmp_path / "a.wav")}
-    with pytest.raises(ValueError, match=r"utterance 2 has no modality left.*empty text.*a\.wav"):
+    with pytest.raises(MCNCLInputError, match=r"utterance 2: no modality left.*empty text.*a\.wav"):
         classifier(conversation, on_error="mask")
 
 
 def test_wrong_input_types_raise(classifier):
-    with pytest.raises(TypeError, match="input 1: expected a conversation"):
+    with pytest.raises(MCNCLInputError, match="input 1: expected a conversation"):
         classifier([[{"text": "hi"}], "not a conversation"])
+    # item 10 of issue 10: None, a number, a string, a non-dict utterance -> the documented input error
+    for bad, pattern in (
+        (None, "got NoneType"),
+        (3, "got int"),
+        ("hi", "got str"),
+        ([{"text": "a"}, 0], "utterance 1: utterance: expected an utterance dict, got int"),
+        ({"utterances": 5}, "'utterances' list"),
+        ([[]], "empty conversation"),
+    ):
+        with pytest.raises(MCNCLInputError, match=pattern):
+            classifier(bad)
     with pytest.raises(ValueError, match="on_error"):
         classifier([{"text": "hi"}], on_error="ignore")
 
@@ -248,3 +259,11 @@ def test_device_0_gives_the_cpu_predictions(checkpoint, classifier, demo_corpus)
     row = ds["test"][0]
     for p, q in zip(gpu(row), classifier(row)):
         assert p["label"] == q["label"] and p["scores"] == pytest.approx(q["scores"], abs=1e-4)
+
+
+def test_a_generator_of_conversations_is_still_accepted_and_checked_item_by_item(classifier):
+    conversations = [[{"text": "hello there"}], [{"text": "we won"}, {"text": "stop it"}]]
+    results = list(classifier(c for c in conversations))
+    assert [len(r) for r in results] == [1, 2]
+    with pytest.raises(MCNCLInputError, match="got int"):
+        list(classifier(c for c in [conversations[0], 3]))

@@ -244,10 +244,10 @@ def test_text_context_flags_reach_a_new_processor(tmp_path):
     processor = train.build_processor(model_args)
     assert (processor.text_context_past, processor.text_context_future) == (3, 1)
     assert not processor.text_context_past_only and processor.speaker_format == "{speaker}: {text}"
-    assert (
-        train.build_processor(train.ModelArguments(text_encoder=str(tmp_path / "tokenizer"))).speaker_format
-        is None
-    )
+    default = train.build_processor(train.ModelArguments(text_encoder=str(tmp_path / "tokenizer")))
+    assert default.speaker_format == "{speaker}: {text}"  # speaker names: the recipe chosen on MELD dev
+    without = train.ModelArguments(text_encoder=str(tmp_path / "tokenizer"), text_speaker_names=False)
+    assert train.build_processor(without).speaker_format is None
 
 
 def test_the_meld_benchmark_recipe_is_what_a_user_gets():
@@ -276,3 +276,42 @@ def test_the_meld_benchmark_recipe_is_what_a_user_gets():
     # settings resolve to one canonical name
     assert meld_text.resolve("recipe:lr=1e-3,elr=2e-5")[0] == meld_text.resolve("recipe:elr=2e-5")[0]
     assert meld_text.resolve("no_contrastive")[1]["alpha"] == 0.0
+
+
+def _fake_checkpoints(output_dir, complete=(), incomplete=(), truncated=()):
+    for step in complete:
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    for step in incomplete:  # killed after the weights, before trainer_state.json
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+    for step in truncated:  # killed while writing trainer_state.json
+        folder = output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "trainer_state.json").write_text('{"global_step": ')
+
+
+def test_resume_last_skips_incomplete_checkpoints_and_says_which_it_used(tmp_path, caplog):
+    """Issue 10, item 17: a checkpoint whose save was killed halfway was picked (FileNotFoundError)."""
+    import logging
+
+    _fake_checkpoints(tmp_path, complete=(2, 4), incomplete=(10,), truncated=(6,))
+    with caplog.at_level(logging.INFO):
+        chosen = train.resolve_resume_checkpoint("last", str(tmp_path))
+    assert chosen == str(tmp_path / "checkpoint-4")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"resuming from checkpoint {tmp_path / 'checkpoint-4'}" in messages
+    assert "skipping incomplete checkpoint" in messages
+    assert str(tmp_path / "checkpoint-10") in messages and str(tmp_path / "checkpoint-6") in messages
+
+
+def test_resume_from_an_incomplete_or_absent_checkpoint_is_a_clear_error(tmp_path):
+    _fake_checkpoints(tmp_path, incomplete=(3,))
+    with pytest.raises(ValueError, match="no complete checkpoint in"):
+        train.resolve_resume_checkpoint("last", str(tmp_path))
+    with pytest.raises(ValueError, match="checkpoint-3: not a complete checkpoint"):
+        train.resolve_resume_checkpoint(str(tmp_path / "checkpoint-3"), str(tmp_path))
+    assert train.resolve_resume_checkpoint(None, str(tmp_path)) is None

@@ -32,6 +32,8 @@ _LAZY = {
     "MCNCLFeatureExtractor": "mcn_cl.processing",
     "MCNCLVideoProcessor": "mcn_cl.processing",
     "MCNCLProcessor": "mcn_cl.processing",
+    "MCNCLMediaError": "mcn_cl.processing",
+    "MCNCLInputError": "mcn_cl.processing",
     "load_iemocap": "mcn_cl.datasets_scripts",
     "load_meld": "mcn_cl.datasets_scripts",
     "load_feature_pickle": "mcn_cl.datasets_scripts",
@@ -83,8 +85,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline  # noqa: F401
     from .plotting import plot_emotion_timeline  # noqa: F401
     from .processing import (  # noqa: F401
-        MCIHNProcessor,  # noqa: F401
+        MCIHNProcessor,
         MCNCLFeatureExtractor,
+        MCNCLInputError,
+        MCNCLMediaError,
         MCNCLProcessor,
         MCNCLVideoProcessor,
     )

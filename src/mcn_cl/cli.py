@@ -93,6 +93,14 @@ def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None)
             data = json.load(f)
     except FileNotFoundError as err:
         raise CLIError(f"{path}: no such file") from err
+    except IsADirectoryError as err:
+        raise CLIError(f"{path}: is a folder, not a JSON file") from err
+    except OSError as err:
+        raise CLIError(f"{path}: cannot be read ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise CLIError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from err
     except json.JSONDecodeError as err:
         raise CLIError(f"{path}: not valid JSON ({err})") from err
     folder = os.path.dirname(os.path.abspath(path))
@@ -130,16 +138,25 @@ def read_clips_csv(
     csv_path = os.fspath(csv_path) if csv_path is not None else os.path.join(folder, "conversation.csv")
     if not os.path.isfile(csv_path):
         raise CLIError(f"{csv_path}: no such file (give the utterance table with --csv)")
-    with open(csv_path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        unknown = sorted(set(columns) - set(CSV_COLUMNS))
-        if unknown or not {"clip", "audio", "text"} & set(columns):
-            raise CLIError(
-                f"{csv_path}: columns {columns}; expected some of {list(CSV_COLUMNS)} "
-                f"(unknown: {unknown}; at least one of clip, audio, text)"
-            )
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            unknown = sorted(set(columns) - set(CSV_COLUMNS))
+            if unknown or not {"clip", "audio", "text"} & set(columns):
+                raise CLIError(
+                    f"{csv_path}: columns {columns}; expected some of {list(CSV_COLUMNS)} "
+                    f"(unknown: {unknown}; at least one of clip, audio, text)"
+                )
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except OSError as err:
+        raise CLIError(f"{csv_path}: cannot be read ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise CLIError(
+            f"{csv_path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from err
+    except csv.Error as err:
+        raise CLIError(f"{csv_path}: not a valid CSV ({err})") from err
     conversations: dict[str, list[dict[str, Any]]] = {}
     for line, row in enumerate(rows, start=2):
         where = f"{csv_path}, line {line}"
@@ -196,9 +213,41 @@ def format_table(conversation: Mapping[str, Any], predictions: Sequence[Mapping[
 
 
 def _device(value: str | None):
+    """`--device` -> what `pipeline(device=...)` takes; a device this machine lacks is a `CLIError`."""
     if value is None:
         return None
-    return int(value) if value.lstrip("-").isdigit() else value
+    import torch
+
+    device = int(value) if value.lstrip("-").isdigit() else value
+    if isinstance(device, int) and device < 0:
+        return device  # the pipeline's "CPU"
+    try:
+        parsed = torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+    except (RuntimeError, ValueError) as err:
+        raise CLIError(f"--device {value}: not a device ({err})") from err
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CLIError(f"--device {value}: no CUDA GPU is available on this machine (use --device cpu)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise CLIError(f"--device {value}: only {torch.cuda.device_count()} CUDA GPU(s) on this machine")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise CLIError(f"--device {value}: MPS is not available on this machine (use --device cpu)")
+    return device
+
+
+def _check_output(path: str | None) -> None:
+    """Refuse an `--output` that cannot be written before the prediction runs."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise CLIError(
+            f"--output {path}: is a folder; give a file name, e.g. {os.path.join(path, 'predictions.json')}"
+        )
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):  # the first existing ancestor must be a writable folder
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise CLIError(f"--output {path}: {parent} is not a writable folder")
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -217,13 +266,19 @@ def predict(args: argparse.Namespace) -> int:
             conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
             if not conversations:
                 raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
+    _check_output(args.output)
+    device = _device(args.device)
     # the package's own classes (not the folder's copies of the code): no trust_remote_code needed
-    classifier = pipeline(
-        TASK,
-        model=args.model,
-        pipeline_class=MultimodalEmotionRecognitionPipeline,
-        device=_device(args.device),
-    )
+    try:
+        classifier = pipeline(
+            TASK, model=args.model, pipeline_class=MultimodalEmotionRecognitionPipeline, device=device
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError) as err:
+        # a folder with a bogus config.json, a Hub id while offline, a checkpoint of another model, ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CLIError(
+            f"--model {args.model}: cannot load the checkpoint ({type(err).__name__}: {reason})"
+        ) from err
     kwargs = {"on_error": args.on_error, "batch_size": args.batch_size}
     if args.top_k is not None:
         kwargs["top_k"] = args.top_k

@@ -21,7 +21,8 @@ with `PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Sized
+import sys
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -129,22 +130,61 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             postprocess_params["top_k"] = top_k
         return preprocess_params, {}, postprocess_params
 
+    def _input_error(self):
+        """The processor's `MCNCLInputError` (reached through the processor object: this file imports no package
+        code, and with `trust_remote_code` the class is the one of the processor files saved with the weights).
+        Processor files saved before it existed get a plain `ValueError` with the same message."""
+        module = sys.modules.get(type(self.processor).__module__)
+        error = getattr(module, "MCNCLInputError", None)
+        if error is not None:
+            return error
+
+        def plain(reason: str, field=None, utterance=None, dialogue=None) -> ValueError:
+            where = ([f"dialogue {dialogue}"] if dialogue is not None else []) + (
+                [f"utterance {utterance}"] if utterance is not None else []
+            )
+            return ValueError(
+                ", ".join(where) + (": " if where else "") + (f"{field}: " if field else "") + reason
+            )
+
+        return plain
+
     def __call__(self, inputs, **kwargs):
         """Classify every utterance of one conversation (returns a list of utterance dicts) or of a list of
-        conversations (returns a list of such lists). See the class docstring for the formats and options."""
-        if isinstance(inputs, Sequence) and not isinstance(inputs, str) and len(inputs) == 0:
-            raise ValueError(
-                "empty conversation: give at least one utterance (a dict with text, audio or video)"
+        conversations (returns a list of such lists). See the class docstring for the formats and options.
+
+        Raises `MCNCLInputError` (a `ValueError`) for a structurally invalid input: not a conversation or a list
+        of them, an empty conversation, an utterance that is not a dict or has none of text / audio / video (or,
+        with `on_error="mask"`, none left)."""
+        error = self._input_error()
+        if isinstance(inputs, str | bytes) or not isinstance(inputs, Iterable | Mapping):
+            raise error(
+                "expected a conversation (a list of utterance dicts, or a dict with 'utterances') or a list of "
+                f"them, got {type(inputs).__name__}",
+                "inputs",
             )
-        if _is_conversation(inputs):
+        if isinstance(inputs, Sequence) and len(inputs) == 0:
+            raise error(
+                "empty conversation: give at least one utterance (a dict with text, audio or video)", "inputs"
+            )
+        if isinstance(inputs, Mapping) and not isinstance(inputs.get("utterances"), Sequence):
+            raise error("a conversation dict needs an 'utterances' list", "utterances")
+        one = _is_conversation(inputs) or (
+            isinstance(inputs, Sequence)
+            and any(isinstance(u, Mapping) and "utterances" not in u for u in inputs)
+        )  # a list holding utterance dicts is one conversation: the processor names a bad utterance in it
+        if one:
             return super().__call__([inputs], **kwargs)[0]
-        if isinstance(inputs, list) and not all(_is_conversation(c) for c in inputs):
+        if not isinstance(inputs, Sequence):  # a generator or a `datasets.Dataset`: checked item by item
+            return super().__call__(inputs, **kwargs)
+        if not all(_is_conversation(c) for c in inputs):
             bad = next(i for i, c in enumerate(inputs) if not _is_conversation(c))
-            raise TypeError(
+            raise error(
                 f"input {bad}: expected a conversation (a list of utterance dicts, or a dict with 'utterances'), "
-                f"got {type(inputs[bad]).__name__}"
+                f"got {type(inputs[bad]).__name__}",
+                "inputs",
             )
-        return super().__call__(inputs, **kwargs)
+        return super().__call__(list(inputs), **kwargs)
 
     def get_iterator(
         self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
@@ -163,17 +203,33 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
     # ------------------------------------------------------------------------------------------------ the steps
 
     def preprocess(self, conversation, on_error: str = "raise") -> dict[str, Any]:
+        error = self._input_error()
         dialogue_id = None
         if isinstance(conversation, Mapping):
             dialogue_id = conversation.get("dialogue_id")
             conversation = conversation["utterances"]
+        dialogue_id = None if dialogue_id is None else str(dialogue_id)
         name = f"conversation {dialogue_id}" if dialogue_id is not None else "conversation"
+        if isinstance(conversation, str | bytes | Mapping) or not isinstance(conversation, Sequence):
+            raise error(
+                f"a conversation is a list of utterance dicts, got {type(conversation).__name__}",
+                "conversation",
+                None,
+                dialogue_id,
+            )
         if len(conversation) == 0:
-            raise ValueError(f"empty {name}: give at least one utterance (a dict with text, audio or video)")
+            raise error(
+                f"empty {name}: give at least one utterance (a dict with text, audio or video)",
+                "conversation",
+                None,
+                dialogue_id,
+            )
         utterances = []
         for i, u in enumerate(conversation):
             if not isinstance(u, Mapping):
-                raise TypeError(f"{name}, utterance {i}: expected a dict, got {type(u).__name__}")
+                raise error(
+                    f"expected an utterance dict, got {type(u).__name__}", "utterance", i, dialogue_id
+                )
             u = dict(u)
             for alias, key in _ALIASES.items():
                 value = u.pop(alias, None)
@@ -181,21 +237,22 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
                     u[key] = value
             u.pop("label", None)  # gold labels play no part in inference (and may be names, not ids)
             if all(u.get(key) is None for key in MODALITY_KEYS.values()):
-                raise ValueError(
-                    f"{name}, utterance {i} has no modality: give at least one of 'text', 'audio', 'video'"
+                raise error(
+                    "no modality: give at least one of 'text', 'audio', 'video'", None, i, dialogue_id
                 )
             utterances.append(u)
 
-        dialogue = self.processor.prepare_dialogue(
-            utterances, on_error=on_error, dialogue_id=None if dialogue_id is None else str(dialogue_id)
-        )
+        dialogue = self.processor.prepare_dialogue(utterances, on_error=on_error, dialogue_id=dialogue_id)
         dialogue.pop("labels", None)
         skipped = dialogue.get("media_errors", [])
         present = np.asarray(dialogue["modality_mask"]).sum(axis=1)
         for i in np.flatnonzero(present == 0):
             reasons = "; ".join(e["reason"] for e in skipped if e["utterance"] == i)
-            raise ValueError(
-                f"{name}, utterance {i} has no modality left: every input was skipped ({reasons})"
+            raise error(
+                f"no modality left: every input of the utterance was skipped ({reasons})",
+                None,
+                int(i),
+                dialogue_id,
             )
         if skipped:
             logger.warning(

@@ -16,11 +16,15 @@ it is trained), with no weight decay on biases and norm weights. Both are logged
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import Trainer
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_optimizer import is_optimizer_factory
 from transformers.utils import logging
 
@@ -28,6 +32,7 @@ from .losses import MODALITIES, contrastive_terms
 
 logger = logging.get_logger(__name__)
 
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # the Trainer's checkpoint folders
 LOSS_TERMS = ("ce", *MODALITIES)  # logged as loss_ce, loss_text, loss_audio, loss_visual
 
 # Outputs that are not predictions: kept out of `EvalPrediction.predictions` so that it holds the logits only.
@@ -52,6 +57,49 @@ def pretrained_tower_parameters(model: nn.Module) -> list[nn.Parameter]:
         getattr(getattr(base, "visual_encoder", None), "backbone", None),
     ]
     return [p for tower in towers if tower is not None for p in tower.parameters()]
+
+
+def checkpoint_is_complete(folder: str | os.PathLike) -> bool:
+    """Whether a `checkpoint-N` folder was saved to the end: the `Trainer` writes `trainer_state.json` last (after
+    the weights, optimizer, scheduler and RNG states), so a folder whose save was killed halfway lacks it or holds
+    it truncated."""
+    path = os.path.join(os.fspath(folder), TRAINER_STATE_NAME)
+    try:
+        with open(path, encoding="utf-8") as f:
+            json.load(f)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest complete `checkpoint-N` folder of `output_dir` (see `checkpoint_is_complete`), or `None`.
+
+    Incomplete ones (a save killed halfway) are skipped with a warning naming them; the chosen one is logged.
+    """
+    output_dir = os.fspath(output_dir)
+    if not os.path.isdir(output_dir):
+        return None
+    found = []
+    for name in os.listdir(output_dir):
+        m = _CHECKPOINT.fullmatch(name)
+        if m and os.path.isdir(os.path.join(output_dir, name)):
+            found.append((int(m[1]), os.path.join(output_dir, name)))
+    skipped = []
+    for _, folder in sorted(found, reverse=True):
+        if checkpoint_is_complete(folder):
+            if skipped:
+                logger.warning(
+                    "skipping incomplete checkpoint(s) (no readable %s: the save was interrupted): %s",
+                    TRAINER_STATE_NAME,
+                    ", ".join(skipped),
+                )
+            logger.info("last complete checkpoint: %s", folder)
+            return folder
+        skipped.append(folder)
+    if skipped:
+        logger.warning("no complete checkpoint in %s; incomplete: %s", output_dir, ", ".join(skipped))
+    return None
 
 
 class MCNCLTrainer(Trainer):
@@ -294,4 +342,10 @@ class MCNCLTrainer(Trainer):
         write_model_card(self.args.output_dir, self.model.config, **card_kwargs)
 
 
-__all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE", "pretrained_tower_parameters"]
+__all__ = [
+    "MCNCLTrainer",
+    "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE",
+    "checkpoint_is_complete",
+    "last_complete_checkpoint",
+    "pretrained_tower_parameters",
+]

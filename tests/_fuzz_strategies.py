@@ -1,0 +1,366 @@
+"""Random conversations for the bad-input property tests (issue 10): one place for the generators of the suite's
+fuzz test (`tests/test_fuzz.py`) and of the long run (`benchmarks/fuzz.py`, which puts this folder on `sys.path`).
+
+Every field of an utterance gets either a valid value or junk of a random type (None, bools, huge / non-finite
+numbers, strings, lists, dicts); media are real and broken generated files (`make_media_pool`) and arrays of
+random dtypes and shapes; windows, sampling rates and labels range over valid and invalid values; a few
+conversations are structurally invalid (not a list, empty, holding a non-dict). `structural_problem` is the
+oracle: the reason a conversation must raise `MCNCLInputError`, or `None` when it must not.
+
+Nothing is downloaded; the media are written by `mcn_cl.demo` (PyAV / soundfile).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+SR = 16000
+NUM_FRAMES = 2
+FRAME_SIZE = {"height": 32, "width": 32}
+
+# settings of every fuzz run: seeded (derandomize) so that CI sees the same cases each time
+FUZZ_SETTINGS = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    return settings(max_examples=max_examples, **FUZZ_SETTINGS)
+
+
+# ------------------------------------------------------------------------------------------------------- media
+
+
+def make_media_pool(folder: str | os.PathLike) -> dict[str, str]:
+    """Write real and broken media into `folder`; returns name -> path (some paths do not exist on purpose)."""
+    from mcn_cl.demo import write_mp4, write_wav
+
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.6 * SR)) / SR
+    voice = (0.2 * np.sin(2 * np.pi * 180 * t) * (0.5 - 0.5 * np.cos(2 * np.pi * 4 * t))).astype(np.float32)
+    frames = rng.integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    pool = {
+        "wav": write_wav(os.path.join(folder, "voice.wav"), voice),
+        "mp4": write_mp4(os.path.join(folder, "clip.mp4"), frames, fps=10, audio=voice),
+        "avi": write_mp4(os.path.join(folder, "clip.avi"), frames, fps=10, audio=voice),
+        "silent_mp4": write_mp4(os.path.join(folder, "silent.mp4"), frames, fps=10),
+        "audio_only_mp4": write_mp4(os.path.join(folder, "audio_only.mp4"), None, audio=voice),
+        "empty_wav": write_wav(os.path.join(folder, "empty.wav"), np.zeros(0, dtype=np.float32)),
+        "missing": os.path.join(folder, "missing.mp4"),
+        "directory": folder,
+    }
+    for name in ("corrupt.mp4", "corrupt.wav"):
+        path = os.path.join(folder, name)
+        with open(path, "wb") as f:
+            f.write(b"\x00\x01 not a media file " * 8)
+        pool[name.replace(".", "_")] = path
+    truncated = os.path.join(folder, "truncated.mp4")
+    with open(pool["mp4"], "rb") as src, open(truncated, "wb") as dst:
+        data = src.read()
+        dst.write(data[: len(data) // 2])
+    pool["truncated_mp4"] = truncated
+    return pool
+
+
+# -------------------------------------------------------------------------------------------------- values
+
+
+def weighted(*choices: tuple[int, st.SearchStrategy]) -> st.SearchStrategy:
+    """`one_of` with integer weights (hypothesis' own `one_of` draws its branches about evenly)."""
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(min_value=0, max_value=len(table) - 1).flatmap(lambda k: table[k])
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def _waveform(dtype: str, length: int, channels: int, special: str) -> np.ndarray:
+    rng = np.random.default_rng(length * 7 + channels)
+    x = 0.3 * rng.standard_normal((length, channels) if channels else length)
+    if special == "nan" and x.size:
+        x.flat[0] = np.nan
+    elif special == "loud":
+        x = x * 1e40
+    if dtype == "float32":
+        with np.errstate(over="ignore"):
+            return x.astype(np.float32)
+    if dtype == "float64":
+        return x
+    if dtype == "list_of_ints":  # JSON-style PCM (int64 once it is an array)
+        return (np.nan_to_num(np.clip(x, -1, 1)) * 20000).astype(np.int64).tolist()
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore"):  # int64's max is not a float64: the clipped peak wraps, as junk may
+        return np.clip(np.nan_to_num(x) * info.max, info.min, info.max).astype(dtype)
+
+
+def _frames(dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    rng = np.random.default_rng(sum(shape))
+    return rng.integers(0, 255, shape).astype(dtype)
+
+
+WAVEFORMS = st.builds(
+    _waveform,
+    st.sampled_from(["float32", "float64", "int16", "int32", "int64", "uint8", "list_of_ints"]),
+    st.sampled_from([0, 1, 40, 4000, 12000]),
+    st.sampled_from([0, 0, 1, 2]),
+    st.sampled_from(["", "", "nan", "loud"]),
+)
+FRAME_ARRAYS = st.builds(
+    _frames,
+    st.sampled_from(["uint8", "uint8", "float32", "int64"]),
+    st.sampled_from(
+        [
+            (3, 32, 32, 3),
+            (1, 8, 12, 3),
+            (0, 32, 32, 3),
+            (2, 0, 32, 3),
+            (2, 32, 1, 3),
+            (2, 32, 32),
+            (4, 2, 2, 3),
+        ]
+    ),
+)
+SECONDS = weighted(
+    (2, st.none()),
+    (3, st.floats(min_value=0.0, max_value=0.8)),
+    (1, st.floats(min_value=-1.0, max_value=3.0)),
+    (1, JUNK),
+)
+SAMPLING_RATES = weighted(
+    (3, st.sampled_from([16000, 8000, 44100, 22050.0])), (1, st.sampled_from([16, 1, 0, -16000])), (1, JUNK)
+)
+VALID_LABELS = st.one_of(st.integers(min_value=0, max_value=6), st.sampled_from([None, -1, -100, 2.0]))
+LABELS = weighted((16, VALID_LABELS), (1, st.sampled_from([-5, 2.7, "joy", float("nan"), 1e19])), (1, JUNK))
+
+
+def utterances(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """One utterance dict: every key optional (`text` always present with `with_text`), each value valid or
+    junk."""
+    paths = st.sampled_from(sorted(pool.values()))
+    good_audio = st.sampled_from([pool["wav"], pool["mp4"], pool["avi"]])
+    good_video = st.sampled_from([pool["mp4"], pool["avi"]])
+    audio = weighted(
+        (4, good_audio),
+        (1, paths),
+        (2, WAVEFORMS),
+        (1, st.builds(lambda a, r: {"array": a, "sampling_rate": r}, WAVEFORMS, SAMPLING_RATES)),
+        (1, st.dictionaries(st.sampled_from(["array", "rate"]), JUNK, max_size=2)),
+        (1, JUNK),
+    )
+    video = weighted((4, good_video), (1, paths), (2, FRAME_ARRAYS), (1, JUNK))
+    text = weighted(
+        (4, st.sampled_from(["hello there", "we won"])),
+        (1, st.sampled_from(["  ", ""])),
+        (1, st.text(max_size=12)),
+        (1, JUNK),
+    )
+    return st.fixed_dictionaries(
+        {"text": text} if with_text else {},
+        optional={
+            **({} if with_text else {"text": text}),
+            "speaker": weighted((4, st.sampled_from(["Ann", "Ben"])), (1, JUNK)),
+            "label": LABELS,
+            "audio": audio,
+            "video": video,
+            "sampling_rate": SAMPLING_RATES,
+            "start": SECONDS,
+            "end": SECONDS,
+            "audio_start": SECONDS,
+            "audio_end": SECONDS,
+            "video_crop": weighted((4, st.sampled_from([None, "left", "right", "top"])), (1, JUNK)),
+            "Audio": JUNK,  # an unknown key: warned about, ignored
+        },
+    )
+
+
+def conversations(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStrategy[Any]:
+    """Mostly lists of 1-4 utterance dicts; sometimes structurally broken (junk, empty, a non-dict inside).
+    `with_text`: every utterance has a `text` key (valid or not), so that more pipeline cases reach the model."""
+    utterance = utterances(pool, with_text)
+    valid = st.lists(utterance, min_size=1, max_size=4)
+    broken = st.one_of(
+        JUNK,
+        st.just([]),
+        st.lists(
+            st.one_of(utterance, JUNK.filter(lambda v: not isinstance(v, dict))), min_size=1, max_size=3
+        ),
+    )
+    return weighted((8, valid), (1, broken))
+
+
+# -------------------------------------------------------------------------------------------------- runners
+
+
+def make_processor():
+    """The fuzz processor: tiny tokenizer, eGeMAPSv02 (88-d), `NUM_FRAMES` frames of 32x32."""
+    from conftest import make_tiny_tokenizer
+
+    from mcn_cl import MCNCLFeatureExtractor, MCNCLProcessor, MCNCLVideoProcessor
+
+    return MCNCLProcessor(
+        make_tiny_tokenizer(),
+        MCNCLFeatureExtractor(feature_set="eGeMAPSv02"),
+        MCNCLVideoProcessor(num_frames=NUM_FRAMES, size=dict(FRAME_SIZE)),
+    )
+
+
+def make_pipeline(processor, seed: int = 0):
+    """The `"multimodal-emotion-recognition"` pipeline on a tiny random MCN-CL (ResNet-101 frames backbone on
+    `NUM_FRAMES` frames of 32x32) that reads `processor`'s outputs."""
+    import torch
+    from conftest import TINY_TEXT_CONFIG, make_tiny_config
+
+    from mcn_cl import MCNCLForEmotionRecognition, MultimodalEmotionRecognitionPipeline
+
+    config = make_tiny_config(
+        text_config=dict(TINY_TEXT_CONFIG, vocab_size=len(processor.tokenizer)),
+        audio_feature_size=processor.feature_extractor.feature_size,
+        visual_backbone="resnet101",
+        visual_feature_size=1000,
+        num_frames=NUM_FRAMES,
+        num_labels=4,
+        initializer_range=0.2,
+    )
+    torch.manual_seed(seed)
+    model = MCNCLForEmotionRecognition(config).eval()
+    return MultimodalEmotionRecognitionPipeline(model=model, processor=processor, device="cpu")
+
+
+class FuzzCounts(dict):
+    """cases, masked (modalities of utterances), input_errors, unhandled (exceptions outside the contract and
+    broken promises, with the first few described in `failures`)."""
+
+    def __init__(self):
+        super().__init__(cases=0, masked=0, input_errors=0, unhandled=0)
+        self.failures: list[str] = []
+        self.kinds: dict[str, int] = {}  # failure kind (its first 70 characters) -> count
+
+    def fail(self, conversation: Any, what: str) -> None:
+        self["unhandled"] += 1
+        kind = what[:70]
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        if len(self.failures) < 5:
+            self.failures.append(f"{what}\n  conversation: {conversation!r:.600}")
+
+
+def check_processor_case(processor, conversation: Any, counts: FuzzCounts) -> None:
+    """One case of the processor property: with `on_error="mask"` the only exception is `MCNCLInputError`, raised
+    exactly for structurally invalid conversations; every output is finite and the masks are 0/1."""
+    from mcn_cl import MCNCLInputError
+
+    counts["cases"] += 1
+    problem = structural_problem(conversation)
+    try:
+        batch = processor(conversation, on_error="mask")
+    except MCNCLInputError as err:
+        counts["input_errors"] += 1
+        if problem is None:
+            counts.fail(conversation, f"MCNCLInputError for a structurally valid conversation: {err}")
+        return
+    except Exception as err:  # noqa: BLE001 - the property: nothing else escapes
+        counts.fail(conversation, f"{type(err).__name__}: {err}")
+        return
+    if problem is not None:
+        counts.fail(conversation, f"no MCNCLInputError although {problem}")
+        return
+    try:
+        assert_finite(batch)
+    except AssertionError as err:
+        counts.fail(conversation, str(err))
+    mask = batch["modality_mask"].numpy()
+    if not set(np.unique(mask)) <= {0, 1}:
+        counts.fail(conversation, f"modality_mask values {np.unique(mask)}")
+    counts["masked"] += sum(
+        1 for u in conversation for k in ("text", "audio", "video") if u.get(k) is not None
+    ) - int(mask.sum())
+
+
+def check_pipeline_case(classifier, conversation: Any, counts: FuzzCounts) -> None:
+    """One case of the pipeline property: with `on_error="mask"` the only exception is `MCNCLInputError` (for a
+    structurally invalid conversation, or an utterance left without any usable modality); every score is finite."""
+    from mcn_cl import MCNCLInputError
+
+    counts["cases"] += 1
+    problem = structural_problem(conversation, for_pipeline=True)
+    try:
+        predictions = classifier(conversation, on_error="mask")
+    except MCNCLInputError as err:
+        counts["input_errors"] += 1
+        if problem is None and "no modality left" not in str(err):
+            counts.fail(conversation, f"MCNCLInputError for a structurally valid conversation: {err}")
+        return
+    except Exception as err:  # noqa: BLE001 - the property: nothing else escapes
+        counts.fail(conversation, f"{type(err).__name__}: {err}")
+        return
+    if problem is not None:
+        counts.fail(conversation, f"no MCNCLInputError although {problem}")
+        return
+    if len(predictions) != len(conversation):
+        counts.fail(conversation, f"{len(predictions)} predictions for {len(conversation)} utterances")
+    for p in predictions:
+        counts["masked"] += len(p.get("skipped", []))
+        if not all(math.isfinite(v) for v in [p["score"], *p["scores"].values()]):
+            counts.fail(conversation, f"non-finite scores {p['scores']}")
+
+
+# -------------------------------------------------------------------------------------------------- oracle
+
+
+def label_problem(value: Any) -> str | None:
+    """Why `value` is not a valid label (None, -1, -100 or an integer class id 0 <= id < 2**31), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return f"label of type {type(value).__name__}"
+    if not math.isfinite(value) or float(value) != int(value):
+        return f"label {value!r} is not a whole number"
+    if int(value) in (-1, -100) or 0 <= int(value) < 2**31:
+        return None
+    return f"label {value!r} out of range"
+
+
+def structural_problem(conversation: Any, for_pipeline: bool = False) -> str | None:
+    """The reason `conversation` must raise `MCNCLInputError` in the processor (or, with `for_pipeline`, in the
+    pipeline: labels are ignored there, and an utterance needs at least one modality key), or None."""
+    if isinstance(conversation, str | bytes | Mapping) or not isinstance(conversation, Sequence):
+        return "not a list"
+    if len(conversation) == 0:
+        return "empty"
+    for u in conversation:
+        if not isinstance(u, Mapping):
+            return "an utterance is not a dict"
+    for u in conversation:
+        if for_pipeline and all(u.get(k) is None for k in ("text", "audio", "video")):
+            return "an utterance without modality"
+        if not for_pipeline and label_problem(u.get("label")):
+            return label_problem(u.get("label"))
+    return None
+
+
+def assert_finite(batch: Mapping[str, Any]) -> None:
+    """Every floating tensor / array of a processor output is finite."""
+    for key, value in batch.items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if np.issubdtype(array.dtype, np.floating):
+            assert np.isfinite(array).all(), f"{key} holds non-finite values"
