@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SR = 16000
@@ -331,6 +331,26 @@ def check_pipeline_case(classifier, conversation: Any, counts: FuzzCounts) -> No
         counts["masked"] += len(p.get("skipped", []))
         if not all(math.isfinite(v) for v in [p["score"], *p["scores"].values()]):
             counts.fail(conversation, f"non-finite scores {p['scores']}")
+
+
+def run_cases(
+    check: Callable[[Any, Any, FuzzCounts], None],
+    target: Any,
+    pool: Mapping[str, str],
+    cases: int,
+    with_text: bool = False,
+) -> FuzzCounts:
+    """Run `check(target, conversation, counts)` on `cases` seeded random conversations (`conversations(pool,
+    with_text)`, `fuzz_settings(cases)`) and return the counts: the test suite's and `benchmarks/fuzz.py`'s run."""
+    counts = FuzzCounts()
+
+    @fuzz_settings(cases)
+    @given(conversations(pool, with_text))
+    def case(conversation):
+        check(target, conversation, counts)
+
+    case()
+    return counts
 
 
 # -------------------------------------------------------------------------------------------------- oracle
