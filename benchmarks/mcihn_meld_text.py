@@ -39,10 +39,10 @@ from datetime import UTC, datetime
 import numpy as np
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
 from _common import remove_weights, save_json, write_markdown
+from meld_text import LABELS  # the MELD emotions, in the order of the MCN-CL rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-LABELS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 SECTION = "mcihn_meld_text"
 
 
