@@ -84,6 +84,13 @@ def _dialogue(value: Any, index: int, folder: str) -> dict[str, Any]:
     }
 
 
+def _unreadable(path: str, err: OSError | UnicodeDecodeError) -> CLIError:
+    """The error of an input file that cannot be opened or is not UTF-8 text (naming the first bad byte)."""
+    if isinstance(err, UnicodeDecodeError):
+        return CLIError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})")
+    return CLIError(f"{path}: cannot be read ({err.strerror or err})")
+
+
 def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None) -> list[dict[str, Any]]:
     """The conversations of a JSON file (see the module docstring), as `{"dialogue_id", "utterances"}` dicts with
     media paths made relative to the file's folder; `dialogue` keeps only the one with that id."""
@@ -95,12 +102,8 @@ def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None)
         raise CLIError(f"{path}: no such file") from err
     except IsADirectoryError as err:
         raise CLIError(f"{path}: is a folder, not a JSON file") from err
-    except OSError as err:
-        raise CLIError(f"{path}: cannot be read ({err.strerror or err})") from err
-    except UnicodeDecodeError as err:
-        raise CLIError(
-            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
-        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise _unreadable(path, err) from err
     except json.JSONDecodeError as err:
         raise CLIError(f"{path}: not valid JSON ({err})") from err
     folder = os.path.dirname(os.path.abspath(path))
@@ -149,12 +152,8 @@ def read_clips_csv(
                     f"(unknown: {unknown}; at least one of clip, audio, text)"
                 )
             rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
-    except OSError as err:
-        raise CLIError(f"{csv_path}: cannot be read ({err.strerror or err})") from err
-    except UnicodeDecodeError as err:
-        raise CLIError(
-            f"{csv_path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
-        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise _unreadable(csv_path, err) from err
     except csv.Error as err:
         raise CLIError(f"{csv_path}: not a valid CSV ({err})") from err
     conversations: dict[str, list[dict[str, Any]]] = {}
