@@ -1,11 +1,13 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""What the benchmark scripts share: the machine description of their results and the writer of the generated
-sections of BENCHMARKS.md."""
+"""What the benchmark scripts share: the machine description of their results, the atomic writer of their results
+JSON, the clean-up of training run folders and the writer of the generated sections of BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 
 
 def machine_info() -> dict:
@@ -29,6 +31,25 @@ def machine_info() -> dict:
         "transformers": transformers.__version__,
         "datasets": datasets.__version__,
     }
+
+
+def save_json(path: str, data: dict) -> None:
+    """Write `data` to `path` as indented JSON through a temporary file, so that a killed run never leaves half a
+    file (creates the folder)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def remove_weights(run_dir: str) -> None:
+    """Delete the `checkpoint-*` folders and `*.safetensors` of a finished training run (the figures need only its
+    JSON files)."""
+    for name in os.listdir(run_dir):
+        path = os.path.join(run_dir, name)
+        if name.startswith("checkpoint-") or name.endswith(".safetensors"):
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 def write_markdown(path: str, section: str, body: str) -> None:

@@ -27,28 +27,18 @@ sys.path.insert(
 
 from _common import machine_info, write_markdown  # noqa: E402
 from _fuzz_strategies import (  # noqa: E402
-    FuzzCounts,
     check_pipeline_case,
     check_processor_case,
-    conversations,
-    fuzz_settings,
     make_media_pool,
     make_pipeline,
     make_processor,
+    run_cases,
 )
-from hypothesis import given  # noqa: E402
 
 
 def run_part(check, target, pool, cases: int, with_text: bool = False) -> dict:
-    counts = FuzzCounts()
-
-    @fuzz_settings(cases)
-    @given(conversations(pool, with_text))
-    def case(conversation):
-        check(target, conversation, counts)
-
     start = time.perf_counter()
-    case()
+    counts = run_cases(check, target, pool, cases, with_text)
     return {
         **counts,
         "seconds": round(time.perf_counter() - start, 1),

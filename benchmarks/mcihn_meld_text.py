@@ -38,11 +38,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
-from _common import write_markdown
+from _common import remove_weights, save_json, write_markdown
+from meld_text import LABELS  # the MELD emotions, in the order of the MCN-CL rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-LABELS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 SECTION = "mcihn_meld_text"
 
 
@@ -60,14 +60,6 @@ def load_results(path: str) -> dict:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     return {"runs": []}
-
-
-def save_results(path: str, results: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
 
 
 def train_arguments(args, seed: int, run_dir: str) -> list[str]:
@@ -152,10 +144,7 @@ def run(args, seed: int) -> dict:
         "command": "python examples/train_mcihn.py " + " ".join(shlex.quote(a) for a in argv),
     }
     if not args.keep_checkpoints:
-        for name in os.listdir(run_dir):
-            path = os.path.join(run_dir, name)
-            if name.startswith("checkpoint-") or name.endswith(".safetensors"):
-                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        remove_weights(run_dir)
     return record
 
 
@@ -284,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
             r for r in results["runs"] if (r["seed"], r.get("smoke")) != (seed, record["smoke"])
         ]
         results["runs"].append(record)
-        save_results(args.results, results)
+        save_json(args.results, results)
     if args.write_markdown:
         body = render_markdown(
             load_results(args.results),

@@ -58,7 +58,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
-from _common import write_markdown
+from _common import remove_weights, save_json, write_markdown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -415,10 +415,7 @@ def run_mcn_cl(args, setting: str, hp: dict, seed: int, run_dir: str) -> dict:
         "command": command_line(argv),
     }
     if not args.keep_checkpoints:  # the weights are not needed for the figures
-        for name in os.listdir(run_dir):
-            path = os.path.join(run_dir, name)
-            if name.startswith("checkpoint-") or name.endswith(".safetensors"):
-                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        remove_weights(run_dir)
     return record
 
 
@@ -581,10 +578,7 @@ def run_one(args) -> None:
         "run_wall_s": round(time.time() - start, 1),
         "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    tmp = args.partial + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, args.partial)
+    save_json(args.partial, record)
 
 
 def load_results(path: str) -> dict:
@@ -602,14 +596,6 @@ def load_results(path: str) -> dict:
         meta = results["meta"]
         meta["superseded_commands"] = meta.get("superseded_commands", []) + meta.pop("commands", [])
     return results
-
-
-def save_results(path: str, results: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
 
 
 def merge_record(path: str, record: dict, meta: dict) -> None:
@@ -630,7 +616,7 @@ def merge_record(path: str, record: dict, meta: dict) -> None:
         else:
             merged[key] = value
     merged["last_update"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    save_results(path, results)
+    save_json(path, results)
 
 
 def child_command(args, setting: str, seed: int, partial: str) -> list[str]:
@@ -1112,7 +1098,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"machine": machine_info(), "commands": [invoked]}
     results = load_results(args.results)
     if "superseded" in results:
-        save_results(args.results, results)
+        save_json(args.results, results)
     for path in args.merge_from:
         other = load_results(os.path.abspath(path))
         for record in sorted(other["runs"], key=lambda r: r.get("status") == "ok"):  # ok records win

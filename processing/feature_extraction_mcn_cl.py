@@ -43,6 +43,14 @@ WINDOW_TOLERANCE_S = 0.25
 AudioInput = str | os.PathLike | np.ndarray | Mapping[str, Any]
 
 
+def _location_prefix(utterance: int | None, dialogue: str | None) -> str:
+    """The start of an input error's message: `"dialogue d, utterance i: "`, the parts that are known, or `""`."""
+    where = [f"dialogue {dialogue}"] if dialogue is not None else []
+    if utterance is not None:
+        where.append(f"utterance {utterance}")
+    return ", ".join(where) + ": " if where else ""
+
+
 class MCNCLMediaError(ValueError):
     """A medium (audio or video) of an utterance cannot be used.
 
@@ -70,10 +78,7 @@ class MCNCLMediaError(ValueError):
         self.modality = modality
         self.utterance = utterance
         self.dialogue = dialogue
-        where = [f"dialogue {dialogue}"] if dialogue is not None else []
-        if utterance is not None:
-            where.append(f"utterance {utterance}")
-        prefix = ", ".join(where) + ": " if where else ""
+        prefix = _location_prefix(utterance, dialogue)
         if path is not None:
             source = f" '{path}'"
         else:
@@ -115,10 +120,7 @@ class MCNCLInputError(ValueError):
         self.field = field
         self.utterance = utterance
         self.dialogue = dialogue
-        where = [f"dialogue {dialogue}"] if dialogue is not None else []
-        if utterance is not None:
-            where.append(f"utterance {utterance}")
-        prefix = ", ".join(where) + ": " if where else ""
+        prefix = _location_prefix(utterance, dialogue)
         super().__init__(f"{prefix}{field + ': ' if field else ''}{reason}")
 
 

@@ -8,16 +8,13 @@ import logging
 
 import pytest
 from _fuzz_strategies import (
-    FuzzCounts,
     check_pipeline_case,
     check_processor_case,
-    conversations,
-    fuzz_settings,
     make_media_pool,
     make_pipeline,
     make_processor,
+    run_cases,
 )
-from hypothesis import given
 
 PROCESSOR_CASES = 300
 PIPELINE_CASES = 60
@@ -44,14 +41,7 @@ def quiet():
 def test_processor_with_on_error_mask_raises_only_the_input_error_and_gives_finite_outputs(
     pool, processor, quiet
 ):
-    counts = FuzzCounts()
-
-    @fuzz_settings(PROCESSOR_CASES)
-    @given(conversations(pool))
-    def case(conversation):
-        check_processor_case(processor, conversation, counts)
-
-    case()
+    counts = run_cases(check_processor_case, processor, pool, PROCESSOR_CASES)
     assert counts["unhandled"] == 0, "\n".join(counts.failures)
     # the generators reach both sides of the contract
     assert counts["cases"] >= PROCESSOR_CASES // 2
@@ -62,13 +52,6 @@ def test_pipeline_with_on_error_mask_raises_only_the_input_error_and_gives_finit
     pool, processor, quiet
 ):
     classifier = make_pipeline(processor)
-    counts = FuzzCounts()
-
-    @fuzz_settings(PIPELINE_CASES)
-    @given(conversations(pool, with_text=True))
-    def case(conversation):
-        check_pipeline_case(classifier, conversation, counts)
-
-    case()
+    counts = run_cases(check_pipeline_case, classifier, pool, PIPELINE_CASES, with_text=True)
     assert counts["unhandled"] == 0, "\n".join(counts.failures)
     assert counts["input_errors"] > 0 and counts["masked"] > 0

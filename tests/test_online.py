@@ -389,6 +389,32 @@ def test_cli_stream_argument_errors(checkpoint, demo_corpus, tmp_path, capsys):
         assert err.startswith("mcn-cl stream: error: ") and message in err, err
 
 
+def test_cli_stream_load_errors_are_clear_errors_as_for_predict(conversation, tmp_path, capsys):
+    """`stream` loads the checkpoint with `predict`'s loader: a bogus config or a device this machine lacks is a
+    `mcn-cl stream: error: ...` with exit status 2, not a traceback."""
+    utterances, _ = conversation
+    path = tmp_path / "conversation.json"
+    path.write_text(json.dumps(utterances[:2]))
+    model = tmp_path / "bogus"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "no_such_model"}')
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cases = [
+        ([], f"--model {model}: cannot load the checkpoint"),
+        (["--device", "gpu7"], "not a device"),
+        (
+            ["--device", str(count + 7)],
+            "no CUDA GPU is available" if count == 0 else f"only {count} CUDA GPU(s)",
+        ),
+    ]
+    for extra, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["stream", "--model", str(model), "--conversation", str(path), *extra])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("mcn-cl stream: error: ") and message in err, err
+
+
 def test_causal_demo_config_is_the_demo_config_with_causal_on():
     """examples/configs/demo_causal.json trains the demo model causal (for `mcn-cl stream`), otherwise alike."""
     import sys

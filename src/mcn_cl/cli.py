@@ -84,6 +84,13 @@ def _dialogue(value: Any, index: int, folder: str) -> dict[str, Any]:
     }
 
 
+def _unreadable(path: str, err: OSError | UnicodeDecodeError) -> CLIError:
+    """The error of an input file that cannot be opened or is not UTF-8 text (naming the first bad byte)."""
+    if isinstance(err, UnicodeDecodeError):
+        return CLIError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})")
+    return CLIError(f"{path}: cannot be read ({err.strerror or err})")
+
+
 def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None) -> list[dict[str, Any]]:
     """The conversations of a JSON file (see the module docstring), as `{"dialogue_id", "utterances"}` dicts with
     media paths made relative to the file's folder; `dialogue` keeps only the one with that id."""
@@ -95,12 +102,8 @@ def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None)
         raise CLIError(f"{path}: no such file") from err
     except IsADirectoryError as err:
         raise CLIError(f"{path}: is a folder, not a JSON file") from err
-    except OSError as err:
-        raise CLIError(f"{path}: cannot be read ({err.strerror or err})") from err
-    except UnicodeDecodeError as err:
-        raise CLIError(
-            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
-        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise _unreadable(path, err) from err
     except json.JSONDecodeError as err:
         raise CLIError(f"{path}: not valid JSON ({err})") from err
     folder = os.path.dirname(os.path.abspath(path))
@@ -149,12 +152,8 @@ def read_clips_csv(
                     f"(unknown: {unknown}; at least one of clip, audio, text)"
                 )
             rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
-    except OSError as err:
-        raise CLIError(f"{csv_path}: cannot be read ({err.strerror or err})") from err
-    except UnicodeDecodeError as err:
-        raise CLIError(
-            f"{csv_path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
-        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise _unreadable(csv_path, err) from err
     except csv.Error as err:
         raise CLIError(f"{csv_path}: not a valid CSV ({err})") from err
     conversations: dict[str, list[dict[str, Any]]] = {}
@@ -250,27 +249,37 @@ def _check_output(path: str | None) -> None:
         raise CLIError(f"--output {path}: {parent} is not a writable folder")
 
 
-def predict(args: argparse.Namespace) -> int:
+def _check_model_path(args: argparse.Namespace) -> None:
+    """A `--model` that looks like a local path (absolute, relative or not `owner/name`) must be a folder."""
+    looks_local = os.path.isabs(args.model) or args.model.startswith(".") or args.model.count("/") != 1
+    if looks_local and not os.path.isdir(args.model):
+        raise CLIError(f"--model {args.model}: no such folder")
+
+
+def _read_conversations(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The conversations of `--conversation` or `--clips` / `--csv`, only the one with id `--dialogue` if given."""
+    if args.conversation is not None:
+        return read_conversation_json(args.conversation, args.dialogue)
+    conversations = read_clips_csv(args.clips, args.csv)
+    if args.dialogue is not None:
+        conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
+        if not conversations:
+            raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
+    return conversations
+
+
+def _load_classifier(args: argparse.Namespace):
+    """The `"multimodal-emotion-recognition"` pipeline of `--model` on `--device`, with the package's own classes
+    (not the folder's copies of the code: no trust_remote_code needed). A missing folder, a device this machine
+    lacks or a checkpoint that does not load is a `CLIError`."""
     from transformers import pipeline
 
     from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
 
-    looks_local = os.path.isabs(args.model) or args.model.startswith(".") or args.model.count("/") != 1
-    if looks_local and not os.path.isdir(args.model):
-        raise CLIError(f"--model {args.model}: no such folder")
-    if args.conversation is not None:
-        conversations = read_conversation_json(args.conversation, args.dialogue)
-    else:
-        conversations = read_clips_csv(args.clips, args.csv)
-        if args.dialogue is not None:
-            conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
-            if not conversations:
-                raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
-    _check_output(args.output)
+    _check_model_path(args)
     device = _device(args.device)
-    # the package's own classes (not the folder's copies of the code): no trust_remote_code needed
     try:
-        classifier = pipeline(
+        return pipeline(
             TASK, model=args.model, pipeline_class=MultimodalEmotionRecognitionPipeline, device=device
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError) as err:
@@ -279,6 +288,13 @@ def predict(args: argparse.Namespace) -> int:
         raise CLIError(
             f"--model {args.model}: cannot load the checkpoint ({type(err).__name__}: {reason})"
         ) from err
+
+
+def predict(args: argparse.Namespace) -> int:
+    _check_model_path(args)
+    conversations = _read_conversations(args)
+    _check_output(args.output)
+    classifier = _load_classifier(args)
     kwargs = {"on_error": args.on_error, "batch_size": args.batch_size}
     if args.top_k is not None:
         kwargs["top_k"] = args.top_k
@@ -353,19 +369,7 @@ def _plot(
 
 def _load_model_and_processor(args: argparse.Namespace):
     """The checkpoint's model (eval mode, on `--device`) and processor, loaded as `predict` loads them."""
-    from transformers import pipeline
-
-    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
-
-    looks_local = os.path.isabs(args.model) or args.model.startswith(".") or args.model.count("/") != 1
-    if looks_local and not os.path.isdir(args.model):
-        raise CLIError(f"--model {args.model}: no such folder")
-    classifier = pipeline(
-        TASK,
-        model=args.model,
-        pipeline_class=MultimodalEmotionRecognitionPipeline,
-        device=_device(args.device),
-    )
+    classifier = _load_classifier(args)
     return classifier.model, classifier.processor
 
 
@@ -378,14 +382,7 @@ def _stream_source(args: argparse.Namespace) -> str:
 
 def _read_stream_conversation(args: argparse.Namespace) -> dict[str, Any]:
     """The one conversation `stream` feeds: `--dialogue`, or the only one of the file."""
-    if args.conversation is not None:
-        conversations = read_conversation_json(args.conversation, args.dialogue)
-    else:
-        conversations = read_clips_csv(args.clips, args.csv)
-        if args.dialogue is not None:
-            conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
-            if not conversations:
-                raise CLIError(f"no conversation with dialogue_id {args.dialogue!r} in the CSV")
+    conversations = _read_conversations(args)
     if len(conversations) > 1:
         ids = ", ".join(c["dialogue_id"] for c in conversations[:10]) + (
             ", ..." if len(conversations) > 10 else ""
@@ -549,6 +546,33 @@ def _write_stream_outputs(args, conversation, predictions, id2label) -> None:
         _plot(args.plot, [conversation], [predictions], id2label, online=True)
 
 
+def _add_input_arguments(p: argparse.ArgumentParser, model_help: str, dialogue_help: str) -> None:
+    """`predict`'s and `stream`'s checkpoint and conversation source arguments (read by `_load_classifier` and
+    `_read_conversations`)."""
+    p.add_argument("--model", required=True, help=model_help)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
+    source.add_argument("--clips", help="folder of utterance clips, described by --csv")
+    p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
+    p.add_argument("--dialogue", help=dialogue_help)
+
+
+def _add_prediction_arguments(p: argparse.ArgumentParser) -> None:
+    """`predict`'s and `stream`'s --top_k, --on_error and --device."""
+    p.add_argument(
+        "--top_k", type=int, default=None, help="labels kept in each utterance's scores (default: all)"
+    )
+    p.add_argument(
+        "--on_error",
+        choices=["raise", "mask"],
+        default="raise",
+        help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
+    )
+    p.add_argument(
+        "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
+    )
+
+
 def _add_stream_parser(commands) -> None:
     p = commands.add_parser(
         "stream",
@@ -557,13 +581,10 @@ def _add_stream_parser(commands) -> None:
         "causal MCN-CL checkpoint one utterance at a time and print each prediction as soon as it is computed, "
         "with its latency. With --follow, keep reading the file for utterances appended to the conversation.",
     )
-    p.add_argument("--model", required=True, help="causal checkpoint folder (or Hub id): model and processor")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
-    source.add_argument("--clips", help="folder of utterance clips, described by --csv")
-    p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
-    p.add_argument(
-        "--dialogue", help="the conversation with this dialogue_id (needed when the file has several)"
+    _add_input_arguments(
+        p,
+        model_help="causal checkpoint folder (or Hub id): model and processor",
+        dialogue_help="the conversation with this dialogue_id (needed when the file has several)",
     )
     p.add_argument(
         "--follow",
@@ -579,18 +600,7 @@ def _add_stream_parser(commands) -> None:
     p.add_argument("--poll", type=float, default=0.2, help="with --follow: seconds between looks at the file")
     p.add_argument("--output", help="write the predictions (with their latency_s) to this JSON file")
     p.add_argument("--plot", help="draw the emotion timeline of the streamed predictions into this PNG")
-    p.add_argument(
-        "--top_k", type=int, default=None, help="labels kept in each utterance's scores (default: all)"
-    )
-    p.add_argument(
-        "--on_error",
-        choices=["raise", "mask"],
-        default="raise",
-        help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
-    )
-    p.add_argument(
-        "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
-    )
+    _add_prediction_arguments(p)
     p.set_defaults(func=stream)
 
 
@@ -606,27 +616,15 @@ def build_parser() -> argparse.ArgumentParser:
         "folder of clips with a CSV of clip, speaker, text, audio, start, end, dialogue_id columns) "
         "with a saved MCN-CL checkpoint, and print a table.",
     )
-    p.add_argument("--model", required=True, help="checkpoint folder (or Hub id) holding model and processor")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
-    source.add_argument("--clips", help="folder of utterance clips, described by --csv")
-    p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
-    p.add_argument("--dialogue", help="only the conversation with this dialogue_id")
+    _add_input_arguments(
+        p,
+        model_help="checkpoint folder (or Hub id) holding model and processor",
+        dialogue_help="only the conversation with this dialogue_id",
+    )
     p.add_argument("--output", help="write the predictions to this JSON file")
-    p.add_argument(
-        "--top_k", type=int, default=None, help="labels kept in each utterance's scores (default: all)"
-    )
-    p.add_argument(
-        "--on_error",
-        choices=["raise", "mask"],
-        default="raise",
-        help="missing / unreadable media: fail (raise), or predict from the remaining modalities (mask)",
-    )
+    _add_prediction_arguments(p)
     p.add_argument("--batch_size", type=int, default=1, help="conversations per forward pass")
     p.add_argument("--plot", help=_PLOT_HELP)
-    p.add_argument(
-        "--device", default=None, help="cpu, a GPU index (0) or cuda:1 (default: GPU 0 if available)"
-    )
     p.set_defaults(func=predict)
     _add_stream_parser(commands)
     # `data-stats` parses its own arguments (mcn_cl.datasets_scripts.stats); listed here for --help

@@ -172,6 +172,50 @@ def _config_summary(config, processor=None, training_args=None) -> list[str]:
     return rows
 
 
+def card_metadata(
+    config,
+    *,
+    model_name: str,
+    pipeline_tag: str,
+    task_name: str,
+    dataset_title: str | None,
+    metrics: list[tuple[str, str, str | None, float]],
+    license: str,
+    tags: list[str],
+    language: str = "en",
+    declare_metrics: bool = True,
+) -> ModelCardData:
+    """A card's YAML metadata: the test `metrics` as (metric type, display name, metric config or None, value) in
+    the `model-index` (`eval_results`), the text tower as `base_model`. `declare_metrics=False` leaves out the
+    `metrics` list of metric types."""
+    eval_results = [
+        EvalResult(
+            task_type=pipeline_tag,
+            task_name=task_name,
+            dataset_type=dataset_title or "unknown",
+            dataset_name=dataset_title or "unknown",
+            dataset_split="test",
+            metric_type=metric_type,
+            metric_name=display,
+            metric_config=metric_config,
+            metric_value=round(value, 4),
+        )
+        for metric_type, display, metric_config, value in metrics
+    ]
+    return ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        pipeline_tag=pipeline_tag,
+        license=license,
+        language=[language],
+        tags=tags,
+        datasets=[dataset_title] if dataset_title else None,
+        metrics=(sorted({m[0] for m in metrics}) or None) if declare_metrics else None,
+        base_model=_hub_id(_text_encoder_name(config)),
+        eval_results=eval_results or None,
+    )
+
+
 def model_card(
     config,
     test_results: Mapping[str, Any] | str | os.PathLike | None = None,
@@ -214,31 +258,15 @@ def model_card(
         f"mcn-cl-{dataset_key}".lower().replace("_", "-") if dataset_key else "mcn-cl"
     )
     metrics = _test_metrics(results, label_names) if results else []
-    eval_results = [
-        EvalResult(
-            task_type=pipeline_tag,
-            task_name=TASK_NAME,
-            dataset_type=dataset_title or "unknown",
-            dataset_name=dataset_title or "unknown",
-            dataset_split="test",
-            metric_type=metric_type,
-            metric_name=display,
-            metric_config=metric_config,
-            metric_value=round(value, 4),
-        )
-        for metric_type, display, metric_config, value in metrics
-    ]
-    data = ModelCardData(
+    data = card_metadata(
+        config,
         model_name=model_name,
-        library_name="transformers",
         pipeline_tag=pipeline_tag,
+        task_name=TASK_NAME,
+        dataset_title=dataset_title,
+        metrics=metrics,
         license=license,
-        language=["en"],
         tags=list(tags) if tags is not None else list(DEFAULT_TAGS),
-        datasets=[dataset_title] if dataset_title else None,
-        metrics=sorted({m[0] for m in metrics}) or None,
-        base_model=_hub_id(_text_encoder_name(config)),
-        eval_results=eval_results or None,
     )
     card = ModelCard(
         f"---\n{data.to_yaml()}\n---\n\n"

@@ -2,7 +2,8 @@
 """Hub-ready MCIHN checkpoint folders, through `mcn_cl.hub.save_for_hub` with MCIHN's pipeline and model card:
 
     config.json (MCIHNConfig, `auto_map`, `custom_pipelines`), model.safetensors,
-    configuration_mcihn.py, modeling_mcihn.py, processor_config.json + tokenizer files, processing_mcihn.py and the
+    configuration_mcihn.py, modeling_mcihn.py (+ the modeling_mcn_cl.py / configuration_mcn_cl.py it imports),
+    processor_config.json + tokenizer files, processing_mcihn.py and the
     MCN-CL media files it imports, pipeline_mcihn.py, README.md (the card below)
 
 so that `pipeline("multimodal-sentiment-analysis", model=<folder or repo>, trust_remote_code=True)` works in an
@@ -18,9 +19,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 
-from .hub import CARD_NAME, DEFAULT_PIPELINE_TAG, _hub_id, _text_encoder_name, load_test_results, save_for_hub
+from .hub import (
+    CARD_NAME,
+    DEFAULT_PIPELINE_TAG,
+    _hub_id,
+    _text_encoder_name,
+    card_metadata,
+    load_test_results,
+    save_for_hub,
+)
 
 TASK_NAME = "Multimodal sentiment analysis"
 DEFAULT_TAGS = ("mcihn", "mcn-cl", "sentiment-analysis", "multimodal", "custom_code")
@@ -81,29 +90,17 @@ def mcihn_model_card(
     title, description, language = DATASETS.get(key, (key, key, "en")) if key else (None, None, "en")
     model_name = model_name or (repo_id.split("/")[-1] if repo_id else f"mcihn-{key}" if key else "mcihn")
     metrics = _results_table(config, results)
-    eval_results = [
-        EvalResult(
-            task_type=DEFAULT_PIPELINE_TAG,
-            task_name=TASK_NAME,
-            dataset_type=title or "unknown",
-            dataset_name=title or "unknown",
-            dataset_split="test",
-            metric_type=metric_type,
-            metric_name=display,
-            metric_value=round(value, 4),
-        )  # fmt: skip
-        for metric_type, display, value in metrics
-    ]
-    data = ModelCardData(
+    data = card_metadata(
+        config,
         model_name=model_name,
-        library_name="transformers",
         pipeline_tag=DEFAULT_PIPELINE_TAG,
+        task_name=TASK_NAME,
+        dataset_title=title,
+        metrics=[(metric_type, display, None, value) for metric_type, display, value in metrics],
         license=license,
-        language=[language],
         tags=list(tags) if tags is not None else list(DEFAULT_TAGS),
-        datasets=[title] if title else None,
-        base_model=_hub_id(_text_encoder_name(config)),
-        eval_results=eval_results or None,
+        language=language,
+        declare_metrics=False,
     )
     where = repo_id or "path/to/this/checkpoint"
     regression = config.num_labels == 1

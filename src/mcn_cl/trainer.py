@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -102,6 +103,39 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
     return None
 
 
+class LossTermLog:
+    """Running sums of a trainer's named loss terms over one logging window, written into the training logs as
+    `loss_<name>`: unweighted means over the window's micro-batches and the processes.
+
+    The `Trainer` calls `log` with the training `loss` at every logging step, on every process at the same time, so
+    [`flush`] sums over the processes there (one `all_reduce`)."""
+
+    def __init__(self, names: Sequence[str], device: torch.device | str):
+        self.names = tuple(names)
+        self.sums = torch.zeros(len(self.names), device=device, dtype=torch.float64)
+        self.counts = torch.zeros(len(self.names), device=device, dtype=torch.float64)
+
+    def add(self, terms: Mapping[str, torch.Tensor]) -> None:
+        """Add one micro-batch's terms (scalar tensors; a name missing from `terms` is not counted)."""
+        with torch.no_grad():
+            for index, name in enumerate(self.names):
+                if name in terms:
+                    self.sums[index] += terms[name].detach().to(self.sums)
+                    self.counts[index] += 1
+
+    def flush(self, logs: dict[str, float], accelerator, world_size: int) -> None:
+        """Write the window's means into `logs` (terms seen at least once) and start a new window."""
+        stats = torch.cat([self.sums, self.counts])
+        if world_size > 1:
+            stats = accelerator.reduce(stats, reduction="sum")
+        sums, counts = stats.split(len(self.names))
+        for name, total, count in zip(self.names, sums.tolist(), counts.tolist()):
+            if count > 0:
+                logs[f"loss_{name}"] = round(total / count, 6)
+        self.sums.zero_()
+        self.counts.zero_()
+
+
 class MCNCLTrainer(Trainer):
     """[`~transformers.Trainer`] for [`MCNCLForEmotionRecognition`] with the CE + contrastive objective.
 
@@ -151,9 +185,7 @@ class MCNCLTrainer(Trainer):
         # `num_items_in_batch` (sum-reduced CE normalised across the accumulated batch). MCN-CL's CE is a per-batch
         # mean and the contrastive terms have no such normalisation, so: no loss kwargs.
         self.model_accepts_loss_kwargs = False
-        device = self.args.device
-        self._loss_term_sums = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
-        self._loss_term_counts = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
+        self._loss_terms = LossTermLog(LOSS_TERMS, self.args.device)
 
     def parameter_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """The optimizer's parameter groups: fusion (decay, no decay) first, then encoder (decay, no decay).
@@ -266,11 +298,7 @@ class MCNCLTrainer(Trainer):
             terms[modality] = term
 
         if model.training:
-            with torch.no_grad():
-                for index, name in enumerate(LOSS_TERMS):
-                    if name in terms:
-                        self._loss_term_sums[index] += terms[name].detach().to(self._loss_term_sums)
-                        self._loss_term_counts[index] += 1
+            self._loss_terms.add(terms)
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(
@@ -292,19 +320,10 @@ class MCNCLTrainer(Trainer):
         """Add the averaged loss terms of the logging window and the encoder's current learning rate to the training
         logs, then log as usual.
 
-        The Trainer calls `log` with the training `loss` at every logging step, on every process at the same time,
-        so the terms are summed over the processes here (one `all_reduce`) and averaged.
+        The terms are summed over the processes and averaged by [`LossTermLog.flush`].
         """
         if "loss" in logs:
-            stats = torch.cat([self._loss_term_sums, self._loss_term_counts])
-            if self.args.world_size > 1:
-                stats = self.accelerator.reduce(stats, reduction="sum")
-            sums, counts = stats.split(len(LOSS_TERMS))
-            for name, total, count in zip(LOSS_TERMS, sums.tolist(), counts.tolist()):
-                if count > 0:
-                    logs[f"loss_{name}"] = round(total / count, 6)
-            self._loss_term_sums.zero_()
-            self._loss_term_counts.zero_()
+            self._loss_terms.flush(logs, self.accelerator, self.args.world_size)
             encoder_lr = self._encoder_learning_rate(logs.get("learning_rate"))
             if encoder_lr is not None:  # `learning_rate` is the fusion groups' (the first group's)
                 logs["encoder_learning_rate"] = encoder_lr
@@ -343,6 +362,7 @@ class MCNCLTrainer(Trainer):
 
 
 __all__ = [
+    "LossTermLog",
     "MCNCLTrainer",
     "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE",
     "checkpoint_is_complete",

@@ -32,6 +32,8 @@ from torch import nn
 from transformers import Trainer
 from transformers.utils import logging
 
+from .trainer import LossTermLog
+
 logger = logging.get_logger(__name__)
 
 LOSS_TERMS = ("task", "reconstruction", "adversarial", "discriminator", "mmd")
@@ -111,9 +113,7 @@ class MCIHNTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.discriminator_learning_rate = discriminator_learning_rate
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
-        device = self.args.device
-        self._loss_term_sums = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
-        self._loss_term_counts = torch.zeros(len(LOSS_TERMS), device=device, dtype=torch.float64)
+        self._loss_terms = LossTermLog(LOSS_TERMS, self.args.device)
 
     def _discriminator_parameters(self, model: nn.Module | None = None) -> list[nn.Parameter]:
         model = self.accelerator.unwrap_model(model if model is not None else self.model)
@@ -176,24 +176,13 @@ class MCIHNTrainer(Trainer):
             + config.mmd_weight * terms["mmd"]
         )
         if model.training:
-            with torch.no_grad():
-                for index, name in enumerate(LOSS_TERMS):
-                    self._loss_term_sums[index] += terms[name].detach().to(self._loss_term_sums)
-                    self._loss_term_counts[index] += 1
+            self._loss_terms.add(terms)
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the averaged loss terms of the logging window to the training logs."""
         if "loss" in logs:
-            stats = torch.cat([self._loss_term_sums, self._loss_term_counts])
-            if self.args.world_size > 1:
-                stats = self.accelerator.reduce(stats, reduction="sum")
-            sums, counts = stats.split(len(LOSS_TERMS))
-            for name, total, count in zip(LOSS_TERMS, sums.tolist(), counts.tolist()):
-                if count > 0:
-                    logs[f"loss_{name}"] = round(total / count, 6)
-            self._loss_term_sums.zero_()
-            self._loss_term_counts.zero_()
+            self._loss_terms.flush(logs, self.accelerator, self.args.world_size)
         super().log(logs, start_time)
 
 
