@@ -10,8 +10,7 @@ the head. The choices the paper leaves open are documented in `MCIHNConfig`.
 
 This file travels to the Hub next to the weights (`save_pretrained` copies it flat into the checkpoint folder so
 that `AutoModel.from_pretrained(folder, trust_remote_code=True)` works without the `mcn_cl` package): it imports
-only its siblings `configuration_mcihn` and `modeling_mcn_cl` (relative imports, same folder; `save_pretrained`
-copies them, and `modeling_mcn_cl`'s `configuration_mcn_cl`, next to the weights too) and public libraries.
+only its sibling `configuration_mcihn` (relative import, same folder) and public libraries.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput, logging
 
 from .configuration_mcihn import MCIHN_MODALITIES, MCIHN_PAIRS, MCIHNConfig
-from .modeling_mcn_cl import _masked_mean
 
 logger = logging.get_logger(__name__)
 
@@ -115,9 +113,10 @@ class MCIHNSentimentOutput(ModelOutput):
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of `x` [B, T, D] over the frames where `mask` [B, T] is true: [B, D] (0 where none is). MCN-CL's masked
-    mean (`modeling_mcn_cl._masked_mean`) over the frame axis."""
-    return _masked_mean(x, mask.unsqueeze(-1), dim=1)
+    """Mean of `x` [B, T, D] over the frames where `mask` [B, T] is true: [B, D] (0 where none is)."""
+    mask = mask.unsqueeze(-1)
+    x = torch.where(mask, x, 0.0)
+    return x.sum(1) / mask.to(x.dtype).sum(1).clamp(min=1.0)
 
 
 def mmd_rbf(x: torch.Tensor, y: torch.Tensor, scales: Sequence[float] = (0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:

@@ -2,8 +2,7 @@
 """Hub-ready MCIHN checkpoint folders, through `mcn_cl.hub.save_for_hub` with MCIHN's pipeline and model card:
 
     config.json (MCIHNConfig, `auto_map`, `custom_pipelines`), model.safetensors,
-    configuration_mcihn.py, modeling_mcihn.py (+ the modeling_mcn_cl.py / configuration_mcn_cl.py it imports),
-    processor_config.json + tokenizer files, processing_mcihn.py and the
+    configuration_mcihn.py, modeling_mcihn.py, processor_config.json + tokenizer files, processing_mcihn.py and the
     MCN-CL media files it imports, pipeline_mcihn.py, README.md (the card below)
 
 so that `pipeline("multimodal-sentiment-analysis", model=<folder or repo>, trust_remote_code=True)` works in an
