@@ -21,6 +21,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, logging
 
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
+from .grouped_dialogue_rnn import grouped_dialogue_rnn
 
 logger = logging.get_logger(__name__)
 
@@ -283,24 +284,47 @@ class MCNCLDialogueRNN(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
-    ) -> torch.Tensor:
-        lengths = utterance_mask.sum(1)
-        steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
-        # reverse each dialogue's valid prefix; padding stays in place
-        reverse = torch.where(steps < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps)
-        forward_states = self.directions[0](x, speaker_ids, utterance_mask)
-        flip = reverse.unsqueeze(-1).expand_as(x)
-        backward_states = self.directions[1](
-            x.gather(1, flip), speaker_ids.gather(1, reverse), utterance_mask
+    def recurrence_inputs(
+        self, x: torch.Tensor, speaker_ids: torch.Tensor, step_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The inputs of the two directions' recurrences, stacked: x [B, N, H], speaker_ids and step_mask [B, N]
+        -> [2, B, N, H], [2, B, N], [2, B, N]. The backward direction runs over the flipped sequence; masked steps
+        change no state wherever they are, so it visits exactly the unmasked steps in reverse order."""
+        return (
+            torch.stack([x, x.flip(1)]),
+            torch.stack([speaker_ids, speaker_ids.flip(1)]),
+            torch.stack([step_mask, step_mask.flip(1)]),
         )
-        backward_states = backward_states.gather(1, flip)
-        out = self.output(self.dropout(torch.cat([forward_states, backward_states], dim=-1)))
-        return self.norm(x + out)
+
+    def combine(self, x: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """x [B, N, H] and the emotion states [2, B, N, H] of `recurrence_inputs`' two recurrences -> [B, N, H]."""
+        both = torch.cat([states[0], states[1].flip(1)], dim=-1)
+        return self.norm(x + self.output(self.dropout(both)))
+
+    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
+        """x [B, N, H], speaker_ids [B, N], step_mask [B, N] (false: the step changes no state) -> [B, N, H]."""
+        return run_dialogue_rnns([self], [x], speaker_ids, [step_mask])[0]
+
+
+def run_dialogue_rnns(
+    rnns: list[MCNCLDialogueRNN],
+    inputs: list[torch.Tensor],
+    speaker_ids: torch.Tensor,
+    step_masks: list[torch.Tensor],
+) -> list[torch.Tensor]:
+    """Several [`MCNCLDialogueRNN`]s (e.g. one per modality) with all their recurrences advanced together by
+    `grouped_dialogue_rnn`: inputs [B, N, H] and step_masks [B, N] per rnn, speaker_ids [B, N] -> [B, N, H] per rnn.
+    The same as calling each rnn on its own."""
+    parts = [rnn.recurrence_inputs(x, speaker_ids, m) for rnn, x, m in zip(rnns, inputs, step_masks)]
+    x, speakers, masks = (torch.cat(tensors) for tensors in zip(*parts))
+    states = grouped_dialogue_rnn(x, speakers, masks, [cell for rnn in rnns for cell in rnn.directions])
+    states = states.split([len(rnn.directions) for rnn in rnns])
+    return [rnn.combine(x, s) for rnn, x, s in zip(rnns, inputs, states)]
 
 
 class _DialogueRNNCell(nn.Module):
+    """The parameters of one direction's recurrence (run by `grouped_dialogue_rnn`, which documents the step)."""
+
     def __init__(self, hidden: int, max_speakers: int):
         super().__init__()
         # party states for every possible speaker index (the model checks speaker_ids < max_speakers): sizing
@@ -311,39 +335,11 @@ class _DialogueRNNCell(nn.Module):
         self.emotion_cell = nn.GRUCell(hidden, hidden)
         self.attention = nn.Linear(hidden, hidden, bias=False)
 
-    def forward(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
-    ) -> torch.Tensor:
-        batch, num_utt, hidden = x.shape
-        num_speakers = self.max_speakers
-        rows = torch.arange(batch, device=x.device)
-        party = x.new_zeros(batch, num_speakers, hidden)
-        global_state = x.new_zeros(batch, hidden)
-        emotion = x.new_zeros(batch, hidden)
-        history, outputs = [], []
-        for t in range(num_utt):
-            u, speaker = x[:, t], speaker_ids[:, t]
-            valid = utterance_mask[:, t].unsqueeze(-1)
-            q_speaker = party[rows, speaker]
-            new_global = self.global_cell(torch.cat([u, q_speaker], dim=-1), global_state)
-            if history:
-                past = torch.stack(history, dim=1)  # [B, t, H]
-                past_valid = utterance_mask[:, :t]
-                scores = torch.einsum("bh,bth->bt", self.attention(u), past)
-                scores = scores.masked_fill(~past_valid, torch.finfo(scores.dtype).min)
-                weights = torch.softmax(scores, dim=-1) * past_valid.any(-1, keepdim=True)
-                context = torch.einsum("bt,bth->bh", weights, past)
-            else:
-                context = torch.zeros_like(u)
-            new_party = self.party_cell(torch.cat([u, context], dim=-1), q_speaker)
-            new_emotion = self.emotion_cell(new_party, emotion)
-            global_state = torch.where(valid, new_global, global_state)
-            emotion = torch.where(valid, new_emotion, emotion)
-            update = F.one_hot(speaker, num_speakers).to(torch.bool).unsqueeze(-1) & valid.unsqueeze(1)
-            party = torch.where(update, new_party.unsqueeze(1), party)
-            history.append(global_state)
-            outputs.append(emotion)
-        return torch.stack(outputs, dim=1) if outputs else x.new_zeros(batch, 0, hidden)
+    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
+        """x [B, N, H], speaker_ids / step_mask [B, N] -> emotion states [B, N, H]."""
+        return grouped_dialogue_rnn(x.unsqueeze(0), speaker_ids.unsqueeze(0), step_mask.unsqueeze(0), [self])[
+            0
+        ]
 
 
 class MCNCLContextEncoder(nn.Module):
@@ -394,6 +390,30 @@ class MCNCLContextEncoder(nn.Module):
                 x + self.speaker_embeddings(speaker_ids), src_key_padding_mask=~utterance_mask
             )
         return _zero_absent(out, utterance_mask)
+
+    @staticmethod
+    def encode_all(
+        encoders: list[MCNCLContextEncoder],
+        inputs: list[torch.Tensor],
+        speaker_ids: torch.Tensor,
+        masks: list[torch.Tensor],
+    ) -> list[torch.Tensor]:
+        """`[encoder(x, speaker_ids, mask) for ...]`, with the DialogueRNN encoders' recurrences run together as one
+        grouped loop over the utterances (`run_dialogue_rnns`): inputs [B, N, H], masks [B, N] -> [B, N, H] each."""
+        grouped = [i for i, encoder in enumerate(encoders) if encoder.kind == "dialoguernn"]
+        outputs = {}
+        if grouped:
+            states = run_dialogue_rnns(
+                [encoders[i].rnn for i in grouped],
+                [inputs[i] for i in grouped],
+                speaker_ids,
+                [masks[i] for i in grouped],
+            )
+            outputs = {i: _zero_absent(out, masks[i]) for i, out in zip(grouped, states)}
+        return [
+            outputs[i] if i in outputs else encoder(x, speaker_ids, mask)
+            for i, (encoder, x, mask) in enumerate(zip(encoders, inputs, masks))
+        ]
 
 
 class MCNCLCrossAttention(nn.Module):
@@ -686,14 +706,16 @@ class MCNCLModel(MCNCLPreTrainedModel):
             )
 
         # Dialogue context per modality: C^t, C^a, C^v. A missing modality of one utterance enters as zeros.
+        # The DialogueRNN recurrences of all supplied modalities run together (MCNCLContextEncoder.encode_all).
+        indices = [i for i in range(3) if supplied[i]]
+        encoded = MCNCLContextEncoder.encode_all(
+            [self.context_encoders[MODALITIES[i]] for i in indices],
+            [unimodal[:, :, i] for i in indices],
+            speaker_ids,
+            [utterance_mask] * len(indices),
+        )
         context = torch.stack(
-            [
-                self.context_encoders[m](unimodal[:, :, i], speaker_ids, utterance_mask)
-                if supplied[i]
-                else unimodal[:, :, i]
-                for i, m in enumerate(MODALITIES)
-            ],
-            dim=2,
+            [dict(zip(indices, encoded)).get(i, unimodal[:, :, i]) for i in range(3)], dim=2
         )
 
         states = context

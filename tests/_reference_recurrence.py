@@ -1,0 +1,85 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""The DialogueRNN context encoders as they were before the grouped engine (commit a847ee8): each direction of each
+modality its own Python loop over the utterances. The oracle of tests/test_speed.py and the "before" path of
+benchmarks/speed.py (which puts this folder on sys.path); it imports only torch and the package."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from mcn_cl.modeling.modeling_mcn_cl import MCNCLContextEncoder, MCNCLDialogueRNN, _DialogueRNNCell
+
+
+def reference_cell_forward(
+    cell: _DialogueRNNCell, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
+) -> torch.Tensor:
+    """One direction, one step at a time: x [B, N, H], speaker_ids / utterance_mask [B, N] -> [B, N, H]."""
+    batch, num_utt, hidden = x.shape
+    num_speakers = cell.max_speakers
+    rows = torch.arange(batch, device=x.device)
+    party = x.new_zeros(batch, num_speakers, hidden)
+    global_state = x.new_zeros(batch, hidden)
+    emotion = x.new_zeros(batch, hidden)
+    history, outputs = [], []
+    for t in range(num_utt):
+        u, speaker = x[:, t], speaker_ids[:, t]
+        valid = utterance_mask[:, t].unsqueeze(-1)
+        q_speaker = party[rows, speaker]
+        new_global = cell.global_cell(torch.cat([u, q_speaker], dim=-1), global_state)
+        if history:
+            past = torch.stack(history, dim=1)  # [B, t, H]
+            past_valid = utterance_mask[:, :t]
+            scores = torch.einsum("bh,bth->bt", cell.attention(u), past)
+            scores = scores.masked_fill(~past_valid, torch.finfo(scores.dtype).min)
+            weights = torch.softmax(scores, dim=-1) * past_valid.any(-1, keepdim=True)
+            context = torch.einsum("bt,bth->bh", weights, past)
+        else:
+            context = torch.zeros_like(u)
+        new_party = cell.party_cell(torch.cat([u, context], dim=-1), q_speaker)
+        new_emotion = cell.emotion_cell(new_party, emotion)
+        global_state = torch.where(valid, new_global, global_state)
+        emotion = torch.where(valid, new_emotion, emotion)
+        update = F.one_hot(speaker, num_speakers).to(torch.bool).unsqueeze(-1) & valid.unsqueeze(1)
+        party = torch.where(update, new_party.unsqueeze(1), party)
+        history.append(global_state)
+        outputs.append(emotion)
+    return torch.stack(outputs, dim=1) if outputs else x.new_zeros(batch, 0, hidden)
+
+
+def reference_dialogue_rnn_forward(
+    rnn: MCNCLDialogueRNN, x: torch.Tensor, speaker_ids: torch.Tensor, utterance_mask: torch.Tensor
+) -> torch.Tensor:
+    """Both directions one after the other; the backward one reverses each dialogue's real prefix (padding after
+    the real utterances) in place."""
+    lengths = utterance_mask.sum(1)
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    reverse = torch.where(steps < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps)
+    forward_states = reference_cell_forward(rnn.directions[0], x, speaker_ids, utterance_mask)
+    flip = reverse.unsqueeze(-1).expand_as(x)
+    backward_states = reference_cell_forward(
+        rnn.directions[1], x.gather(1, flip), speaker_ids.gather(1, reverse), utterance_mask
+    )
+    backward_states = backward_states.gather(1, flip)
+    out = rnn.output(rnn.dropout(torch.cat([forward_states, backward_states], dim=-1)))
+    return rnn.norm(x + out)
+
+
+def _encode_one_by_one(encoders, inputs, speaker_ids, masks):
+    return [encoder(x, speaker_ids, mask) for encoder, x, mask in zip(encoders, inputs, masks)]
+
+
+@contextlib.contextmanager
+def sequential_recurrences() -> Iterator[None]:
+    """Within the block, models run the pre-grouping recurrences (one loop per modality and direction)."""
+    saved = MCNCLDialogueRNN.forward, MCNCLContextEncoder.encode_all
+    MCNCLDialogueRNN.forward = reference_dialogue_rnn_forward
+    MCNCLContextEncoder.encode_all = staticmethod(_encode_one_by_one)
+    try:
+        yield
+    finally:
+        MCNCLDialogueRNN.forward = saved[0]
+        MCNCLContextEncoder.encode_all = staticmethod(saved[1])

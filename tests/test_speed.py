@@ -1,0 +1,224 @@
+# Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
+"""The fast paths (issue 13): the grouped DialogueRNN recurrences against the sequential reference cell, bf16
+autocast, `torch.compile`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _reference_recurrence import reference_cell_forward, sequential_recurrences  # tests/ helper
+from torch import nn
+
+from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
+from mcn_cl.modeling.grouped_dialogue_rnn import grouped_dialogue_rnn
+from mcn_cl.modeling.modeling_mcn_cl import MCNCLDialogueRNN, _DialogueRNNCell, run_dialogue_rnns
+
+HIDDEN = 16
+
+
+def _cells(groups: int, max_speakers: int = 4) -> list[_DialogueRNNCell]:
+    torch.manual_seed(groups)
+    return [_DialogueRNNCell(HIDDEN, max_speakers) for _ in range(groups)]
+
+
+def _inputs(groups: int, batch: int = 3, num_utt: int = 7, max_speakers: int = 4, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(groups, batch, num_utt, HIDDEN, generator=g)
+    speakers = torch.randint(0, max_speakers, (groups, batch, num_utt), generator=g)
+    mask = (
+        torch.rand(groups, batch, num_utt, generator=g) > 0.35
+    )  # any pattern: holes, leading gaps, all masked
+    mask[0, 0] = False
+    mask[-1, -1] = True
+    return x, speakers, mask
+
+
+def _grads(outputs: torch.Tensor, tensors: list[torch.Tensor], weight: torch.Tensor) -> list[torch.Tensor]:
+    return list(torch.autograd.grad((outputs * weight).sum(), tensors))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 4, 5, 6])
+def test_grouped_recurrence_equals_sequential_reference(groups):
+    cells = _cells(groups)
+    x, speakers, mask = _inputs(groups, seed=groups)
+    x.requires_grad_(True)
+    params = [p for cell in cells for p in cell.parameters()]
+    grouped = grouped_dialogue_rnn(x, speakers, mask, cells)
+    reference = torch.stack(
+        [reference_cell_forward(c, x[i], speakers[i], mask[i]) for i, c in enumerate(cells)]
+    )
+    assert grouped.shape == reference.shape == x.shape
+    torch.testing.assert_close(grouped, reference, atol=1e-5, rtol=1e-5)
+    weight = torch.randn_like(grouped)  # a loss that weighs every output differently
+    for got, want in zip(_grads(grouped, [x, *params], weight), _grads(reference, [x, *params], weight)):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_grouped_recurrence_shared_speakers_and_masked_steps_change_nothing():
+    cells = _cells(3)
+    x, speakers, mask = _inputs(3, seed=7)
+    shared = speakers[0]  # [B, N] for every group
+    out = grouped_dialogue_rnn(x, shared, mask, cells)
+    for i, cell in enumerate(cells):
+        torch.testing.assert_close(
+            out[i], reference_cell_forward(cell, x[i], shared, mask[i]), atol=1e-5, rtol=1e-5
+        )
+    # a masked step: the output repeats the previous one (states unchanged), whatever its input is
+    x2 = x.clone()
+    x2[~mask] = 1e3
+    torch.testing.assert_close(grouped_dialogue_rnn(x2, shared, mask, cells), out)
+    # fully masked dialogue: zeros throughout
+    mask[:, 1] = False
+    assert grouped_dialogue_rnn(x, shared, mask, cells)[:, 1].abs().max() == 0
+
+
+def test_grouped_recurrence_rejects_a_wrong_number_of_cells():
+    x, speakers, mask = _inputs(2)
+    with pytest.raises(ValueError, match="3 cells for 2 groups"):
+        grouped_dialogue_rnn(x, speakers, mask, _cells(3))
+
+
+def _reference_dialogue_rnn(rnn: MCNCLDialogueRNN, x, speaker_ids, mask):
+    """Before the grouped engine: each direction's cell on its own; the backward one over the flipped sequence."""
+    forward = reference_cell_forward(rnn.directions[0], x, speaker_ids, mask)
+    backward = reference_cell_forward(rnn.directions[1], x.flip(1), speaker_ids.flip(1), mask.flip(1)).flip(1)
+    return rnn.norm(x + rnn.output(torch.cat([forward, backward], dim=-1)))
+
+
+def test_run_dialogue_rnns_equals_each_rnn_on_its_own():
+    config = MCNCLConfig(hidden_size=HIDDEN, max_speakers=4, hidden_dropout_prob=0.0)
+    torch.manual_seed(0)
+    rnns = [MCNCLDialogueRNN(config) for _ in range(3)]
+    x, speakers, mask = _inputs(3, seed=3)
+    outs = run_dialogue_rnns(rnns, list(x), speakers[0], list(mask))
+    for rnn, out, xi, mi in zip(rnns, outs, x, mask):
+        torch.testing.assert_close(
+            out, _reference_dialogue_rnn(rnn, xi, speakers[0], mi), atol=1e-5, rtol=1e-5
+        )
+        torch.testing.assert_close(rnn(xi, speakers[0], mi), out)
+
+
+def test_prefix_reversal_and_flip_agree_on_the_real_utterances():
+    """Before the grouped engine the backward direction reversed each dialogue's real prefix in place; flipping the
+    whole padded sequence gives the same states on the real utterances."""
+    cell = _cells(1)[0]
+    x, speakers, _ = _inputs(1, seed=5)
+    x, speakers = x[0], speakers[0]
+    lengths = torch.tensor([7, 4, 1])
+    mask = torch.arange(7) < lengths[:, None]
+    steps = torch.arange(7).unsqueeze(0)
+    reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    flip = reverse.unsqueeze(-1).expand_as(x)
+    old = reference_cell_forward(cell, x.gather(1, flip), speakers.gather(1, reverse), mask).gather(1, flip)
+    new = reference_cell_forward(cell, x.flip(1), speakers.flip(1), mask.flip(1)).flip(1)
+    torch.testing.assert_close(new[mask], old[mask], atol=1e-6, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------ bf16 and compile
+
+
+def _tiny_model_and_batch(seed: int = 0):
+    config = MCNCLConfig(
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        classifier_hidden_size=32,
+        projection_size=16,
+        use_text_encoder=False,
+        text_feature_size=24,
+        audio_feature_size=20,
+        visual_backbone=None,
+        visual_feature_size=12,
+        psa_kernel_sizes=[3, 5],
+        id2label={0: "a", 1: "b", 2: "c"},
+        hidden_dropout_prob=0.0,  # train mode without randomness: compiled and eager runs are comparable
+        attention_probs_dropout_prob=0.0,
+    )
+    torch.manual_seed(seed)
+    model = MCNCLForEmotionRecognition(config).eval()
+    g = torch.Generator().manual_seed(seed)
+    batch, num_utt = 2, 5
+    inputs = {
+        "text_features": torch.randn(batch, num_utt, 24, generator=g),
+        "audio_features": torch.randn(batch, num_utt, 20, generator=g),
+        "visual_features": torch.randn(batch, num_utt, 4, 12, generator=g),
+        "speaker_ids": torch.randint(0, 2, (batch, num_utt), generator=g),
+        "utterance_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
+        "labels": torch.randint(0, 3, (batch, num_utt), generator=g),
+    }
+    return model, inputs
+
+
+def test_bf16_autocast_on_cpu_stays_close_to_fp32():
+    model, inputs = _tiny_model_and_batch()
+    with torch.no_grad():
+        reference = model(**inputs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model(**inputs)
+    assert mixed.logits.dtype == torch.bfloat16  # autocast really ran the matmuls in bf16
+    real = inputs["utterance_mask"].bool()
+    # bf16 keeps 8 bits of mantissa (relative error ~4e-3 per op); logits of order 1 after ~30 layers
+    torch.testing.assert_close(mixed.logits.float()[real], reference.logits[real], atol=5e-2, rtol=5e-2)
+    torch.testing.assert_close(mixed.loss.float(), reference.loss, atol=2e-2, rtol=2e-2)
+    assert not torch.allclose(mixed.logits.float(), reference.logits)  # and it is not a silent fp32 run
+
+
+def test_bf16_autocast_backward_gives_finite_gradients():
+    model, inputs = _tiny_model_and_batch()
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(**inputs).loss
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_torch_compile_runs_forward_and_backward():
+    model, inputs = _tiny_model_and_batch()
+    model.train()
+    compiled = torch.compile(model, backend="eager")  # dynamo tracing (graph breaks allowed); no codegen wait
+    out = compiled(**inputs)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    eager = model(**inputs)
+    torch.testing.assert_close(out.logits, eager.logits, atol=1e-5, rtol=1e-5)
+
+
+def test_layer_output_unchanged_by_model_level_grouping():
+    """The model groups all modalities' recurrences; the same model run modality by modality agrees."""
+    model, inputs = _tiny_model_and_batch()
+    core = model.mcn_cl
+    with torch.no_grad():
+        x = torch.randn(2, 5, 32)
+        speakers = inputs["speaker_ids"]
+        mask = inputs["utterance_mask"].bool()
+        encoders = list(core.context_encoders.values())
+        together = type(encoders[0]).encode_all(encoders, [x, x + 1, x * 2], speakers, [mask] * 3)
+        alone = [enc(xi, speakers, mask) for enc, xi in zip(encoders, [x, x + 1, x * 2])]
+    for a, b in zip(together, alone):
+        torch.testing.assert_close(a, b)
+    assert isinstance(
+        encoders[0].rnn.directions[0].global_cell, nn.GRUCell
+    )  # layout (state-dict keys) unchanged
+
+
+def test_whole_model_equals_the_pre_grouping_model():
+    """Loss, logits and every gradient of the model (padded dialogues, three modalities) as before the engine."""
+    model, inputs = _tiny_model_and_batch(seed=3)
+    model.train()
+
+    def run():
+        model.zero_grad()
+        out = model(**inputs)
+        out.loss.backward()
+        return out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    new, new_grads = run()
+    with sequential_recurrences():
+        old, old_grads = run()
+    torch.testing.assert_close(new.logits, old.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(new.loss, old.loss, atol=1e-6, rtol=1e-5)
+    assert new_grads.keys() == old_grads.keys()
+    assert any("context_encoders" in n for n in new_grads)
+    for name in new_grads:
+        torch.testing.assert_close(new_grads[name], old_grads[name], atol=1e-5, rtol=1e-4, msg=name)
