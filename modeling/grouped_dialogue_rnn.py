@@ -20,22 +20,109 @@ import torch
 from torch import nn
 
 
-def _block_diagonal(top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:
-    """[G, a, m], [G, b, n] -> [G, a + b, m + n] with `top` and `bottom` on the diagonal, zeros elsewhere."""
-    g, a, m = top.shape
-    b, n = bottom.shape[1:]
-    return torch.cat(
-        [torch.cat([top, top.new_zeros(g, a, n)], 2), torch.cat([bottom.new_zeros(g, b, m), bottom], 2)], 1
+def _gru_step_weights(
+    cells: Sequence[nn.Module], name: str, hoisted: int
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """The `nn.GRUCell` `name` of every cell as weights of one batched matmul per step.
+
+    A GRU step needs r, z = sigmoid(W_i[rz] x + W_h[rz] h + b[rz]) and n = tanh(W_i[n] x + b_in + r * (W_h[n] h
+    + b_hn)): one product [x; h] @ W with W's columns [rz (2H) | n_x (H) | n_h (H)] gives all four pre-activations.
+    The first `hoisted` input features (those of u_t, known for every step in advance) get their own weight, so that
+    their product is computed for all steps before the loop.
+
+    Returns (weight of the hoisted inputs [G, hoisted, 4H] or None, step weight [G, In - hoisted + H, 4H],
+    bias [G, 1, 4H]), stacked over the G cells."""
+    w_ih = torch.stack([cell.get_submodule(name).weight_ih for cell in cells])  # [G, 3H, In]
+    w_hh = torch.stack([cell.get_submodule(name).weight_hh for cell in cells])  # [G, 3H, H]
+    b_ih = torch.stack([cell.get_submodule(name).bias_ih for cell in cells])
+    b_hh = torch.stack([cell.get_submodule(name).bias_hh for cell in cells])
+    hidden = w_hh.shape[-1]
+    gates, new = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+
+    def input_columns(w: torch.Tensor) -> torch.Tensor:  # [G, 3H, A] -> [G, A, 4H], zero n_h columns
+        return torch.cat([w[:, gates].mT, w[:, new].mT, w.new_zeros(w.shape[0], w.shape[2], hidden)], -1)
+
+    hidden_columns = torch.cat(
+        [w_hh[:, gates].mT, w_hh.new_zeros(w_hh.shape[0], hidden, hidden), w_hh[:, new].mT], -1
     )
+    step = torch.cat([input_columns(w_ih[:, :, hoisted:]), hidden_columns], 1)
+    bias = torch.cat([b_ih[:, gates] + b_hh[:, gates], b_ih[:, new], b_hh[:, new]], -1).unsqueeze(1)
+    return (input_columns(w_ih[:, :, :hoisted]) if hoisted else None), step, bias
 
 
-def _gru_update(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """`nn.GRUCell`'s update from its input and hidden projections (biases included), gates in (r, z, n) order:
-    gi, gh [..., 3H], h [..., H] -> h' [..., H]."""
+def _gru_update(projected: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """`nn.GRUCell`'s new state from the [G, B, 4H] pre-activations of `_gru_step_weights` and h [G, B, H]."""
     hidden = h.shape[-1]
-    r, z = torch.sigmoid(gi[..., : 2 * hidden] + gh[..., : 2 * hidden]).chunk(2, dim=-1)
-    n = torch.tanh(gi[..., 2 * hidden :] + r * gh[..., 2 * hidden :])
-    return n + z * (h - n)  # = (1 - z) * n + z * h
+    r, z, new_x, new_h = projected.split(hidden, dim=-1)
+    n = torch.tanh(torch.addcmul(new_x, torch.sigmoid(r), new_h))
+    if h.dtype != n.dtype:  # autocast: the matmuls ran in lower precision, the states are kept in x's dtype
+        h = h.to(n.dtype)
+    return torch.lerp(n, h, torch.sigmoid(z))  # (1 - z) * n + z * h
+
+
+class _DeferredWeightGradients:
+    """Per-step products `step_in_t @ W` whose weight gradient is computed once for all steps.
+
+    Left to autograd, each of the N steps of the loop would produce its own [G, In, 4H] weight gradient from 16 rows
+    and add it to the running sum: N outer products and N accumulations of the whole weight, memory-bound on a CPU.
+    Here the steps multiply by the *detached* weights (their backward computes input gradients only), a hook keeps
+    each step's output gradient, and `tie`'s backward, which autograd runs after every step's (all steps depend on
+    its output), computes the weight gradients as one [G, In, N * B] @ [G, N * B, 4H] product per weight.
+    Not twice differentiable (no `create_graph` through the recurrence)."""
+
+    def __init__(self, weights: Sequence[torch.Tensor]):
+        self.weights = list(weights)
+        self.detached = [w.detach() for w in self.weights]
+        self.inputs: list[list[torch.Tensor]] = [[] for _ in self.weights]
+        self.grads: list[dict[int, torch.Tensor]] = [{} for _ in self.weights]
+
+    def tie(self, x: torch.Tensor) -> torch.Tensor:
+        """x as the root of the recurrence: apply before anything of the loop is computed from x."""
+        if not torch.is_grad_enabled() or not any(w.requires_grad for w in self.weights):
+            self.weights = []  # nothing to defer: the plain products below
+            return x
+        return _TieWeightGradients.apply(self, x, *self.weights)
+
+    def baddbmm(self, index: int, bias: torch.Tensor, step_in: torch.Tensor) -> torch.Tensor:
+        """`torch.baddbmm(bias, step_in, weights[index])`: [G, 1 or B, 4H], [G, B, In] -> [G, B, 4H]."""
+        if not self.weights:
+            return torch.baddbmm(bias, step_in, self.detached[index])
+        out = torch.baddbmm(bias, step_in, self.detached[index])
+        if not out.requires_grad:  # cannot carry a hook: let autograd handle this step's weight gradient
+            return torch.baddbmm(bias, step_in, self.weights[index])
+        step = len(self.inputs[index])
+        self.inputs[index].append(step_in.detach())
+        out.register_hook(lambda grad: self.grads[index].__setitem__(step, grad))
+        return out
+
+    def weight_gradient(self, index: int) -> torch.Tensor | None:
+        grads = self.grads[index]
+        if not grads:
+            return None
+        steps = sorted(grads)
+        inputs = torch.cat([self.inputs[index][t] for t in steps], 1)  # [G, steps * B, In]
+        outputs = torch.cat([grads[t] for t in steps], 1)
+        grads.clear()
+        return torch.bmm(inputs.mT, outputs.to(inputs.dtype)).to(self.weights[index].dtype)
+
+
+class _TieWeightGradients(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx, deferred: _DeferredWeightGradients, x: torch.Tensor, *weights: torch.Tensor
+    ) -> torch.Tensor:
+        ctx.deferred = deferred
+        return x.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        deferred = ctx.deferred
+        weights = [
+            deferred.weight_gradient(i) if ctx.needs_input_grad[2 + i] else None
+            for i in range(len(deferred.weights))
+        ]
+        return None, grad, *weights
 
 
 def grouped_dialogue_rnn(
@@ -63,80 +150,62 @@ def grouped_dialogue_rnn(
     groups, batch, num_utt, hidden = x.shape
     if len(cells) != groups:
         raise ValueError(f"grouped_dialogue_rnn: {len(cells)} cells for {groups} groups of inputs")
+    if num_utt == 0:
+        return x.new_zeros(groups, batch, 0, hidden)
     step_mask = step_mask.bool().expand(groups, batch, num_utt)
     speaker_ids = speaker_ids.long().expand(groups, batch, num_utt)
     num_speakers = cells[0].max_speakers
+    rows = groups * batch  # the attention runs over G * B independent rows
 
-    def stacked(name: str) -> torch.Tensor:
-        """The parameter `name` (e.g. "global_cell.weight_ih") of every cell, stacked over the group."""
-        return torch.stack([cell.get_parameter(name) for cell in cells])
+    u_global, step_global, bias_global = _gru_step_weights(
+        cells, "global_cell", hidden
+    )  # step input [q_s; g]
+    u_party, step_party, bias_party = _gru_step_weights(cells, "party_cell", hidden)  # step input [c_t; q_s]
+    _, step_emotion, bias_emotion = _gru_step_weights(cells, "emotion_cell", 0)  # step input [q_s'; e]
+    attention = torch.stack([cell.attention.weight for cell in cells])  # [G, H, H]
+    deferred = _DeferredWeightGradients([step_global, step_party, step_emotion])
+    x = deferred.tie(x)
 
-    w_global, w_party, w_emotion = (
-        stacked(f"{c}.weight_ih") for c in ("global_cell", "party_cell", "emotion_cell")
-    )
-    u_global, u_party = w_global[:, :, :hidden], w_party[:, :, :hidden]  # [G, 3H, H]: the u_t halves
-    # Inputs of the step's three matmuls -> [input projection; hidden projection], one block-diagonal weight each:
-    # global [q_s; g] -> [W_q q_s; W_hh g], party [c_t; q_s] -> [W_c c_t; W_hh q_s], emotion [q_s'; e].
-    step_global = _block_diagonal(w_global[:, :, hidden:].mT, stacked("global_cell.weight_hh").mT)
-    step_party = _block_diagonal(w_party[:, :, hidden:].mT, stacked("party_cell.weight_hh").mT)
-    step_emotion = _block_diagonal(w_emotion.mT, stacked("emotion_cell.weight_hh").mT)
-    bias_global = torch.cat([stacked("global_cell.bias_ih"), stacked("global_cell.bias_hh")], -1).unsqueeze(1)
-    bias_party = torch.cat([stacked("party_cell.bias_ih"), stacked("party_cell.bias_hh")], -1).unsqueeze(1)
-    bias_emotion = torch.cat(
-        [stacked("emotion_cell.bias_ih"), stacked("emotion_cell.bias_hh")], -1
-    ).unsqueeze(1)
-
-    # Hoisted out of the loop, for all t at once: the u_t parts of the global and party GRU inputs and the
-    # attention queries W_a u_t; the [G, B, N] -> per-step masks.
+    # Hoisted out of the loop, for all t at once: the u_t parts of the global and party GRUs (biases included)
+    # and the attention queries W_a u_t; the per-step masks.
     flat = x.reshape(groups, batch * num_utt, hidden)
-    u_in_global = torch.bmm(flat, u_global.mT).view(groups, batch, num_utt, -1).unbind(2)
-    u_in_party = torch.bmm(flat, u_party.mT).view(groups, batch, num_utt, -1).unbind(2)
-    queries = (
-        torch.bmm(flat, stacked("attention.weight").mT).view(groups, batch, num_utt, 1, hidden).unbind(2)
-    )
+    in_global = torch.baddbmm(bias_global, flat, u_global).view(groups, batch, num_utt, -1).unbind(2)
+    in_party = torch.baddbmm(bias_party, flat, u_party).view(groups, batch, num_utt, -1).unbind(2)
+    queries = torch.bmm(flat, attention.mT).view(rows, num_utt, 1, hidden).unbind(1)  # per t: [G*B, 1, H]
     steps = torch.arange(num_utt, device=x.device)
-    # attend[g, b, t, s]: step s is an unmasked step before t; empty rows get a zero context
+    # attend[g, b, t, s]: step s is an unmasked step before t; a step with none gets a zero context
     attend = step_mask.unsqueeze(2) & (steps.view(1, -1) < steps.view(-1, 1))
-    blocked = (~attend).unsqueeze(3).unbind(2)  # per t: [G, B, 1, N]
-    has_past = attend.any(-1, keepdim=True).to(x.dtype).unsqueeze(-1).unbind(2)  # per t: [G, B, 1, 1]
+    blocked = (~attend).view(rows, num_utt, 1, num_utt).unbind(1)  # per t: [G*B, 1, N]
+    has_past = attend.any(-1).to(x.dtype).view(rows, num_utt, 1, 1).unbind(1)  # per t: [G*B, 1, 1]
     valid = step_mask.unsqueeze(-1).unbind(2)  # per t: [G, B, 1]
     speaker_index = speaker_ids.view(groups, batch, num_utt, 1, 1).expand(-1, -1, -1, 1, hidden).unbind(2)
-    party_update = (
-        (nn.functional.one_hot(speaker_ids, num_speakers).bool() & step_mask.unsqueeze(-1))
-        .unsqueeze(-1)
-        .unbind(2)
-    )
-    slot = (steps.view(-1, 1) == steps).view(num_utt, 1, 1, num_utt, 1).unbind(0)  # per t: [1, 1, N, 1]
+    one_hot = nn.functional.one_hot(speaker_ids, num_speakers).bool()
+    party_update = (one_hot & step_mask.unsqueeze(-1)).unsqueeze(-1).unbind(2)  # per t: [G, B, S, 1]
+    slot = (steps.view(-1, 1) == steps).view(num_utt, 1, num_utt, 1).unbind(0)  # per t: [1, N, 1]
 
     party = x.new_zeros(groups, batch, num_speakers, hidden)
     global_state = x.new_zeros(groups, batch, hidden)
     emotion = x.new_zeros(groups, batch, hidden)
-    history = x.new_zeros(groups, batch, num_utt, hidden)  # g after each step; rows >= t are never attended
+    history = x.new_zeros(rows, num_utt, hidden)  # g after each step; rows >= t are never attended
     outputs = []
     for t in range(num_utt):
         q_speaker = party.gather(2, speaker_index[t]).squeeze(2)  # [G, B, H]
-        projected = torch.baddbmm(bias_global, torch.cat([q_speaker, global_state], -1), step_global)
-        new_global = _gru_update(
-            u_in_global[t] + projected[..., : 3 * hidden], projected[..., 3 * hidden :], global_state
-        )
-        scores = torch.matmul(queries[t], history.mT)  # [G, B, 1, N]
+        step_in = torch.cat([q_speaker, global_state], -1)
+        new_global = _gru_update(deferred.baddbmm(0, in_global[t], step_in), global_state)
+        scores = torch.bmm(queries[t], history.mT)  # [G*B, 1, N]
         scores = scores.masked_fill(blocked[t], torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1) * has_past[t]
-        context = torch.matmul(weights, history).squeeze(2)  # [G, B, H]
-        projected = torch.baddbmm(bias_party, torch.cat([context, q_speaker], -1), step_party)
-        new_party = _gru_update(
-            u_in_party[t] + projected[..., : 3 * hidden], projected[..., 3 * hidden :], q_speaker
-        )
-        projected = torch.baddbmm(bias_emotion, torch.cat([new_party, emotion], -1), step_emotion)
-        new_emotion = _gru_update(projected[..., : 3 * hidden], projected[..., 3 * hidden :], emotion)
+        context = torch.bmm(weights, history).view(groups, batch, hidden)
+        step_in = torch.cat([context, q_speaker], -1)
+        new_party = _gru_update(deferred.baddbmm(1, in_party[t], step_in), q_speaker)
+        step_in = torch.cat([new_party, emotion], -1)
+        new_emotion = _gru_update(deferred.baddbmm(2, bias_emotion, step_in), emotion)
         global_state = torch.where(valid[t], new_global, global_state)
         emotion = torch.where(valid[t], new_emotion, emotion)
         party = torch.where(party_update[t], new_party.unsqueeze(2), party)
         # out of place: an in-place write would change a tensor the attention above saved for backward
-        history = torch.where(slot[t], global_state.unsqueeze(2), history)
+        history = torch.where(slot[t], global_state.view(rows, 1, hidden), history)
         outputs.append(emotion)
-    if not outputs:
-        return x.new_zeros(groups, batch, 0, hidden)
     return torch.stack(outputs, dim=2)
 
 

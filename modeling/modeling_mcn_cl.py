@@ -446,6 +446,30 @@ class MCNCLCrossAttention(nn.Module):
         context = (self.dropout(probs) @ v).transpose(1, 2).reshape(batch, num_utt, -1)
         return self.output(context), probs  # eq. 10
 
+    @staticmethod
+    def grouped_forward(
+        modules: list[MCNCLCrossAttention],
+        hidden: torch.Tensor,
+        key_value: torch.Tensor,
+        key_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`modules[g](hidden[g], key_value[g], key_mask[g])` for every g at once: hidden, key_value [G, B, N, H],
+        key_mask [G, B, N] -> updates [G, B, N, H], probs [G, B, heads, N, N]."""
+        first = modules[0]
+        groups, batch, num_utt, _ = hidden.shape
+
+        def heads(x: torch.Tensor) -> torch.Tensor:  # [G, B, N, H] -> [G, B, heads, N, head_dim]
+            return x.view(groups, batch, -1, first.num_heads, first.head_dim).transpose(2, 3)
+
+        q = heads(_grouped_linear(hidden, [m.query for m in modules]))
+        k = heads(_grouped_linear(key_value, [m.key for m in modules]))
+        v = heads(_grouped_linear(key_value, [m.value for m in modules]))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(first.head_dim)  # eq. 9
+        scores = scores.masked_fill(~key_mask[:, :, None, None, :], torch.finfo(scores.dtype).min)
+        probs = torch.softmax(scores, dim=-1) * key_mask.any(-1)[:, :, None, None, None].to(scores.dtype)
+        context = (first.dropout(probs) @ v).transpose(2, 3).reshape(groups, batch, num_utt, -1)
+        return _grouped_linear(context, [m.output for m in modules]), probs  # eq. 10
+
 
 class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     """One MCN layer (Sec. 2.3): every modality is a query (triple query). For query modality q with keys (k1, k2)
@@ -483,27 +507,69 @@ class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """queries, keys: [B, N, 3, H] (previous layer's outputs, and the key/value source); key_masks: [B, N, 3]
         bool (which modalities are present in the batch is given by `key_masks.any()` per modality, decided by
-        the caller zeroing absent ones). Returns the new [B, N, 3, H] and attention probs [B, 6, heads, N, N]."""
+        the caller zeroing absent ones). Returns the new [B, N, 3, H] and attention probs [B, 6, heads, N, N].
+
+        The three query modalities are independent of each other, so each stage (first key, second key, FFN) runs
+        for all of them at once, with their weights stacked (`_grouped_linear`)."""
         batch, num_utt, _, hidden = queries.shape
         # [3]: modality present anywhere in the batch; one host copy instead of a device sync per branch below
         present = key_masks.flatten(0, 1).any(0).tolist()
-        outputs, probs_all = [], []
-        for index, q in enumerate(MODALITIES):
-            state = queries[:, :, index]
-            for k in self.query_order[q]:
-                name, key_index = f"{q}_{k}", MODALITIES.index(k)
-                if present[index] and present[key_index]:
-                    update, probs = self.attention[name](
-                        state, keys[:, :, key_index], key_masks[:, :, key_index]
-                    )
-                    state = self.attention_norm[name](state + self.dropout(update))  # Add & Norm (eq. 11)
-                else:
-                    probs = state.new_zeros(batch, self.attention[name].num_heads, num_utt, num_utt)
-                probs_all.append(probs)
-            if present[index]:
-                state = self.ffn_norm[q](state + self.dropout(self.ffn[q](state)))
-            outputs.append(state)
-        return torch.stack(outputs, dim=2), torch.stack(probs_all, dim=1)
+        states = queries.permute(2, 0, 1, 3)  # [3, B, N, H]
+        keys, key_masks = keys.permute(2, 0, 1, 3), key_masks.permute(2, 0, 1)
+        num_heads = next(iter(self.attention.values())).num_heads
+        probs_all = [queries.new_zeros(batch, num_heads, num_utt, num_utt)] * 6  # (query, key) in query_order
+        for stage in range(2):
+            key_index = [MODALITIES.index(self.query_order[q][stage]) for q in MODALITIES]
+            active = [i for i in range(3) if present[i] and present[key_index[i]]]
+            if not active:
+                continue
+            names = [f"{MODALITIES[i]}_{MODALITIES[key_index[i]]}" for i in active]
+            picked = [key_index[i] for i in active]
+            state = _select_groups(states, active)
+            update, probs = MCNCLCrossAttention.grouped_forward(
+                [self.attention[n] for n in names], state, keys[picked], key_masks[picked]
+            )
+            new = _grouped_layer_norm(state + self.dropout(update), [self.attention_norm[n] for n in names])
+            states = _replace_groups(states, active, new)  # Add & Norm (eq. 11)
+            for g, i in enumerate(active):
+                probs_all[2 * i + stage] = probs[g]
+        active = [i for i in range(3) if present[i]]
+        if active:
+            state = _select_groups(states, active)
+            ffns = [self.ffn[MODALITIES[i]] for i in active]
+            hidden_ffn = F.gelu(_grouped_linear(state, [f[0] for f in ffns]))
+            update = _grouped_linear(ffns[0][2](hidden_ffn), [f[3] for f in ffns])
+            norms = [self.ffn_norm[MODALITIES[i]] for i in active]
+            states = _replace_groups(states, active, _grouped_layer_norm(state + self.dropout(update), norms))
+        return states.permute(1, 2, 0, 3), torch.stack(probs_all, dim=1)
+
+
+def _select_groups(x: torch.Tensor, groups: list[int]) -> torch.Tensor:
+    """x[groups] along dim 0 (a no-op when all groups are taken)."""
+    return x if groups == list(range(x.shape[0])) else x[groups]
+
+
+def _replace_groups(x: torch.Tensor, groups: list[int], values: torch.Tensor) -> torch.Tensor:
+    """x with x[groups] = values along dim 0, out of place."""
+    if groups == list(range(x.shape[0])):
+        return values
+    return x.index_copy(0, torch.tensor(groups, device=x.device), values)
+
+
+def _grouped_linear(x: torch.Tensor, linears: list[nn.Linear]) -> torch.Tensor:
+    """Group g of x [G, ..., in] through linears[g] -> [G, ..., out], as one batched matmul."""
+    weight = torch.stack([m.weight for m in linears])  # [G, out, in]
+    bias = torch.stack([m.bias for m in linears]).unsqueeze(1)  # [G, 1, out]
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    return torch.baddbmm(bias, flat, weight.mT).view(*x.shape[:-1], -1)
+
+
+def _grouped_layer_norm(x: torch.Tensor, norms: list[nn.LayerNorm]) -> torch.Tensor:
+    """Group g of x [G, ..., H] through norms[g] (same eps and size for all)."""
+    expand = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+    weight = torch.stack([m.weight for m in norms]).view(expand)
+    bias = torch.stack([m.bias for m in norms]).view(expand)
+    return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:], eps=norms[0].eps), weight)
 
 
 class MCNCLProjectionHead(nn.Module):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _reference_recurrence import reference_cell_forward, sequential_recurrences  # tests/ helper
+from _reference_speed import pre_grouping_model, reference_cell_forward  # tests/ helper
 from torch import nn
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
@@ -202,21 +202,26 @@ def test_layer_output_unchanged_by_model_level_grouping():
     )  # layout (state-dict keys) unchanged
 
 
-def test_whole_model_equals_the_pre_grouping_model():
-    """Loss, logits and every gradient of the model (padded dialogues, three modalities) as before the engine."""
+@pytest.mark.parametrize("absent", [None, "audio_features", "text_features"])
+def test_whole_model_equals_the_pre_grouping_model(absent):
+    """Loss, logits, attentions and every gradient of the model (padded dialogues; three modalities, or one absent
+    from the batch) as before the grouped recurrences and MCN branches."""
     model, inputs = _tiny_model_and_batch(seed=3)
     model.train()
+    inputs.pop(absent, None)
 
     def run():
         model.zero_grad()
-        out = model(**inputs)
+        out = model(**inputs, output_attentions=True)
         out.loss.backward()
         return out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     new, new_grads = run()
-    with sequential_recurrences():
+    with pre_grouping_model():
         old, old_grads = run()
     torch.testing.assert_close(new.logits, old.logits, atol=1e-5, rtol=1e-5)
+    for a, b in zip(new.attentions, old.attentions, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(new.loss, old.loss, atol=1e-6, rtol=1e-5)
     assert new_grads.keys() == old_grads.keys()
     assert any("context_encoders" in n for n in new_grads)

@@ -1,7 +1,8 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""The DialogueRNN context encoders as they were before the grouped engine (commit a847ee8): each direction of each
-modality its own Python loop over the utterances. The oracle of tests/test_speed.py and the "before" path of
-benchmarks/speed.py (which puts this folder on sys.path); it imports only torch and the package."""
+"""The model's per-branch code as it was before issue 13 (commit a847ee8): each direction of each modality's
+DialogueRNN its own Python loop over the utterances, and each of the six cross-attention branches of an MCN layer
+its own modules call. The oracle of tests/test_speed.py and the "before" path of benchmarks/speed.py (which puts
+this folder on sys.path); it imports only torch and the package."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from mcn_cl.modeling.modeling_mcn_cl import MCNCLContextEncoder, MCNCLDialogueRNN, _DialogueRNNCell
+from mcn_cl.modeling.configuration_mcn_cl import MODALITIES
+from mcn_cl.modeling.modeling_mcn_cl import (
+    MCNCLContextEncoder,
+    MCNCLCrossModalLayer,
+    MCNCLDialogueRNN,
+    _DialogueRNNCell,
+)
 
 
 def reference_cell_forward(
@@ -68,18 +75,48 @@ def reference_dialogue_rnn_forward(
     return rnn.norm(x + out)
 
 
+def reference_cross_modal_layer_forward(
+    layer: MCNCLCrossModalLayer, queries: torch.Tensor, keys: torch.Tensor, key_masks: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One MCN layer, branch by branch."""
+    batch, num_utt, _, hidden = queries.shape
+    present = key_masks.flatten(0, 1).any(0).tolist()
+    outputs, probs_all = [], []
+    for index, q in enumerate(MODALITIES):
+        state = queries[:, :, index]
+        for k in layer.query_order[q]:
+            name, key_index = f"{q}_{k}", MODALITIES.index(k)
+            if present[index] and present[key_index]:
+                update, probs = layer.attention[name](
+                    state, keys[:, :, key_index], key_masks[:, :, key_index]
+                )
+                state = layer.attention_norm[name](state + layer.dropout(update))
+            else:
+                probs = state.new_zeros(batch, layer.attention[name].num_heads, num_utt, num_utt)
+            probs_all.append(probs)
+        if present[index]:
+            state = layer.ffn_norm[q](state + layer.dropout(layer.ffn[q](state)))
+        outputs.append(state)
+    return torch.stack(outputs, dim=2), torch.stack(probs_all, dim=1)
+
+
 def _encode_one_by_one(encoders, inputs, speaker_ids, masks):
     return [encoder(x, speaker_ids, mask) for encoder, x, mask in zip(encoders, inputs, masks)]
 
 
 @contextlib.contextmanager
-def sequential_recurrences() -> Iterator[None]:
-    """Within the block, models run the pre-grouping recurrences (one loop per modality and direction)."""
-    saved = MCNCLDialogueRNN.forward, MCNCLContextEncoder.encode_all
-    MCNCLDialogueRNN.forward = reference_dialogue_rnn_forward
-    MCNCLContextEncoder.encode_all = staticmethod(_encode_one_by_one)
+def pre_grouping_model() -> Iterator[None]:
+    """Within the block, models run the per-branch code of before issue 13."""
+    patches = {
+        (MCNCLDialogueRNN, "forward"): reference_dialogue_rnn_forward,
+        (MCNCLContextEncoder, "encode_all"): staticmethod(_encode_one_by_one),
+        (MCNCLCrossModalLayer, "forward"): reference_cross_modal_layer_forward,
+    }
+    saved = {key: key[0].__dict__[key[1]] for key in patches}
+    for (cls, name), value in patches.items():
+        setattr(cls, name, value)
     try:
         yield
     finally:
-        MCNCLDialogueRNN.forward = saved[0]
-        MCNCLContextEncoder.encode_all = staticmethod(saved[1])
+        for (cls, name), value in saved.items():
+            setattr(cls, name, value)
