@@ -72,21 +72,25 @@ class _DeferredWeightGradients:
 
     def __init__(self, weights: Sequence[torch.Tensor]):
         self.weights = list(weights)
+        # Deferred only in eager autograd: without gradients there is nothing to defer, and under torch.compile
+        # the plain products trace into one graph (hooks would break it at every step).
+        self.defer = (
+            torch.is_grad_enabled()
+            and any(w.requires_grad for w in self.weights)
+            and not torch.compiler.is_compiling()
+        )
         self.detached = [w.detach() for w in self.weights]
         self.inputs: list[list[torch.Tensor]] = [[] for _ in self.weights]
         self.grads: list[dict[int, torch.Tensor]] = [{} for _ in self.weights]
 
     def tie(self, x: torch.Tensor) -> torch.Tensor:
         """x as the root of the recurrence: apply before anything of the loop is computed from x."""
-        if not torch.is_grad_enabled() or not any(w.requires_grad for w in self.weights):
-            self.weights = []  # nothing to defer: the plain products below
-            return x
-        return _TieWeightGradients.apply(self, x, *self.weights)
+        return _TieWeightGradients.apply(self, x, *self.weights) if self.defer else x
 
     def baddbmm(self, index: int, bias: torch.Tensor, step_in: torch.Tensor) -> torch.Tensor:
         """`torch.baddbmm(bias, step_in, weights[index])`: [G, 1 or B, 4H], [G, B, In] -> [G, B, 4H]."""
-        if not self.weights:
-            return torch.baddbmm(bias, step_in, self.detached[index])
+        if not self.defer:
+            return torch.baddbmm(bias, step_in, self.weights[index])
         out = torch.baddbmm(bias, step_in, self.detached[index])
         if not out.requires_grad:  # cannot carry a hook: let autograd handle this step's weight gradient
             return torch.baddbmm(bias, step_in, self.weights[index])
