@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 from datetime import UTC, datetime
 
 import numpy as np
@@ -55,18 +56,15 @@ REPO = os.path.dirname(HERE)
 
 
 def _import_package_from_checkout() -> None:
-    """`import mcn_cl` from this checkout's layout (src/mcn_cl + modeling/ + processing/ + datasets_scripts/, as
-    setup.cfg maps them) when the package is not installed, e.g. on a bare GPU machine."""
+    """Make `mcn_cl.modeling` and `mcn_cl.losses` importable from this checkout's layout (src/mcn_cl + modeling/ +
+    processing/ + datasets_scripts/, as setup.cfg maps them) when the package is not installed, e.g. on a bare GPU
+    machine: the package namespace without running its `__init__` (the Auto-class and pipeline registration, and
+    the processing stack it imports, are not needed by the training parts)."""
     if importlib.util.find_spec("mcn_cl") is not None:
         return
-    spec = importlib.util.spec_from_file_location(
-        "mcn_cl",
-        os.path.join(REPO, "src", "mcn_cl", "__init__.py"),
-        submodule_search_locations=[os.path.join(REPO, "src", "mcn_cl"), REPO],
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mcn_cl"] = module
-    spec.loader.exec_module(module)
+    package = types.ModuleType("mcn_cl")
+    package.__path__ = [os.path.join(REPO, "src", "mcn_cl"), REPO]
+    sys.modules["mcn_cl"] = package
 
 
 _import_package_from_checkout()
@@ -74,8 +72,8 @@ sys.path.insert(0, os.path.join(REPO, "tests"))  # the pre-issue-13 reference pa
 
 from _reference_speed import pre_grouping_model  # noqa: E402
 
-from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition  # noqa: E402
 from mcn_cl.losses import contrastive_terms  # noqa: E402
+from mcn_cl.modeling import MCNCLConfig, MCNCLForEmotionRecognition  # noqa: E402
 
 
 def _peak_rss_mib() -> float:
@@ -187,17 +185,21 @@ def _peak_memory_mib(device: str) -> float:
         return _peak_rss_mib()
 
 
-def count_operator_calls(fn, device: str = "cpu") -> int:
-    """Operator calls of one `fn()` as `torch.profiler` records them: the sum of `count` over `key_averages()`,
-    i.e. every aten operator (nested ones included) and every autograd engine node. On a GPU nearly every one of
-    them launches a kernel or costs a dispatch."""
+def count_operator_calls(fn, device: str = "cpu") -> tuple[int, int | None]:
+    """Operator calls of one `fn()` as `torch.profiler` records them on the host: the sum of `count` over
+    `key_averages()`, i.e. every aten operator (nested ones included) and every autograd engine node; on CUDA also
+    the GPU kernels that ran (None on the CPU). On a GPU nearly every operator costs a dispatch or a launch."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-    with profile(activities=activities) as prof:
+    cuda = device.startswith("cuda")
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
         fn()
         _sync(device)
-    return sum(e.count for e in prof.key_averages())
+    events = prof.key_averages()
+    host = sum(e.count for e in events if e.device_type == DeviceType.CPU and not e.key.startswith("cuda"))
+    kernels = sum(e.count for e in events if e.device_type == DeviceType.CUDA) if cuda else None
+    return host, kernels
 
 
 def bench_training(
@@ -231,6 +233,7 @@ def bench_training(
             step()
         _sync(device)
         _reset_peak_memory(device)
+        memory_at_reset = _peak_memory_mib(device)
         times = []
         for _ in range(steps):
             start = time.perf_counter()
@@ -238,12 +241,12 @@ def bench_training(
             _sync(device)
             times.append(time.perf_counter() - start)
         peak = _peak_memory_mib(device)
-        operator_calls = count_operator_calls(step, device)
+        operator_calls, kernels = count_operator_calls(step, device)
         with autocast:  # gradients to step on, then the optimizer alone
             outputs = model(**batch)
             loss = outputs.loss + sum(contrastive_terms(outputs, batch["labels"], config).values())
         loss.backward()
-        optimizer_calls = count_operator_calls(
+        optimizer_calls, _ = count_operator_calls(
             lambda: (optimizer.step(), optimizer.zero_grad(set_to_none=True)), device
         )
     elapsed = statistics.median(times)
@@ -271,9 +274,11 @@ def bench_training(
         "operator_calls_optimizer": optimizer_calls,
     }
     if device.startswith("cuda"):
+        result["cuda_kernels_per_step"] = kernels
         result["peak_gpu_memory_mib"] = round(peak, 1)
     else:
         result["process_rss_before_model_mib"] = round(rss_before, 1)
+        result["process_rss_before_steps_mib"] = round(memory_at_reset, 1)
         result["peak_process_rss_mib"] = round(peak, 1)
     return result
 
@@ -614,6 +619,12 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
             f"`{m['command']}` · torch {m['machine']['torch']}, transformers {m['machine']['transformers']}"
         )
         lines.append("")
+        for u in m.get("updates", []):
+            lines.append(
+                f"Parts {', '.join(u['parts'])} re-measured {u['date']} (load average at start "
+                f"{u['machine']['load_average_at_start']}): `{u['command']}`"
+            )
+            lines.append("")
         training = r.get("training", [])
         if training:
             lines.append(
@@ -631,11 +642,18 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                     else f"{t['peak_process_rss_mib']:.0f} MiB process peak RSS "
                     f"({t['process_rss_before_model_mib']:.0f} before the model)"
                 )
+                if "process_rss_before_steps_mib" in t:
+                    memory = (
+                        f"+{t['peak_process_rss_mib'] - t['process_rss_before_steps_mib']:.0f} MiB during the steps "
+                        f"(peak RSS {t['peak_process_rss_mib']:.0f} MiB)"
+                    )
                 calls = (
                     f"{t['operator_calls_per_step']:,} ({t['operator_calls_optimizer']:,})"
                     if "operator_calls_per_step" in t
                     else "–"
                 )
+                if t.get("cuda_kernels_per_step") is not None:
+                    calls += f"; {t['cuda_kernels_per_step']:,} CUDA kernels"
                 lines.append(
                     f"| {t['setting']} | {t.get('code', '–')} | {t['batch']} | {t['seconds_per_step_median']:.3f} | "
                     f"{t['utterances_per_second']:.0f} | {calls} | {memory} |"
@@ -771,6 +789,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         help="also time the step compiled with this torch.compile backend (e.g. inductor); default: graph breaks only",
     )
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other parts of an existing --output JSON and replace only the parts measured now",
+    )
+    parser.add_argument(
         "--write_markdown", default=None, help="render every benchmarks/results/speed*.json into this file"
     )
     args = parser.parse_args(argv)
@@ -794,8 +817,24 @@ def main(argv: list[str] | None = None) -> dict | None:
         }
         work_dir = tempfile.mkdtemp(prefix="mcn_cl_speed_")
 
+        previous = None
+        if args.output and args.update and os.path.exists(args.output):
+            with open(args.output, encoding="utf-8") as f:
+                previous = json.load(f)
+            previous.setdefault("meta", {}).setdefault("updates", []).append(
+                {**result["meta"], "parts": parts}
+            )
+
         def report(key):
+            """Print the part's figures and write the JSON so far (a later part failing loses nothing)."""
             print(json.dumps({key: result[key]}), flush=True)
+            if args.output:
+                merged = (
+                    {**previous, **{k: v for k, v in result.items() if k != "meta"}} if previous else result
+                )
+                os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
+                with open(args.output, "w", encoding="utf-8") as f:
+                    json.dump(merged, f, indent=1)
 
         try:
             if "training" in parts:  # before / after from the same run, then bf16 (autocast) after
@@ -844,10 +883,6 @@ def main(argv: list[str] | None = None) -> dict | None:
                 report("prepare_dataset")
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        if args.output:
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
-            with open(args.output, "w", encoding="utf-8") as f:
-                json.dump(result, f, indent=1)
     if args.write_markdown:
         found = []
         for path in sorted(glob.glob(os.path.join(HERE, "results", "speed*.json"))):

@@ -20,44 +20,29 @@ import torch
 from torch import nn
 
 
-def _gru_step_weights(
-    cells: Sequence[nn.Module], name: str, hoisted: int
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """The `nn.GRUCell` `name` of every cell as weights of one batched matmul per step.
-
-    A GRU step needs r, z = sigmoid(W_i[rz] x + W_h[rz] h + b[rz]) and n = tanh(W_i[n] x + b_in + r * (W_h[n] h
-    + b_hn)): one product [x; h] @ W with W's columns [rz (2H) | n_x (H) | n_h (H)] gives all four pre-activations.
-    The first `hoisted` input features (those of u_t, known for every step in advance) get their own weight, so that
-    their product is computed for all steps before the loop.
-
-    Returns (weight of the hoisted inputs [G, hoisted, 4H] or None, step weight [G, In - hoisted + H, 4H],
-    bias [G, 1, 4H]), stacked over the G cells."""
-    w_ih = torch.stack([cell.get_submodule(name).weight_ih for cell in cells])  # [G, 3H, In]
-    w_hh = torch.stack([cell.get_submodule(name).weight_hh for cell in cells])  # [G, 3H, H]
-    b_ih = torch.stack([cell.get_submodule(name).bias_ih for cell in cells])
-    b_hh = torch.stack([cell.get_submodule(name).bias_hh for cell in cells])
-    hidden = w_hh.shape[-1]
-    gates, new = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
-
-    def input_columns(w: torch.Tensor) -> torch.Tensor:  # [G, 3H, A] -> [G, A, 4H], zero n_h columns
-        return torch.cat([w[:, gates].mT, w[:, new].mT, w.new_zeros(w.shape[0], w.shape[2], hidden)], -1)
-
-    hidden_columns = torch.cat(
-        [w_hh[:, gates].mT, w_hh.new_zeros(w_hh.shape[0], hidden, hidden), w_hh[:, new].mT], -1
+def _stacked_gru(cells: Sequence[nn.Module], name: str) -> tuple[torch.Tensor, ...]:
+    """The `nn.GRUCell` `name` of every cell, stacked for batched matmuls (transposed views, no copy beyond the
+    stack): weight_ih [G, In, 3H], weight_hh [G, H, 3H], bias_ih and bias_hh [G, 1, 3H]; gates in (r, z, n) order."""
+    modules = [cell.get_submodule(name) for cell in cells]
+    return (
+        torch.stack([m.weight_ih for m in modules]).mT,
+        torch.stack([m.weight_hh for m in modules]).mT,
+        torch.stack([m.bias_ih for m in modules]).unsqueeze(1),
+        torch.stack([m.bias_hh for m in modules]).unsqueeze(1),
     )
-    step = torch.cat([input_columns(w_ih[:, :, hoisted:]), hidden_columns], 1)
-    bias = torch.cat([b_ih[:, gates] + b_hh[:, gates], b_ih[:, new], b_hh[:, new]], -1).unsqueeze(1)
-    return (input_columns(w_ih[:, :, :hoisted]) if hoisted else None), step, bias
 
 
-def _gru_update(projected: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """`nn.GRUCell`'s new state from the [G, B, 4H] pre-activations of `_gru_step_weights` and h [G, B, H]."""
+def _gru_update(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """`nn.GRUCell`'s new state from its input and hidden projections (biases included) gi, gh [G, B, 3H] and the
+    state h [G, B, H]: r, z = sigmoid(gi_rz + gh_rz), n = tanh(gi_n + r * gh_n), h' = (1 - z) * n + z * h."""
     hidden = h.shape[-1]
-    r, z, new_x, new_h = projected.split(hidden, dim=-1)
-    n = torch.tanh(torch.addcmul(new_x, torch.sigmoid(r), new_h))
+    gi_rz, gi_n = gi.split([2 * hidden, hidden], dim=-1)
+    gh_rz, gh_n = gh.split([2 * hidden, hidden], dim=-1)
+    r, z = torch.sigmoid(gi_rz + gh_rz).chunk(2, dim=-1)
+    n = torch.tanh(torch.addcmul(gi_n, r, gh_n))
     if h.dtype != n.dtype:  # autocast: the matmuls ran in lower precision, the states are kept in x's dtype
         h = h.to(n.dtype)
-    return torch.lerp(n, h, torch.sigmoid(z))  # (1 - z) * n + z * h
+    return torch.lerp(n, h, z)
 
 
 class _DeferredWeightGradients:
@@ -88,7 +73,7 @@ class _DeferredWeightGradients:
         return _TieWeightGradients.apply(self, x, *self.weights) if self.defer else x
 
     def baddbmm(self, index: int, bias: torch.Tensor, step_in: torch.Tensor) -> torch.Tensor:
-        """`torch.baddbmm(bias, step_in, weights[index])`: [G, 1 or B, 4H], [G, B, In] -> [G, B, 4H]."""
+        """`torch.baddbmm(bias, step_in, weights[index])`: [G, 1 or B, out], [G, B, in] -> [G, B, out]."""
         if not self.defer:
             return torch.baddbmm(bias, step_in, self.weights[index])
         out = torch.baddbmm(bias, step_in, self.detached[index])
@@ -161,20 +146,21 @@ def grouped_dialogue_rnn(
     num_speakers = cells[0].max_speakers
     rows = groups * batch  # the attention runs over G * B independent rows
 
-    u_global, step_global, bias_global = _gru_step_weights(
-        cells, "global_cell", hidden
-    )  # step input [q_s; g]
-    u_party, step_party, bias_party = _gru_step_weights(cells, "party_cell", hidden)  # step input [c_t; q_s]
-    _, step_emotion, bias_emotion = _gru_step_weights(cells, "emotion_cell", 0)  # step input [q_s'; e]
+    # [G, In, 3H] / [G, H, 3H] weights, [G, 1, 3H] biases. The u_t rows of the global and party GRUs' input
+    # weights act on inputs known in advance; the other rows on [q_s] and [c_t] at each step.
+    w_global, h_global, b_global, bh_global = _stacked_gru(cells, "global_cell")
+    w_party, h_party, b_party, bh_party = _stacked_gru(cells, "party_cell")
+    w_emotion, h_emotion, b_emotion, bh_emotion = _stacked_gru(cells, "emotion_cell")
     attention = torch.stack([cell.attention.weight for cell in cells])  # [G, H, H]
-    deferred = _DeferredWeightGradients([step_global, step_party, step_emotion])
+    step_weights = [w_global[:, hidden:], h_global, w_party[:, hidden:], h_party, w_emotion, h_emotion]
+    deferred = _DeferredWeightGradients(step_weights)
     x = deferred.tie(x)
 
     # Hoisted out of the loop, for all t at once: the u_t parts of the global and party GRUs (biases included)
     # and the attention queries W_a u_t; the per-step masks.
     flat = x.reshape(groups, batch * num_utt, hidden)
-    in_global = torch.baddbmm(bias_global, flat, u_global).view(groups, batch, num_utt, -1).unbind(2)
-    in_party = torch.baddbmm(bias_party, flat, u_party).view(groups, batch, num_utt, -1).unbind(2)
+    in_global = torch.baddbmm(b_global, flat, w_global[:, :hidden]).view(groups, batch, num_utt, -1).unbind(2)
+    in_party = torch.baddbmm(b_party, flat, w_party[:, :hidden]).view(groups, batch, num_utt, -1).unbind(2)
     queries = torch.bmm(flat, attention.mT).view(rows, num_utt, 1, hidden).unbind(1)  # per t: [G*B, 1, H]
     steps = torch.arange(num_utt, device=x.device)
     # attend[g, b, t, s]: step s is an unmasked step before t; a step with none gets a zero context
@@ -194,16 +180,16 @@ def grouped_dialogue_rnn(
     outputs = []
     for t in range(num_utt):
         q_speaker = party.gather(2, speaker_index[t]).squeeze(2)  # [G, B, H]
-        step_in = torch.cat([q_speaker, global_state], -1)
-        new_global = _gru_update(deferred.baddbmm(0, in_global[t], step_in), global_state)
+        gi = deferred.baddbmm(0, in_global[t], q_speaker)  # [u_t; q_s] -> 3H, the u_t part hoisted
+        new_global = _gru_update(gi, deferred.baddbmm(1, bh_global, global_state), global_state)
         scores = torch.bmm(queries[t], history.mT)  # [G*B, 1, N]
         scores = scores.masked_fill(blocked[t], torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1) * has_past[t]
         context = torch.bmm(weights, history).view(groups, batch, hidden)
-        step_in = torch.cat([context, q_speaker], -1)
-        new_party = _gru_update(deferred.baddbmm(1, in_party[t], step_in), q_speaker)
-        step_in = torch.cat([new_party, emotion], -1)
-        new_emotion = _gru_update(deferred.baddbmm(2, bias_emotion, step_in), emotion)
+        gi = deferred.baddbmm(2, in_party[t], context)  # [u_t; c_t] -> 3H
+        new_party = _gru_update(gi, deferred.baddbmm(3, bh_party, q_speaker), q_speaker)
+        gi = deferred.baddbmm(4, b_emotion, new_party)
+        new_emotion = _gru_update(gi, deferred.baddbmm(5, bh_emotion, emotion), emotion)
         global_state = torch.where(valid[t], new_global, global_state)
         emotion = torch.where(valid[t], new_emotion, emotion)
         party = torch.where(party_update[t], new_party.unsqueeze(2), party)

@@ -248,3 +248,14 @@ def test_device_0_gives_the_cpu_predictions(checkpoint, classifier, demo_corpus)
     row = ds["test"][0]
     for p, q in zip(gpu(row), classifier(row)):
         assert p["label"] == q["label"] and p["scores"] == pytest.approx(q["scores"], abs=1e-4)
+
+
+def test_frame_batch_size_chunks_the_backbone_without_changing_predictions(classifier, demo_corpus):
+    _, ds = demo_corpus
+    conversation = conversation_of(ds["train"][0])
+    chunked, default = classifier(conversation, frame_batch_size=5), classifier(conversation)
+    for a, b in zip(chunked, default, strict=True):
+        assert a["label"] == b["label"]
+        assert a["scores"] == pytest.approx(b["scores"], abs=1e-6)
+    with pytest.raises(ValueError, match="frame_batch_size"):
+        classifier(conversation, frame_batch_size=0)
