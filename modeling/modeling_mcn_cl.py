@@ -303,8 +303,9 @@ class MCNCLDialogueRNN(nn.Module):
     u_t over g_1..g_{t-1}; party state q_s = GRU_P([u_t; c_t], q_s); emotion state e_t = GRU_E(q_s, e_{t-1}). The
     recurrence over utterances is sequential by nature; every step is batched over dialogues, and masked steps
     (padding, or the modality missing for that utterance) leave all states unchanged and are excluded from the
-    attention over the past. The emotion states of the directions are projected back to hidden_size and added to
-    the input (residual + LayerNorm).
+    attention over the past. The directions (and, through [`MCNCLContextEncoder.encode_all`], the modalities) run
+    as one grouped loop (`grouped_dialogue_rnn`). The emotion states of the directions are projected back to
+    hidden_size and added to the input (residual + LayerNorm).
     """
 
     def __init__(self, config: MCNCLConfig):
