@@ -185,6 +185,15 @@ def _peak_memory_mib(device: str) -> float:
         return _peak_rss_mib()
 
 
+def in_fresh_process(fn, **kwargs):
+    """`fn(**kwargs)` in a new (spawned) Python process, so that its peak memory is its own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, **kwargs).result()
+
+
 def count_operator_calls(fn, device: str = "cpu") -> tuple[int, int | None]:
     """Operator calls of one `fn()` as `torch.profiler` records them on the host: the sum of `count` over
     `key_averages()`, i.e. every aten operator (nested ones included) and every autograd engine node; on CUDA also
@@ -642,10 +651,10 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                     else f"{t['peak_process_rss_mib']:.0f} MiB process peak RSS "
                     f"({t['process_rss_before_model_mib']:.0f} before the model)"
                 )
-                if "process_rss_before_steps_mib" in t:
+                if "process_rss_before_steps_mib" in t:  # issue 13: one process per row
                     memory = (
-                        f"+{t['peak_process_rss_mib'] - t['process_rss_before_steps_mib']:.0f} MiB during the steps "
-                        f"(peak RSS {t['peak_process_rss_mib']:.0f} MiB)"
+                        f"{t['peak_process_rss_mib']:.0f} MiB peak RSS ({t['process_rss_before_model_mib']:.0f} "
+                        "before the model)"
                     )
                 calls = (
                     f"{t['operator_calls_per_step']:,} ({t['operator_calls_optimizer']:,})"
@@ -662,8 +671,8 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
             lines.append(
                 "Operator calls: the sum of `count` over `torch.profiler`'s `key_averages()` for one whole step "
                 "(every aten operator, nested ones included, and every autograd node; in brackets the optimizer "
-                "step + zero_grad alone). Peak memory: on the CPU the process's peak RSS during the timed steps "
-                "(VmHWM reset before them)."
+                "step + zero_grad alone). Peak memory: on the CPU the peak RSS of a process that runs only that row "
+                "(the timed steps' peak, VmHWM reset after the warm-up steps), on CUDA `max_memory_allocated`."
             )
             lines.append("")
         parts = r.get("training_parts_s")
@@ -838,9 +847,14 @@ def main(argv: list[str] | None = None) -> dict | None:
 
         try:
             if "training" in parts:  # before / after from the same run, then bf16 (autocast) after
-                result["training"] = [
-                    bench_training(
-                        args.steps, device=args.device, dialogues=args.dialogues, path=path, bf16=bf16
+                result["training"] = [  # each row in its own process: its peak memory is its own
+                    in_fresh_process(
+                        bench_training,
+                        steps=args.steps,
+                        device=args.device,
+                        dialogues=args.dialogues,
+                        path=path,
+                        bf16=bf16,
                     )
                     for path, bf16 in (("before", False), ("after", False), ("after", True))
                 ]

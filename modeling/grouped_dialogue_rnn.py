@@ -6,8 +6,9 @@ past global states, a party GRU and an emotion GRU, all on [B, H] rows. Run one 
 recurrence is a handful of tiny kernels; here the G recurrences advance together and every matrix product is one
 batched matmul over the group (weights stacked at forward time, so the modules' parameters and state-dict keys are
 unchanged). The parts of the GRU inputs that depend on u_t only, and the attention queries, are computed for all t
-at once before the loop; the past global states live in a fixed-size [G, B, N, H] buffer (no re-stacking of the
-history at every step).
+at once before the loop; the past global states live in a fixed-size [G * B, N, H] buffer written with one `where`
+per step (no re-stacking of the history); the weight gradients of the per-step products are computed once after
+the loop's backward (`_DeferredWeightGradients`).
 
 This file travels to the Hub next to `modeling_mcn_cl.py`: it imports only public libraries.
 """
@@ -48,11 +49,11 @@ def _gru_update(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Te
 class _DeferredWeightGradients:
     """Per-step products `step_in_t @ W` whose weight gradient is computed once for all steps.
 
-    Left to autograd, each of the N steps of the loop would produce its own [G, In, 4H] weight gradient from 16 rows
+    Left to autograd, each of the N steps of the loop would produce its own [G, In, Out] weight gradient from B rows
     and add it to the running sum: N outer products and N accumulations of the whole weight, memory-bound on a CPU.
     Here the steps multiply by the *detached* weights (their backward computes input gradients only), a hook keeps
     each step's output gradient, and `tie`'s backward, which autograd runs after every step's (all steps depend on
-    its output), computes the weight gradients as one [G, In, N * B] @ [G, N * B, 4H] product per weight.
+    its output), computes the weight gradients as one [G, In, N * B] @ [G, N * B, Out] product per weight.
     Not twice differentiable (no `create_graph` through the recurrence)."""
 
     def __init__(self, weights: Sequence[torch.Tensor]):
