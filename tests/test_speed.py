@@ -301,3 +301,23 @@ def test_whole_model_equals_the_pre_grouping_model(absent, causal):
     assert any("context_encoders" in n for n in new_grads)
     for name in new_grads:
         torch.testing.assert_close(new_grads[name], old_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_parameter_layout_is_unchanged_so_old_checkpoints_load():
+    """The grouped code stacks the weights at forward time: the state-dict keys are the per-cell / per-branch ones."""
+    model, _ = _tiny_model_and_batch()
+    keys = set(model.state_dict())
+    for direction in (0, 1):
+        prefix = f"mcn_cl.context_encoders.audio.rnn.directions.{direction}."
+        for cell in ("global_cell", "party_cell", "emotion_cell"):
+            assert {f"{prefix}{cell}.{p}" for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")} <= keys
+        assert f"{prefix}attention.weight" in keys
+    for name in ("text_audio", "text_visual", "audio_text", "audio_visual", "visual_text", "visual_audio"):
+        for part in ("query", "key", "value", "output"):
+            assert f"mcn_cl.layers.0.attention.{name}.{part}.weight" in keys
+    # a state dict saved by the per-branch model loads strictly and gives the same outputs
+    fresh, inputs = _tiny_model_and_batch(seed=9)
+    with pre_grouping_model():
+        fresh.load_state_dict(model.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(**inputs).logits, model(**inputs).logits)
