@@ -12,9 +12,13 @@ import shutil
 
 def machine_info() -> dict:
     """CPU model, cores, torch threads and library versions of the machine a result was measured on."""
-    import datasets
     import torch
     import transformers
+
+    try:  # not needed by the model-only parts (e.g. on a GPU machine without the data stack)
+        import datasets
+    except ImportError:
+        datasets = None
 
     cpu = platform.processor() or "unknown"
     try:
@@ -29,7 +33,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
+        "datasets": datasets.__version__ if datasets is not None else None,
     }
 
 

@@ -1,11 +1,16 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Speed and memory figures of mcn-cl (issue 7). Not part of the test suite.
+"""Speed and memory figures of mcn-cl (issues 7 and 13). Not part of the test suite.
 
     python benchmarks/speed.py --output benchmarks/results/speed_cpu.json --write_markdown BENCHMARKS.md
     python benchmarks/speed.py --device cuda --output benchmarks/results/speed_cuda.json --write_markdown BENCHMARKS.md
 
-(a) training throughput (utterances/s) and peak memory of one optimisation step (forward, CE + the three
-    hard-negative contrastive terms, backward, AdamW) at the paper's sizes: hidden 256, T = 2 MCN layers,
+On the GPU only torch, transformers and numpy are needed (the default CUDA parts are the training ones); the
+package is imported from this checkout when it is not installed.
+
+(a) training throughput (utterances/s), operator calls (`torch.profiler`) and peak memory of one optimisation step
+    (forward, CE + the three hard-negative contrastive terms, backward, AdamW) at the paper's sizes, in one run
+    for the model before issue 13 (per-branch recurrences and MCN branches, from tests/_reference_speed.py, with
+    the plain AdamW loop) and after (grouped, fused AdamW as the Trainer's default), fp32 and bf16 autocast: hidden 256, T = 2 MCN layers,
     DialogueRNN context, IS10 1582-d audio, L = 16 x 1000-d ResNet-101 frame features (the frozen backbone runs once
     in `prepare_dataset`, not in the training step), text as precomputed 768-d utterance vectors
     (`use_text_encoder=False`, `text_features`), batch 16 dialogues x 20 utterances;
@@ -15,8 +20,10 @@
     (roberta-base architecture, ResNet-101, random weights: the timing does not depend on them);
 (c) openSMILE real-time factor (processing seconds per second of audio) on 60 s of audio, IS10 and eGeMAPSv02;
 (d) `prepare_dataset` (`datasets.map`) throughput on the demo corpus, num_proc 1 vs 2, with the ResNet-101;
-(e) with `--device cuda`: bf16 training throughput of the full-size model (roberta-base architecture from its
-    config, random weights, 32 tokens per utterance) and of (a) on the GPU.
+(e) with `--device cuda`: (a) on the GPU, and with `--parts full_size` the full-size model (roberta-base
+    architecture from its config, random weights, 32 tokens per utterance) in bf16 autocast;
+(f) `torch.compile`: graph breaks of the training forward (`torch._dynamo.explain`) and, with `--compile_backend`,
+    the compiled step time.
 
 Results go to `--output` (JSON); `--write_markdown` renders every speed JSON of `benchmarks/results/` into the
 `speed` section of BENCHMARKS.md.
@@ -25,7 +32,9 @@ Results go to `--output` (JSON); `--write_markdown` renders every speed JSON of 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import importlib.util
 import json
 import os
 import resource
@@ -34,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 from datetime import UTC, datetime
 
 import numpy as np
@@ -41,11 +51,29 @@ import torch
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
 from _common import write_markdown
 
-from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
-from mcn_cl.losses import contrastive_terms
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+
+
+def _import_package_from_checkout() -> None:
+    """Make `mcn_cl.modeling` and `mcn_cl.losses` importable from this checkout's layout (src/mcn_cl + modeling/ +
+    processing/ + datasets_scripts/, as setup.cfg maps them) when the package is not installed, e.g. on a bare GPU
+    machine: the package namespace without running its `__init__` (the Auto-class and pipeline registration, and
+    the processing stack it imports, are not needed by the training parts)."""
+    if importlib.util.find_spec("mcn_cl") is not None:
+        return
+    package = types.ModuleType("mcn_cl")
+    package.__path__ = [os.path.join(REPO, "src", "mcn_cl"), REPO]
+    sys.modules["mcn_cl"] = package
+
+
+_import_package_from_checkout()
+sys.path.insert(0, os.path.join(REPO, "tests"))  # the pre-issue-13 reference paths (torch + the package only)
+
+from _reference_speed import pre_grouping_model  # noqa: E402
+
+from mcn_cl.losses import contrastive_terms  # noqa: E402
+from mcn_cl.modeling import MCNCLConfig, MCNCLForEmotionRecognition  # noqa: E402
 
 
 def _peak_rss_mib() -> float:
@@ -128,42 +156,120 @@ def paper_size_batch(config, dialogues=16, utterances=20, frames=16, device="cpu
     return {k: v.to(device) for k, v in batch.items()}
 
 
+MODEL_PATHS = {
+    # name -> (context manager selecting the model code, optimizer keyword arguments, description)
+    "before": (pre_grouping_model, {}, "before: per-branch recurrences and MCN branches, AdamW loop"),
+    "after": (
+        contextlib.nullcontext,
+        {"fused": True},
+        "after: grouped recurrences and MCN branches, fused AdamW",
+    ),
+}
+
+
+def _reset_peak_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    else:  # Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM)
+        with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+
+def _peak_memory_mib(device: str) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024.0
+    except (OSError, StopIteration):
+        return _peak_rss_mib()
+
+
+def in_fresh_process(fn, **kwargs):
+    """`fn(**kwargs)` in a new (spawned) Python process, so that its peak memory is its own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, **kwargs).result()
+
+
+def count_operator_calls(fn, device: str = "cpu") -> tuple[int, int | None]:
+    """Operator calls of one `fn()` as `torch.profiler` records them on the host: the sum of `count` over
+    `key_averages()`, i.e. every aten operator (nested ones included) and every autograd engine node; on CUDA also
+    the GPU kernels that ran (None on the CPU). On a GPU nearly every operator costs a dispatch or a launch."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.startswith("cuda")
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        fn()
+        _sync(device)
+    events = prof.key_averages()
+    host = sum(e.count for e in events if e.device_type == DeviceType.CPU and not e.key.startswith("cuda"))
+    kernels = sum(e.count for e in events if e.device_type == DeviceType.CUDA) if cuda else None
+    return host, kernels
+
+
 def bench_training(
-    steps: int = 5, warmup: int = 2, device: str = "cpu", full_size: bool = False, dialogues: int = 16
+    steps: int = 5,
+    warmup: int = 2,
+    device: str = "cpu",
+    full_size: bool = False,
+    dialogues: int = 16,
+    path: str = "after",
+    bf16: bool = False,
 ) -> dict:
-    """(a): one training step on precomputed features; (e) with `full_size`: the roberta-base text tower too."""
+    """(a): one training step on precomputed features; (e) with `full_size`: the roberta-base text tower too.
+    `path` selects the model code and optimizer (`MODEL_PATHS`); `bf16` runs the step under bf16 autocast."""
+    select_path, optimizer_kwargs, description = MODEL_PATHS[path]
     torch.manual_seed(0)
     config = paper_size_config(use_text_encoder=full_size)
     rss_before = _rss_mib()
     model = MCNCLForEmotionRecognition(config).to(device).train()
-    bf16 = full_size and device.startswith("cuda")
-    if bf16:
-        model = model.to(torch.bfloat16)
     batch = paper_size_batch(
         config, dialogues=dialogues, device=device, text_tokens=32 if full_size else None
     )
-    if bf16:
-        batch = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in batch.items()}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    for _ in range(warmup):
-        _training_step(model, batch, optimizer)
-    _sync(device)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        _training_step(model, batch, optimizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, **optimizer_kwargs)
+    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+
+    def step():
+        with autocast:
+            return _training_step(model, batch, optimizer)
+
+    with select_path():
+        for _ in range(warmup):
+            step()
         _sync(device)
-        times.append(time.perf_counter() - start)
+        _reset_peak_memory(device)
+        memory_at_reset = _peak_memory_mib(device)
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            step()
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        peak = _peak_memory_mib(device)
+        operator_calls, kernels = count_operator_calls(step, device)
+        with autocast:  # gradients to step on, then the optimizer alone
+            outputs = model(**batch)
+            loss = outputs.loss + sum(contrastive_terms(outputs, batch["labels"], config).values())
+        loss.backward()
+        optimizer_calls, _ = count_operator_calls(
+            lambda: (optimizer.step(), optimizer.zero_grad(set_to_none=True)), device
+        )
     elapsed = statistics.median(times)
     utterances = int(batch["utterance_mask"].sum())
+    precision = "bf16 autocast" if bf16 else "fp32"
     result = {
         "setting": (
-            f"full model: roberta-base architecture (32 tokens / utterance), {'bf16' if bf16 else 'fp32'}"
+            f"full model: roberta-base architecture (32 tokens / utterance), {precision}"
             if full_size
-            else "precomputed features (768-d text vectors), fp32"
+            else f"precomputed features (768-d text vectors), {precision}"
         ),
+        "path": path,
+        "code": description,
+        "precision": precision,
         "device": device,
         "batch": f"{dialogues} dialogues x 20 utterances, L=16 frames",
         "num_mcn_layers": config.num_mcn_layers,
@@ -173,29 +279,33 @@ def bench_training(
         "seconds_per_step_median": round(elapsed, 4),
         "seconds_per_step_min": round(min(times), 4),
         "utterances_per_second": round(utterances / elapsed, 1),
+        "operator_calls_per_step": operator_calls,
+        "operator_calls_optimizer": optimizer_calls,
     }
     if device.startswith("cuda"):
-        result["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        result["cuda_kernels_per_step"] = kernels
+        result["peak_gpu_memory_mib"] = round(peak, 1)
     else:
         result["process_rss_before_model_mib"] = round(rss_before, 1)
-        result["peak_process_rss_mib"] = round(_peak_rss_mib(), 1)
-    del model, optimizer, batch
+        result["process_rss_before_steps_mib"] = round(memory_at_reset, 1)
+        result["peak_process_rss_mib"] = round(peak, 1)
     return result
 
 
 def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 12) -> list[dict]:
-    """Where the time of (a)'s step goes: the top operators of `torch.profiler` by self CPU time."""
+    """Where the time of (a)'s step goes (after issue 13): the top operators of `torch.profiler` by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
     config = paper_size_config()
     model = MCNCLForEmotionRecognition(config).to(device).train()
     batch = paper_size_batch(config, dialogues=dialogues, device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     _training_step(model, batch, optimizer)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     with profile(activities=activities) as prof:
         _training_step(model, batch, optimizer)
+        _sync(device)
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
     return [
         {"op": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 2)} for e in events
@@ -203,7 +313,7 @@ def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 1
 
 
 def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3) -> dict:
-    """Forward + backward time of the model's parts at the (a) sizes (seconds, median), to find the waste."""
+    """Forward + backward time of the model's parts at the (a) sizes (seconds, median), before and after."""
     torch.manual_seed(0)
     config = paper_size_config()
     model = MCNCLForEmotionRecognition(config).to(device).train()
@@ -211,6 +321,7 @@ def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3
     core = model.mcn_cl
     hidden = torch.randn(dialogues, 20, config.hidden_size, device=device, requires_grad=True)
     present = batch["utterance_mask"].bool()
+    encoders = list(core.context_encoders.values())
 
     def run(fn):
         fn()
@@ -223,16 +334,71 @@ def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3
             out.append(time.perf_counter() - start)
         return round(statistics.median(out), 4)
 
+    def contexts():
+        return torch.stack(
+            type(encoders[0]).encode_all(encoders, [hidden] * 3, batch["speaker_ids"], [present] * 3)
+        )
+
     parts = {
         "visual encoder (PSA over 16 frames)": lambda: core.visual_encoder(
             None, batch["visual_features"], batch["frame_mask"], present
         ),
-        "context encoder (DialogueRNN, one modality)": lambda: core.context_encoders["text"](
-            hidden, batch["speaker_ids"], present
-        ),
+        "context encoders, 3 modalities (DialogueRNN)": contexts,
         "whole model: forward + cross-entropy": lambda: model(**batch).loss,
     }
-    return {name: run(fn) for name, fn in parts.items()}
+    out = {}
+    for path in ("before", "after"):
+        with MODEL_PATHS[path][0]():
+            out[path] = {name: run(fn) for name, fn in parts.items()}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- (f) compile
+
+
+def bench_compile(
+    device: str = "cpu", dialogues: int = 16, backend: str | None = None, steps: int = 3
+) -> dict:
+    """Graph breaks of the training forward under `torch.compile` (`torch._dynamo.explain`), and with `backend`
+    the compiled training step (compile time = first step)."""
+    import torch._dynamo
+
+    torch.manual_seed(0)
+    config = paper_size_config()
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    batch = paper_size_batch(config, dialogues=dialogues, device=device)
+    torch._dynamo.reset()
+    start = time.perf_counter()
+    explanation = torch._dynamo.explain(model)(**batch)
+    reasons = []
+    for reason in explanation.break_reasons:
+        text = str(getattr(reason, "reason", reason)).splitlines()[0][:160]
+        if text not in reasons:
+            reasons.append(text)
+    out = {
+        "graphs": explanation.graph_count,
+        "graph_breaks": explanation.graph_break_count,
+        "break_reasons": reasons[:8],
+        "explain_seconds": round(time.perf_counter() - start, 1),
+    }
+    if backend:
+        torch._dynamo.reset()
+        compiled = torch.compile(model, backend=backend)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+        start = time.perf_counter()
+        _training_step(compiled, batch, optimizer)
+        _sync(device)
+        out["backend"] = backend
+        out["first_step_seconds (compile)"] = round(time.perf_counter() - start, 1)
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            _training_step(compiled, batch, optimizer)
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        out["seconds_per_step_median"] = round(statistics.median(times), 4)
+    torch._dynamo.reset()
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ (b) latency
@@ -355,6 +521,9 @@ def bench_latency(work_dir: str, repeats: int = 3, device: str = "cpu") -> dict:
         pipe = pipeline("multimodal-emotion-recognition", model=model, processor=processor, device=device)
         pipe(conversation[:2])  # the pipeline's own first call (DataLoader, postprocess) on two utterances
         result["pipeline_end_to_end_s"] = round(timed(lambda: pipe(conversation), warmup=False), 4)
+        result["pipeline_to_sum_of_steps"] = round(
+            result["pipeline_end_to_end_s"] / result["sum_of_steps_s"], 3
+        )
     except Exception as err:  # the pipeline is optional for this figure; say why it is missing
         result["pipeline_end_to_end_s"] = None
         result["pipeline_error"] = f"{type(err).__name__}: {err}"[:300]
@@ -416,7 +585,10 @@ def bench_prepare_dataset(work_dir: str, num_dialogues: int = 16, procs=(1, 2)) 
     utterances = sum(len(row) for ds in corpus.values() for row in ds["utterances"])
     out = {
         "corpus": f"demo corpus: {dialogues} dialogues, {utterances} utterances (wav + 64x64 mp4), L=16 frames",
-        "with": "openSMILE IS10 + PyAV decode + ResNet-101 over the frames (CPU) + tokenizer",
+        "with": "openSMILE IS10 + PyAV decode + ResNet-101 over the frames (CPU) + tokenizer; the frames of all "
+        "clips of a map batch (4 dialogues) go through the ResNet together, 64 per pass",
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "cpu_cores": os.cpu_count(),
         "runs": [],
     }
     datasets.disable_progress_bars()
@@ -429,6 +601,7 @@ def bench_prepare_dataset(work_dir: str, num_dialogues: int = 16, procs=(1, 2)) 
         out["runs"].append(
             {
                 "num_proc": num_proc,
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "seconds": round(elapsed, 2),
                 "dialogues_per_second": round(dialogues / elapsed, 3),
                 "utterances_per_second": round(utterances / elapsed, 2),
@@ -455,15 +628,22 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
             f"`{m['command']}` · torch {m['machine']['torch']}, transformers {m['machine']['transformers']}"
         )
         lines.append("")
+        for u in m.get("updates", []):
+            lines.append(
+                f"Parts {', '.join(u['parts'])} re-measured {u['date']} (load average at start "
+                f"{u['machine']['load_average_at_start']}): `{u['command']}`"
+            )
+            lines.append("")
         training = r.get("training", [])
         if training:
             lines.append(
-                "| training step | batch | parameters | s / step (median) | utterances / s | peak memory |"
+                "| training step | code | batch | s / step (median) | utterances / s | operator calls / step "
+                "(optimizer) | peak memory |"
             )
-            lines.append("|---|---|---|---|---|---|")
+            lines.append("|---|---|---|---|---|---|---|")
             for t in training:
                 if "error" in t:
-                    lines.append(f"| {t['setting']} | – | – | – | – | {t['error']} |")
+                    lines.append(f"| {t['setting']} | – | – | – | – | – | {t['error']} |")
                     continue
                 memory = (
                     f"{t['peak_gpu_memory_mib']:.0f} MiB GPU (max_memory_allocated)"
@@ -471,24 +651,60 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                     else f"{t['peak_process_rss_mib']:.0f} MiB process peak RSS "
                     f"({t['process_rss_before_model_mib']:.0f} before the model)"
                 )
-                lines.append(
-                    f"| {t['setting']} | {t['batch']} | {t['parameters'] / 1e6:.1f} M | "
-                    f"{t['seconds_per_step_median']:.3f} | {t['utterances_per_second']:.0f} | {memory} |"
+                if "process_rss_before_steps_mib" in t:  # issue 13: one process per row
+                    memory = (
+                        f"{t['peak_process_rss_mib']:.0f} MiB peak RSS ({t['process_rss_before_model_mib']:.0f} "
+                        "before the model)"
+                    )
+                calls = (
+                    f"{t['operator_calls_per_step']:,} ({t['operator_calls_optimizer']:,})"
+                    if "operator_calls_per_step" in t
+                    else "–"
                 )
+                if t.get("cuda_kernels_per_step") is not None:
+                    calls += f"; {t['cuda_kernels_per_step']:,} CUDA kernels"
+                lines.append(
+                    f"| {t['setting']} | {t.get('code', '–')} | {t['batch']} | {t['seconds_per_step_median']:.3f} | "
+                    f"{t['utterances_per_second']:.0f} | {calls} | {memory} |"
+                )
+            lines.append("")
+            lines.append(
+                "Operator calls: the sum of `count` over `torch.profiler`'s `key_averages()` for one whole step "
+                "(every aten operator, nested ones included, and every autograd node; in brackets the optimizer "
+                "step + zero_grad alone). Peak memory: on the CPU the peak RSS of a process that runs only that row "
+                "(the timed steps' peak, VmHWM reset after the warm-up steps), on CUDA `max_memory_allocated`."
+            )
             lines.append("")
         parts = r.get("training_parts_s")
         if parts:
-            lines.append("| part of (a), forward + backward (median of 3) | seconds |")
-            lines.append("|---|---|")
-            lines.extend(f"| {k} | {v:.3f} |" for k, v in parts.items())
-            rnn = parts.get("context encoder (DialogueRNN, one modality)")
-            whole = parts.get("whole model: forward + cross-entropy")
-            if rnn and whole:
-                lines.append("")
-                lines.append(
-                    f"The three DialogueRNN context encoders (one per modality, each a Python loop over the 20 "
-                    f"utterances in each direction) take about {3 * rnn / whole:.0%} of the model's forward + backward."
+            if "before" in parts:
+                lines.append("| part of (a), forward + backward (median of 3) | before (s) | after (s) |")
+                lines.append("|---|---|---|")
+                lines.extend(
+                    f"| {k} | {v:.3f} | {parts['after'][k]:.3f} |" for k, v in parts["before"].items()
                 )
+            else:  # results of issue 7
+                lines.append("| part of (a), forward + backward (median of 3) | seconds |")
+                lines.append("|---|---|")
+                lines.extend(f"| {k} | {v:.3f} |" for k, v in parts.items())
+            lines.append("")
+        compiled = r.get("compile")
+        if compiled:
+            if "error" in compiled:
+                lines.append(f"`torch.compile`: failed ({compiled['error']})")
+            else:
+                lines.append(
+                    f"`torch.compile` of the training forward (`torch._dynamo.explain`): {compiled['graphs']} graphs, "
+                    f"{compiled['graph_breaks']} graph breaks"
+                    + (f" ({'; '.join(compiled['break_reasons'])})" if compiled["break_reasons"] else "")
+                    + "."
+                )
+                if "backend" in compiled:
+                    lines.append(
+                        f"Compiled with backend `{compiled['backend']}`: first step (compilation) "
+                        f"{compiled['first_step_seconds (compile)']:.1f} s, then "
+                        f"{compiled['seconds_per_step_median']:.3f} s / step."
+                    )
             lines.append("")
         profile = r.get("training_profile")
         if profile:
@@ -517,6 +733,10 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                 lines.append(
                     f'| `pipeline("multimodal-emotion-recognition")` end to end | {latency["pipeline_end_to_end_s"]:.3f} |'
                 )
+                if "pipeline_to_sum_of_steps" in latency:
+                    lines.append(
+                        f"| pipeline / sum of the steps | **{latency['pipeline_to_sum_of_steps']:.2f}x** |"
+                    )
             else:
                 lines.append(f"| pipeline end to end | not measured: {latency.get('pipeline_error', '?')} |")
             lines.append("")
@@ -535,6 +755,12 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
         prep = r.get("prepare_dataset")
         if prep:
             lines.append(f"`prepare_dataset` (`datasets.map`) on the {prep['corpus']}; {prep['with']}:")
+            if "load_average_before" in prep:
+                lines.append("")
+                lines.append(
+                    f"Not an idle machine: load average {prep['load_average_before']} on {prep['cpu_cores']} cores "
+                    "before the runs (other jobs share the CPU), so num_proc 2 competes with them for the second core."
+                )
             lines.append("")
             lines.append("| num_proc | seconds | dialogues / s | utterances / s |")
             lines.append("|---|---|---|---|")
@@ -553,12 +779,13 @@ def main(argv: list[str] | None = None) -> dict | None:
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--output", default=None, help="JSON file of the results (default: print only)")
+    all_parts = ["training", "full_size", "profile", "compile", "latency", "opensmile", "prepare_dataset"]
     parser.add_argument(
         "--parts",
         nargs="*",
-        default=["training", "profile", "latency", "opensmile", "prepare_dataset"],
-        choices=["training", "full_size", "profile", "latency", "opensmile", "prepare_dataset"],
-        help="what to measure; 'full_size' (the roberta-base training step) is added by default on cuda",
+        default=None,
+        choices=all_parts,
+        help="what to measure (default on cpu: everything but full_size; on cuda: training, profile, compile)",
     )
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--dialogues", type=int, default=16, help="dialogues per training batch")
@@ -566,14 +793,27 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--map_dialogues", type=int, default=16, help="demo corpus size for prepare_dataset")
     parser.add_argument("--audio_seconds", type=float, default=60.0)
     parser.add_argument(
+        "--compile_backend",
+        default=None,
+        help="also time the step compiled with this torch.compile backend (e.g. inductor); default: graph breaks only",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other parts of an existing --output JSON and replace only the parts measured now",
+    )
+    parser.add_argument(
         "--write_markdown", default=None, help="render every benchmarks/results/speed*.json into this file"
     )
     args = parser.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
+    cuda = args.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is visible to torch")
+    if args.parts is None:
+        args.parts = (
+            ["training", "profile", "compile"] if cuda else [p for p in all_parts if p != "full_size"]
+        )
     parts = list(args.parts)
-    if args.device.startswith("cuda") and "full_size" not in parts and "training" in parts:
-        parts.append("full_size")
 
     if parts:  # `--parts` with nothing after it: only re-render the markdown
         result = {
@@ -585,50 +825,78 @@ def main(argv: list[str] | None = None) -> dict | None:
             }
         }
         work_dir = tempfile.mkdtemp(prefix="mcn_cl_speed_")
+
+        previous = None
+        if args.output and args.update and os.path.exists(args.output):
+            with open(args.output, encoding="utf-8") as f:
+                previous = json.load(f)
+            previous.setdefault("meta", {}).setdefault("updates", []).append(
+                {**result["meta"], "parts": parts}
+            )
+
+        def report(key):
+            """Print the part's figures and write the JSON so far (a later part failing loses nothing)."""
+            print(json.dumps({key: result[key]}), flush=True)
+            if args.output:
+                merged = (
+                    {**previous, **{k: v for k, v in result.items() if k != "meta"}} if previous else result
+                )
+                os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
+                with open(args.output, "w", encoding="utf-8") as f:
+                    json.dump(merged, f, indent=1)
+
         try:
-            if "training" in parts:  # first: the process's peak RSS is then this step's
-                result["training"] = [
-                    bench_training(args.steps, device=args.device, dialogues=args.dialogues)
+            if "training" in parts:  # before / after from the same run, then bf16 (autocast) after
+                result["training"] = [  # each row in its own process: its peak memory is its own
+                    in_fresh_process(
+                        bench_training,
+                        steps=args.steps,
+                        device=args.device,
+                        dialogues=args.dialogues,
+                        path=path,
+                        bf16=bf16,
+                    )
+                    for path, bf16 in (("before", False), ("after", False), ("after", True))
                 ]
-                print(json.dumps(result["training"][-1]), flush=True)
+                report("training")
             if "full_size" in parts:
                 try:
-                    result.setdefault("training", []).append(
-                        bench_training(
-                            max(2, args.steps // 2),
-                            1,
-                            device=args.device,
-                            full_size=True,
-                            dialogues=args.dialogues,
-                        )
+                    row = bench_training(
+                        max(2, args.steps // 2),
+                        1,
+                        args.device,
+                        full_size=True,
+                        dialogues=args.dialogues,
+                        bf16=True,
                     )
                 except torch.OutOfMemoryError as err:
-                    result.setdefault("training", []).append(
-                        {
-                            "setting": "full model, roberta-base architecture",
-                            "error": f"out of memory: {err}"[:200],
-                        }
-                    )
-                print(json.dumps(result["training"][-1]), flush=True)
+                    row = {
+                        "setting": "full model, roberta-base architecture",
+                        "error": f"out of memory: {err}"[:200],
+                    }
+                result.setdefault("training", []).append(row)
+                report("training")
             if "profile" in parts:
                 result["training_parts_s"] = time_module_parts(args.device, args.dialogues)
                 result["training_profile"] = profile_training_step(args.device, args.dialogues)
-                print(json.dumps(result["training_parts_s"]), flush=True)
+                report("training_parts_s")
+            if "compile" in parts:
+                try:
+                    result["compile"] = bench_compile(args.device, args.dialogues, args.compile_backend)
+                except Exception as err:  # report, do not lose the other figures
+                    result["compile"] = {"error": f"{type(err).__name__}: {err}"[:300]}
+                report("compile")
             if "latency" in parts:
                 result["latency"] = bench_latency(work_dir, args.repeats, args.device)
-                print(json.dumps(result["latency"]), flush=True)
+                report("latency")
             if "opensmile" in parts:
                 result["opensmile"] = bench_opensmile(args.audio_seconds)
-                print(json.dumps(result["opensmile"]), flush=True)
+                report("opensmile")
             if "prepare_dataset" in parts:
                 result["prepare_dataset"] = bench_prepare_dataset(work_dir, args.map_dialogues)
-                print(json.dumps(result["prepare_dataset"]), flush=True)
+                report("prepare_dataset")
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        if args.output:
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
-            with open(args.output, "w", encoding="utf-8") as f:
-                json.dump(result, f, indent=1)
     if args.write_markdown:
         found = []
         for path in sorted(glob.glob(os.path.join(HERE, "results", "speed*.json"))):

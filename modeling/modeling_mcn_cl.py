@@ -22,6 +22,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, logging
 
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
+from .grouped_dialogue_rnn import grouped_dialogue_rnn
 
 logger = logging.get_logger(__name__)
 
@@ -302,8 +303,9 @@ class MCNCLDialogueRNN(nn.Module):
     u_t over g_1..g_{t-1}; party state q_s = GRU_P([u_t; c_t], q_s); emotion state e_t = GRU_E(q_s, e_{t-1}). The
     recurrence over utterances is sequential by nature; every step is batched over dialogues, and masked steps
     (padding, or the modality missing for that utterance) leave all states unchanged and are excluded from the
-    attention over the past. The emotion states of the directions are projected back to hidden_size and added to
-    the input (residual + LayerNorm).
+    attention over the past. The directions (and, through [`MCNCLContextEncoder.encode_all`], the modalities) run
+    as one grouped loop (`grouped_dialogue_rnn`). The emotion states of the directions are projected back to
+    hidden_size and added to the input (residual + LayerNorm).
     """
 
     def __init__(self, config: MCNCLConfig):
@@ -318,23 +320,56 @@ class MCNCLDialogueRNN(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
+    def recurrence_inputs(
+        self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The inputs of the directions' recurrences, stacked: x [B, N, H], speaker_ids and mask [B, N] ->
+        [D, B, N, H], [D, B, N], [D, B, N] with D = len(self.directions). The backward direction runs over the
+        flipped row (padding first): masked steps leave every state unchanged, so it visits exactly each dialogue's
+        valid steps in reverse."""
+        if len(self.directions) == 1:
+            return x.unsqueeze(0), speaker_ids.unsqueeze(0), mask.unsqueeze(0)
+        return (
+            torch.stack([x, x.flip(1)]),
+            torch.stack([speaker_ids, speaker_ids.flip(1)]),
+            torch.stack([mask, mask.flip(1)]),
+        )
+
     def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool (utterance real and modality present) -> [B, N, H]."""
-        states = [self.directions[0](x, speaker_ids, mask)]
-        if len(self.directions) > 1:
-            # Masked steps leave every state unchanged, so running over the whole flipped row (padding first)
-            # equals running over each dialogue's valid steps in reverse.
-            states.append(self.directions[1](x.flip(1), speaker_ids.flip(1), mask.flip(1)).flip(1))
-        return self.merge(x, states)
+        return run_dialogue_rnns([self], [x], speaker_ids, [mask])[0]
+
+    def merge_recurrences(self, x: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """x [B, N, H] and the emotion states [D, B, N, H] of the recurrences of `recurrence_inputs` -> [B, N, H]."""
+        emotion_states = [states[0]] if len(self.directions) == 1 else [states[0], states[1].flip(1)]
+        return self.merge(x, emotion_states)
 
     def merge(self, x: torch.Tensor, emotion_states: list[torch.Tensor]) -> torch.Tensor:
         """Residual + LayerNorm over the projected emotion states of the directions ([..., H] each) -> [..., H]."""
         return self.norm(x + self.output(self.dropout(torch.cat(emotion_states, dim=-1))))
 
 
+def run_dialogue_rnns(
+    rnns: list[MCNCLDialogueRNN],
+    inputs: list[torch.Tensor],
+    speaker_ids: torch.Tensor,
+    masks: list[torch.Tensor],
+) -> list[torch.Tensor]:
+    """Several [`MCNCLDialogueRNN`]s (e.g. one per modality) with all their recurrences (modalities x directions)
+    advanced together by `grouped_dialogue_rnn`: inputs [B, N, H] and masks [B, N] bool per rnn, speaker_ids
+    [B, N] -> [B, N, H] per rnn. The same as calling each rnn on its own."""
+    parts = [rnn.recurrence_inputs(x, speaker_ids, m) for rnn, x, m in zip(rnns, inputs, masks)]
+    x, speakers, step_masks = (torch.cat(tensors) for tensors in zip(*parts))
+    states = grouped_dialogue_rnn(x, speakers, step_masks, [cell for rnn in rnns for cell in rnn.directions])
+    states = states.split([len(rnn.directions) for rnn in rnns])
+    return [rnn.merge_recurrences(x, s) for rnn, x, s in zip(rnns, inputs, states)]
+
+
 class _DialogueRNNCell(nn.Module):
-    """One direction of the DialogueRNN recurrence. The reference of its mask semantics: a masked step leaves the
-    global, party and emotion states unchanged and its global state is excluded from later attention."""
+    """The parameters of one direction's recurrence. A full sequence runs through `grouped_dialogue_rnn` (which
+    documents the step); [`step`] advances one utterance for streaming and computes the same recurrence. Mask
+    semantics: a masked step leaves the global, party and emotion states unchanged and its global state is excluded
+    from later attention."""
 
     def __init__(self, hidden: int, max_speakers: int):
         super().__init__()
@@ -388,15 +423,7 @@ class _DialogueRNNCell(nn.Module):
 
     def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool -> emotion states [B, N, H]."""
-        batch, num_utt, hidden = x.shape
-        state = self.initial_state(x[:, 0] if num_utt else x.new_zeros(batch, hidden))
-        history, outputs = [], []
-        for t in range(num_utt):
-            past = torch.stack(history, dim=1) if history else None
-            state = self.step(x[:, t], speaker_ids[:, t], mask[:, t], state, past, mask[:, :t])
-            history.append(state.global_state)
-            outputs.append(state.emotion)
-        return torch.stack(outputs, dim=1) if outputs else x.new_zeros(batch, 0, hidden)
+        return grouped_dialogue_rnn(x.unsqueeze(0), speaker_ids.unsqueeze(0), mask.unsqueeze(0), [self])[0]
 
 
 class MCNCLContextEncoder(nn.Module):
@@ -534,6 +561,30 @@ class MCNCLContextEncoder(nn.Module):
         state["position"] = position + 1
         return torch.where(valid.unsqueeze(-1), out, 0.0)
 
+    @staticmethod
+    def encode_all(
+        encoders: list[MCNCLContextEncoder],
+        inputs: list[torch.Tensor],
+        speaker_ids: torch.Tensor,
+        masks: list[torch.Tensor],
+    ) -> list[torch.Tensor]:
+        """`[encoder(x, speaker_ids, mask) for ...]`, with the DialogueRNN encoders' recurrences run together as one
+        grouped loop over the utterances (`run_dialogue_rnns`): inputs [B, N, H], masks [B, N] -> [B, N, H] each."""
+        grouped = [i for i, encoder in enumerate(encoders) if encoder.kind == "dialoguernn"]
+        outputs = {}
+        if grouped:
+            states = run_dialogue_rnns(
+                [encoders[i].rnn for i in grouped],
+                [inputs[i] for i in grouped],
+                speaker_ids,
+                [masks[i] for i in grouped],
+            )
+            outputs = {i: _zero_absent(out, masks[i]) for i, out in zip(grouped, states)}
+        return [
+            outputs[i] if i in outputs else encoder(x, speaker_ids, mask)
+            for i, (encoder, x, mask) in enumerate(zip(encoders, inputs, masks))
+        ]
+
 
 def _append_step(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
     """Append one step `new` [B, ...] to `past` [B, t, ...] (None: no step yet) -> [B, t + 1, ...]."""
@@ -565,25 +616,44 @@ class MCNCLCrossAttention(nn.Module):
         """hidden: [B, n, H] queries, the utterances m - n .. m - 1 of key_value [B, m, H] (n = m in a full
         forward; n = 1 when streaming); key_mask: [B, m] bool. Returns the update [B, n, H], the attention
         probabilities [B, heads, n, m] and has_key [B, n] bool."""
-        batch, num_queries, _ = hidden.shape
-        num_keys = key_value.shape[1]
+        update, probs, has_key = self.grouped_forward([self], hidden[None], key_value[None], key_mask[None])
+        return update[0], probs[0], has_key[0]
 
-        def heads(x: torch.Tensor) -> torch.Tensor:
-            return x.view(batch, -1, self.num_heads, self.head_dim).transpose(1, 2)
+    @staticmethod
+    def grouped_forward(
+        modules: list[MCNCLCrossAttention],
+        hidden: torch.Tensor,
+        key_value: torch.Tensor,
+        key_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`modules[g](hidden[g], key_value[g], key_mask[g])` for every group g at once, their weights stacked
+        (`_grouped_linear`): hidden [G, B, n, H], key_value [G, B, m, H], key_mask [G, B, m] -> updates
+        [G, B, n, H], probs [G, B, heads, n, m], has_key [G, B, n]. The modules share heads, causality and
+        dropout rate (the MCN layer's branches do)."""
+        first = modules[0]
+        groups, batch, num_queries, _ = hidden.shape
+        num_keys = key_value.shape[2]
 
-        allowed = key_mask.unsqueeze(1)  # [B, 1, m]
-        if self.causal:
+        def heads(x: torch.Tensor) -> torch.Tensor:  # [G, B, n, H] -> [G, B, heads, n, head_dim]
+            return x.view(groups, batch, -1, first.num_heads, first.head_dim).transpose(2, 3)
+
+        allowed = key_mask.unsqueeze(2)  # [G, B, 1, m]
+        if first.causal:
             query_position = torch.arange(num_keys - num_queries, num_keys, device=hidden.device).unsqueeze(
                 -1
             )
-            allowed = allowed & (torch.arange(num_keys, device=hidden.device) <= query_position)  # [B, n, m]
-        has_key = allowed.any(-1).expand(batch, num_queries)
-        q, k, v = heads(self.query(hidden)), heads(self.key(key_value)), heads(self.value(key_value))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # eq. 9
-        scores = scores.masked_fill(~allowed.unsqueeze(1), torch.finfo(scores.dtype).min)
-        probs = torch.softmax(scores, dim=-1) * has_key[:, None, :, None].to(scores.dtype)
-        context = (self.dropout(probs) @ v).transpose(1, 2).reshape(batch, num_queries, -1)
-        return self.output(context), probs, has_key  # eq. 10
+            allowed = allowed & (
+                torch.arange(num_keys, device=hidden.device) <= query_position
+            )  # [G, B, n, m]
+        has_key = allowed.any(-1).expand(groups, batch, num_queries)
+        q = heads(_grouped_linear(hidden, [m.query for m in modules]))
+        k = heads(_grouped_linear(key_value, [m.key for m in modules]))
+        v = heads(_grouped_linear(key_value, [m.value for m in modules]))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(first.head_dim)  # eq. 9
+        scores = scores.masked_fill(~allowed.unsqueeze(2), torch.finfo(scores.dtype).min)
+        probs = torch.softmax(scores, dim=-1) * has_key[:, :, None, :, None].to(scores.dtype)
+        context = (first.dropout(probs) @ v).transpose(2, 3).reshape(groups, batch, num_queries, -1)
+        return _grouped_linear(context, [m.output for m in modules]), probs, has_key  # eq. 10
 
 
 class MCNCLCrossModalLayer(GradientCheckpointingLayer):
@@ -623,30 +693,74 @@ class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """queries: [B, n, 3, H] previous layer's outputs for the last n utterances; keys: [B, m, 3, H] the key/value
         source for all m utterances (n = m in a full forward, n = 1 when streaming); key_masks: [B, m, 3] bool.
-        Returns the new [B, n, 3, H] and attention probs [B, 6, heads, n, m]."""
+        Returns the new [B, n, 3, H] and attention probs [B, 6, heads, n, m].
+
+        The three query modalities are independent of each other, so each stage (first key, second key, FFN) runs
+        for all of them at once, with their weights stacked (`_grouped_linear`)."""
         batch, num_queries, _, hidden = queries.shape
         num_keys = keys.shape[1]
         # [3]: modality present anywhere; one host copy instead of a device sync per branch below. A skipped
         # attention equals a run one: no query row would have a key.
         present = key_masks.flatten(0, 1).any(0).tolist()
-        outputs, probs_all = [], []
-        for index, q in enumerate(MODALITIES):
-            state = queries[:, :, index]
-            for k in self.query_order[q]:
-                name, key_index = f"{q}_{k}", MODALITIES.index(k)
-                if present[index] and present[key_index]:
-                    update, probs, has_key = self.attention[name](
-                        state, keys[:, :, key_index], key_masks[:, :, key_index]
-                    )
-                    normed = self.attention_norm[name](state + self.dropout(update))  # Add & Norm (eq. 11)
-                    state = torch.where(has_key.unsqueeze(-1), normed, state)
-                else:
-                    probs = state.new_zeros(batch, self.attention[name].num_heads, num_queries, num_keys)
-                probs_all.append(probs)
-            if present[index]:
-                state = self.ffn_norm[q](state + self.dropout(self.ffn[q](state)))
-            outputs.append(state)
-        return torch.stack(outputs, dim=2), torch.stack(probs_all, dim=1)
+        states = queries.permute(2, 0, 1, 3)  # [3, B, n, H]
+        keys, key_masks = keys.permute(2, 0, 1, 3), key_masks.permute(2, 0, 1)
+        num_heads = next(iter(self.attention.values())).num_heads
+        probs_all = [queries.new_zeros(batch, num_heads, num_queries, num_keys)] * 6  # (query, key) in order
+        for stage in range(2):
+            key_index = [MODALITIES.index(self.query_order[q][stage]) for q in MODALITIES]
+            active = [i for i in range(3) if present[i] and present[key_index[i]]]
+            if not active:
+                continue
+            names = [f"{MODALITIES[i]}_{MODALITIES[key_index[i]]}" for i in active]
+            picked = [key_index[i] for i in active]
+            state = _select_groups(states, active)
+            update, probs, has_key = MCNCLCrossAttention.grouped_forward(
+                [self.attention[n] for n in names], state, keys[picked], key_masks[picked]
+            )
+            normed = _grouped_layer_norm(
+                state + self.dropout(update), [self.attention_norm[n] for n in names]
+            )
+            # Add & Norm (eq. 11), only for queries with a key: the others keep their state
+            states = _replace_groups(states, active, torch.where(has_key.unsqueeze(-1), normed, state))
+            for g, i in enumerate(active):
+                probs_all[2 * i + stage] = probs[g]
+        active = [i for i in range(3) if present[i]]
+        if active:
+            state = _select_groups(states, active)
+            ffns = [self.ffn[MODALITIES[i]] for i in active]
+            hidden_ffn = F.gelu(_grouped_linear(state, [f[0] for f in ffns]))
+            update = _grouped_linear(ffns[0][2](hidden_ffn), [f[3] for f in ffns])
+            norms = [self.ffn_norm[MODALITIES[i]] for i in active]
+            states = _replace_groups(states, active, _grouped_layer_norm(state + self.dropout(update), norms))
+        return states.permute(1, 2, 0, 3), torch.stack(probs_all, dim=1)
+
+
+def _select_groups(x: torch.Tensor, groups: list[int]) -> torch.Tensor:
+    """x[groups] along dim 0 (a no-op when all groups are taken)."""
+    return x if groups == list(range(x.shape[0])) else x[groups]
+
+
+def _replace_groups(x: torch.Tensor, groups: list[int], values: torch.Tensor) -> torch.Tensor:
+    """x with x[groups] = values along dim 0, out of place."""
+    if groups == list(range(x.shape[0])):
+        return values
+    return x.index_copy(0, torch.tensor(groups, device=x.device), values)
+
+
+def _grouped_linear(x: torch.Tensor, linears: list[nn.Linear]) -> torch.Tensor:
+    """Group g of x [G, ..., in] through linears[g] -> [G, ..., out], as one batched matmul."""
+    weight = torch.stack([m.weight for m in linears])  # [G, out, in]
+    bias = torch.stack([m.bias for m in linears]).unsqueeze(1)  # [G, 1, out]
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    return torch.baddbmm(bias, flat, weight.mT).view(*x.shape[:-1], -1)
+
+
+def _grouped_layer_norm(x: torch.Tensor, norms: list[nn.LayerNorm]) -> torch.Tensor:
+    """Group g of x [G, ..., H] through norms[g] (same eps and size for all)."""
+    expand = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+    weight = torch.stack([m.weight for m in norms]).view(expand)
+    bias = torch.stack([m.bias for m in norms]).view(expand)
+    return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:], eps=norms[0].eps), weight)
 
 
 class MCNCLProjectionHead(nn.Module):
@@ -887,16 +1001,21 @@ class MCNCLModel(MCNCLPreTrainedModel):
         )
         modality_mask, present = embedded.modality_mask, embedded.present
         # Dialogue context per modality: C^t, C^a, C^v; each encoder skips the utterances lacking its modality.
+        # The DialogueRNN recurrences of all present modalities run together (MCNCLContextEncoder.encode_all).
+        indices = [i for i in range(3) if present[i]]
+        encoded = dict(
+            zip(
+                indices,
+                MCNCLContextEncoder.encode_all(
+                    [self.context_encoders[MODALITIES[i]] for i in indices],
+                    [embedded.unimodal[:, :, i] for i in indices],
+                    embedded.speaker_ids,
+                    [modality_mask[..., i] for i in indices],
+                ),
+            )
+        )
         context = torch.stack(
-            [
-                self.context_encoders[m](
-                    embedded.unimodal[:, :, i], embedded.speaker_ids, modality_mask[..., i]
-                )
-                if present[i]
-                else embedded.unimodal[:, :, i]
-                for i, m in enumerate(MODALITIES)
-            ],
-            dim=2,
+            [encoded[i] if present[i] else embedded.unimodal[:, :, i] for i in range(3)], dim=2
         )
 
         states = context

@@ -267,3 +267,14 @@ def test_a_generator_of_conversations_is_still_accepted_and_checked_item_by_item
     assert [len(r) for r in results] == [1, 2]
     with pytest.raises(MCNCLInputError, match="got int"):
         list(classifier(c for c in [conversations[0], 3]))
+
+
+def test_frame_batch_size_chunks_the_backbone_without_changing_predictions(classifier, demo_corpus):
+    _, ds = demo_corpus
+    conversation = conversation_of(ds["train"][0])
+    chunked, default = classifier(conversation, frame_batch_size=5), classifier(conversation)
+    for a, b in zip(chunked, default, strict=True):
+        assert a["label"] == b["label"]
+        assert a["scores"] == pytest.approx(b["scores"], abs=1e-6)
+    with pytest.raises(ValueError, match="frame_batch_size"):
+        classifier(conversation, frame_batch_size=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 
 import pytest
@@ -294,3 +295,16 @@ def test_push_to_hub_card_is_ours_with_the_test_metrics(tmp_path):
     values = [result.metric_value for result in card.data.eval_results]
     assert any(abs(value - 0.4321) < 1e-6 for value in values), values
     assert "intended use" in card.content.lower()
+
+
+def test_bf16_autocast_and_fused_adamw_train_on_cpu(tmp_path):
+    """`--bf16` and `--optim adamw_torch_fused` (the Trainer's default with torch >= 2.8) through MCNCLTrainer."""
+    trainer = make_trainer(tmp_path, bf16=True, optim="adamw_torch_fused", max_steps=2)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    optimizer = trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer
+    assert all(group["fused"] for group in optimizer.param_groups)
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    assert losses and all(math.isfinite(loss) for loss in losses)
+    assert any(not torch.equal(p, before[n]) for n, p in trainer.model.named_parameters())
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # autocast: fp32 master weights

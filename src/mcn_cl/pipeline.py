@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 from transformers import Pipeline
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
@@ -84,6 +85,9 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             skipped (the model predicts from the modalities that remain) and a warning names what was skipped.
             An utterance left without any modality and an empty conversation are errors in both modes.
         batch_size (`int`, *optional*, defaults to 1): conversations per forward pass.
+        frame_batch_size (`int`, *optional*, defaults to 64): face frames per forward pass of the model's frozen
+            frame backbone (ResNet-101). The real frames of all utterances of the batch are run in chunks of this
+            size under `torch.inference_mode`, padded frames and utterances without video are skipped.
         device: as for every pipeline (`device=0` for the first GPU, `-1` or `"cpu"` for the CPU).
 
     The model is put in evaluation mode (no dropout): a batch of conversations gives the same predictions as one
@@ -116,10 +120,24 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
 
     # ------------------------------------------------------------------------------------------------ parameters
 
-    def _sanitize_parameters(self, top_k: int | None = None, on_error: str | None = None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        top_k: int | None = None,
+        on_error: str | None = None,
+        frame_batch_size: int | None = None,
+        **kwargs,
+    ):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(kwargs)}")
-        preprocess_params, postprocess_params = {}, {}
+        preprocess_params, forward_params, postprocess_params = {}, {}, {}
+        if frame_batch_size is not None:
+            if (
+                isinstance(frame_batch_size, bool)
+                or not isinstance(frame_batch_size, int)
+                or frame_batch_size < 1
+            ):
+                raise ValueError(f"frame_batch_size must be a positive integer, got {frame_batch_size!r}")
+            forward_params["frame_batch_size"] = frame_batch_size
         if on_error is not None:
             if on_error not in ON_ERROR:
                 raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -128,7 +146,7 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
                 raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
             postprocess_params["top_k"] = top_k
-        return preprocess_params, {}, postprocess_params
+        return preprocess_params, forward_params, postprocess_params
 
     def _input_error(self):
         """The processor's `MCNCLInputError` (reached through the processor object: this file imports no package
@@ -274,7 +292,36 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             raise TypeError(f"{type(self.processor).__name__} has no pad_dialogues: use an MCNCLProcessor")
         return self.processor.pad_dialogues(dialogues)
 
-    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+    def get_inference_context(self):
+        return torch.inference_mode
+
+    def _frame_features(self, inputs: dict[str, torch.Tensor], frame_batch_size: int) -> None:
+        """Replace `pixel_values` [B, N, L, 3, H, W] by `visual_features` [B, N, L, D] in place: the model's frozen
+        frame backbone over the real frames of the utterances that have video, `frame_batch_size` at a time."""
+        backbone = self.model.get_visual_backbone() if hasattr(self.model, "get_visual_backbone") else None
+        pixel_values = inputs.get("pixel_values")
+        if backbone is None or pixel_values is None:
+            return
+        batch, num_utt, num_frames = pixel_values.shape[:3]
+        real = inputs.get(
+            "frame_mask", torch.ones(batch, num_utt, num_frames, device=pixel_values.device)
+        ).bool()
+        if "modality_mask" in inputs:
+            real = real & inputs["modality_mask"][..., 2:3].bool()
+        if "utterance_mask" in inputs:
+            real = real & inputs["utterance_mask"][..., None].bool()
+        index = real.flatten().nonzero().squeeze(-1)
+        frames = pixel_values.flatten(0, 2)
+        backbone.eval()
+        encoded = [backbone(frames[chunk]) for chunk in index.split(frame_batch_size)]
+        size = encoded[0].shape[-1] if encoded else backbone.fc.out_features
+        features = frames.new_zeros(batch * num_utt * num_frames, size)
+        if encoded:
+            features[index] = torch.cat(encoded).to(features.dtype)
+        inputs.pop("pixel_values")
+        inputs["visual_features"] = features.view(batch, num_utt, num_frames, size)
+
+    def _forward(self, model_inputs: dict[str, Any], frame_batch_size: int = 64) -> dict[str, Any]:
         batch = self._pad_dialogues(model_inputs["dialogues"])
         batch.pop("labels", None)
         dtype = self.model.dtype
@@ -282,6 +329,7 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
             key: value.to(self.device, dtype=dtype if value.is_floating_point() else value.dtype)
             for key, value in batch.items()
         }
+        self._frame_features(inputs, frame_batch_size)
         logits = self.model(**inputs).logits
         # "logits" first: the base class reads the batch size from the first entry
         return {"logits": logits.float(), "meta": model_inputs["meta"]}

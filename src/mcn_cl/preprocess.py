@@ -44,15 +44,15 @@ def loader_row_to_conversation(utterances: list[Mapping[str, Any]]) -> list[dict
     ]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def frame_features(
     backbone: torch.nn.Module, pixel_values: np.ndarray, frame_mask: np.ndarray, batch_size: int = 64
 ) -> np.ndarray:
-    """Run a frozen frame backbone over the real frames of one dialogue.
+    """Run a frozen frame backbone over the real frames of the clips of one or more dialogues.
 
     Args:
-        backbone: `[F, 3, H, W] -> [F, D]` (e.g. ResNet-101, D = 1000), run in eval mode under `no_grad`.
-        pixel_values: float32 [N, L, 3, H, W].
+        backbone: `[F, 3, H, W] -> [F, D]` (e.g. ResNet-101, D = 1000), run in eval mode under `inference_mode`.
+        pixel_values: float32 [N, L, 3, H, W] (N clips: the utterances of one dialogue or of several).
         frame_mask: [N, L], 1 = real frame; padded frames are not run and stay 0 in the output.
         batch_size: frames per forward pass.
 
@@ -99,17 +99,28 @@ def _prepare_batch(
 ) -> dict[str, list]:
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
-    out: dict[str, list] = {}
+    prepared = []
     for dialogue_id, utterances in zip(batch["dialogue_id"], batch["utterances"]):
         features = processor.prepare_dialogue(
             loader_row_to_conversation(utterances), on_error=on_error, dialogue_id=dialogue_id
         )
         if "labels" in features:  # ClassLabel column: -1 = unlabelled (the collator turns it into -100)
             features["labels"] = [y if y >= 0 else -1 for y in features["labels"]]
-        if backbone is not None and "pixel_values" in features:
-            features["visual_features"] = frame_features(
-                backbone, features.pop("pixel_values"), features["frame_mask"], frame_batch_size
-            )
+        prepared.append(features)
+    with_frames = [f for f in prepared if "pixel_values" in f]
+    if backbone is not None and with_frames:
+        # one backbone pass over the real frames of all the batch's clips (chunks of frame_batch_size frames)
+        sizes = [len(f["pixel_values"]) for f in with_frames]
+        encoded = frame_features(
+            backbone,
+            np.concatenate([f.pop("pixel_values") for f in with_frames]),
+            np.concatenate([f["frame_mask"] for f in with_frames]),
+            frame_batch_size,
+        )
+        for f, visual in zip(with_frames, np.split(encoded, np.cumsum(sizes)[:-1])):
+            f["visual_features"] = visual
+    out: dict[str, list] = {}
+    for features, utterances in zip(prepared, batch["utterances"]):
         n = len(utterances)
         for key, inner in columns.items():  # a modality no utterance of this dialogue has: zeros, masked
             if key not in features:
@@ -222,8 +233,8 @@ def prepare_dataset(
         dataset_dict: the loader's `DatasetDict` (or one split), one row per dialogue (section 1).
         processor: an `MCNCLProcessor`.
         visual_backbone: the model's frozen frame backbone (`model.get_visual_backbone()`, ResNet-101): when
-            given, each dialogue's frames are run through it once (eval mode, `torch.no_grad`, `frame_batch_size`
-            frames per pass, padded frames skipped) and the rows hold `visual_features` [N, L, D] instead of
+            given, the frames of all the clips of a `map` batch are run through it together (eval mode,
+            `torch.inference_mode`, `frame_batch_size` frames per pass, padded frames skipped) and the rows hold `visual_features` [N, L, D] instead of
             `pixel_values` [N, L, 3, H, W] (D = 1000, and about 150x less disk).
         num_proc: worker processes of `datasets.map`. Workers are forked (Linux) and receive a pickled copy of
             the processor and backbone; each one runs torch with a single thread so that num_proc workers use
