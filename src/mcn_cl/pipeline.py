@@ -61,7 +61,59 @@ def _collate_conversations(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {"dialogues": [item["dialogue"] for item in items], "meta": [item["meta"] for item in items]}
 
 
-class MultimodalEmotionRecognitionPipeline(Pipeline):
+class ProcessorPipeline(Pipeline):
+    """What the package's pipelines share: one `ProcessorMixin` as the only preprocessing component (checked at
+    construction, saved with the model), the model in evaluation mode, and a `DataLoader` whose `collate_fn` keeps
+    the preprocessed items unpadded (each pipeline's `_forward` pads its batch with the processor).
+
+    Subclasses set `processor_name` / `processor_method` (their processor class, and a method it must have) and
+    `collate_fn`.
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_feature_extractor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    processor_name: str = ""
+    processor_method: str = ""
+    collate_fn = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.processor is None or not hasattr(self.processor, self.processor_method):
+            raise ValueError(
+                f"{type(self).__name__} needs the model's {self.processor_name}: pass processor=... (or a checkpoint "
+                f"folder that holds processor_config.json), got {type(self.processor).__name__}"
+            )
+        # The processor is the pipeline's one preprocessing component and `save_pretrained` saves it whole; the base
+        # class would also save its feature extractor / image processor on its own (a second, redundant config).
+        self.feature_extractor = None
+        self.image_processor = None
+        self.model.eval()
+
+    def save_pretrained(self, save_directory, **kwargs):
+        """Save the model (with this file and `custom_pipelines` in its config) and the processor, so that
+        `pipeline(task, model=save_directory, trust_remote_code=True)` loads them."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory, **kwargs)
+
+    def get_iterator(
+        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
+    ):
+        # As the base class, with `collate_fn`: the items are padded together in `_forward`.
+        if isinstance(inputs, Sized):
+            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        else:
+            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
+        loader = DataLoader(
+            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=type(self).collate_fn
+        )
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
+
+
+class MultimodalEmotionRecognitionPipeline(ProcessorPipeline):
     r"""
     Emotion recognition in conversation with an MCN-CL model ([`MCNCLForEmotionRecognition`] and its
     [`MCNCLProcessor`]): every utterance of a conversation gets an emotion, predicted from its text, speech and face
@@ -94,29 +146,8 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
     conversation at a time.
     """
 
-    _load_processor = True
-    _load_tokenizer = False
-    _load_feature_extractor = False
-    _load_image_processor = False
-    _load_video_processor = False
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.processor is None or not hasattr(self.processor, "prepare_dialogue"):
-            raise ValueError(
-                f"{type(self).__name__} needs the model's MCNCLProcessor: pass processor=... (or a checkpoint folder "
-                f"that holds processor_config.json), got {type(self.processor).__name__}"
-            )
-        # The processor is the pipeline's one preprocessing component and `save_pretrained` saves it whole; the base
-        # class would also save its feature extractor on its own (a second, redundant preprocessor_config.json).
-        self.feature_extractor = None
-        self.model.eval()
-
-    def save_pretrained(self, save_directory, **kwargs):
-        """Save the model (with this file and `custom_pipelines` in its config) and the processor, so that
-        `pipeline("multimodal-emotion-recognition", model=save_directory, trust_remote_code=True)` loads them."""
-        super().save_pretrained(save_directory, **kwargs)
-        self.processor.save_pretrained(save_directory, **kwargs)
+    processor_name, processor_method = "MCNCLProcessor", "prepare_dialogue"
+    collate_fn = staticmethod(_collate_conversations)
 
     # ------------------------------------------------------------------------------------------------ parameters
 
@@ -203,20 +234,6 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
                 "inputs",
             )
         return super().__call__(list(inputs), **kwargs)
-
-    def get_iterator(
-        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
-    ):
-        # As the base class, with a collate function for whole dialogues: they are padded together in `_forward`.
-        if isinstance(inputs, Sized):
-            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
-        else:
-            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
-        loader = DataLoader(
-            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_collate_conversations
-        )
-        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
-        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     # ------------------------------------------------------------------------------------------------ the steps
 
@@ -359,4 +376,4 @@ class MultimodalEmotionRecognitionPipeline(Pipeline):
         return results
 
 
-__all__ = ["MultimodalEmotionRecognitionPipeline", "TASK"]
+__all__ = ["MultimodalEmotionRecognitionPipeline", "ProcessorPipeline", "TASK"]

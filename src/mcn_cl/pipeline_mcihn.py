@@ -11,19 +11,20 @@ its polarity out, with an MCIHN model.
 ```
 
 Like the MCN-CL pipeline, this file travels to the Hub (`mcn_cl.hub_mcihn.save_mcihn_for_hub` copies it next to the
-weights and writes `custom_pipelines` into `config.json`): it imports only public libraries and reaches the
-processor's code through the processor object. The package registers it in `mcn_cl.registration`.
+weights and writes `custom_pipelines` into `config.json`): it imports only public libraries and its sibling
+`pipeline.py` (the shared `ProcessorPipeline`, copied with it), and reaches the processor's code through the
+processor object. The package registers it in `mcn_cl.registration`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sized
+from collections.abc import Mapping
 from typing import Any
 
-from torch.utils.data import DataLoader
-from transformers import Pipeline
-from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 from transformers.utils import logging
+
+# Same-folder import: `save_pretrained` copies pipeline.py next to this file in a Hub folder.
+from .pipeline import ProcessorPipeline
 
 logger = logging.get_logger(__name__)
 
@@ -36,7 +37,7 @@ def _collate_utterances(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {"features": [item["features"] for item in items], "skipped": [item["skipped"] for item in items]}
 
 
-class MultimodalSentimentAnalysisPipeline(Pipeline):
+class MultimodalSentimentAnalysisPipeline(ProcessorPipeline):
     r"""
     Utterance-level sentiment analysis with an MCIHN model ([`MCIHNForMultimodalSentiment`] and its
     [`MCIHNProcessor`]).
@@ -58,26 +59,8 @@ class MultimodalSentimentAnalysisPipeline(Pipeline):
         on_error (`str`, *optional*, defaults to `"raise"`): `"raise"` or `"mask"` (see [`MCIHNProcessor`]).
     """
 
-    _load_processor = True
-    _load_tokenizer = False
-    _load_feature_extractor = False
-    _load_image_processor = False
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.processor is None or not hasattr(self.processor, "prepare_utterance"):
-            raise ValueError(
-                f"{type(self).__name__} needs the model's MCIHNProcessor: pass processor=... (or a checkpoint folder "
-                f"that holds processor_config.json), got {type(self.processor).__name__}"
-            )
-        self.feature_extractor = None
-        self.image_processor = None
-        self.model.eval()
-
-    def save_pretrained(self, save_directory, **kwargs):
-        """Save the model (with this file and `custom_pipelines` in its config) and the processor."""
-        super().save_pretrained(save_directory, **kwargs)
-        self.processor.save_pretrained(save_directory, **kwargs)
+    processor_name, processor_method = "MCIHNProcessor", "prepare_utterance"
+    collate_fn = staticmethod(_collate_utterances)
 
     def _sanitize_parameters(self, neutral_band: float | None = None, on_error: str | None = None, **kwargs):
         if kwargs:
@@ -102,20 +85,6 @@ class MultimodalSentimentAnalysisPipeline(Pipeline):
             if bad is not None:
                 raise TypeError(f"input {bad}: expected an utterance dict, got {type(inputs[bad]).__name__}")
         return super().__call__(inputs, **kwargs)
-
-    def get_iterator(
-        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
-    ):
-        # As the base class, with a collate function for unpadded utterances (padded together in `_forward`).
-        if isinstance(inputs, Sized):
-            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
-        else:
-            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
-        loader = DataLoader(
-            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_collate_utterances
-        )
-        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
-        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     def preprocess(self, utterance, on_error: str = "raise") -> dict[str, Any]:
         utterance = dict(utterance)
