@@ -177,7 +177,7 @@ def build_dataset_dict(
     fingerprint_parts: Sequence[Any],
     cache_dir: str | os.PathLike | None = None,
     transform: Callable | None = None,
-    hash_rows: bool = True,
+    row_key: str | None = None,
 ) -> DatasetDict:
     """One cached ``Dataset.from_generator`` per split.
 
@@ -189,13 +189,13 @@ def build_dataset_dict(
         cache_dir: where the Arrow files go (defaults to the `datasets` cache).
         transform: optional picklable callable applied to each row inside the generator (e.g. the media
             probing of MELD, so that it is cached too).
-        hash_rows: include the rows' content in the cache key. False for rows holding large arrays: then only
-            the dialogue ids enter it, and `fingerprint_parts` must identify the source (e.g. its file
-            signature).
+        row_key: `None` puts the rows' content in the cache key. For rows holding large arrays, the name of a
+            field that identifies a row (e.g. `"dialogue_id"`): then only that field enters the key, and
+            `fingerprint_parts` must identify the source (e.g. its file signature).
     """
     out = {}
     for name, rows in splits.items():
-        keyed = rows if hash_rows else [r["dialogue_id"] for r in rows]
+        keyed = rows if row_key is None else [r[row_key] for r in rows]
         fp = content_fingerprint(list(fingerprint_parts), name, keyed, features.to_dict())
         out[name] = Dataset.from_generator(
             _yield_rows,

@@ -303,7 +303,7 @@ def load_feature_pickle(
         Features(spec),
         fingerprint_parts=["feature_pickle", dataset, path_signature(path), validation_fraction, seed],
         cache_dir=cache_dir,
-        hash_rows=False,
+        row_key="dialogue_id",
     )
 
 

@@ -35,13 +35,11 @@ from transformers.utils import logging
 
 from ._common import (
     DatasetFormatError,
-    _yield_rows,
     build_dataset_dict,
-    content_fingerprint,
     find_child_case_insensitive,
     path_signature,
 )
-from .feature_pickles import safe_load_pickle
+from .feature_pickles import feature_sizes, safe_load_pickle
 from .meld import probe_clip
 
 logger = logging.get_logger(__name__)
@@ -315,32 +313,20 @@ def load_mmsa_features(
         spec[key] = Array2D(shape=(None, size), dtype="float32")
     spec["modality_mask"] = List(Value("int64"))
     features = Features(spec)
-    out = {}
-    for name, rows in splits.items():
-        fingerprint = content_fingerprint(
-            ["mmsa_features", dataset, path_signature(path)], name, features.to_dict()
-        )
-        out[name] = Dataset.from_generator(
-            _yield_rows,
-            features=features,
-            gen_kwargs={"rows": tuple(rows), "transform": None},
-            cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
-            fingerprint=fingerprint,
-            split=name,
-        )
-    return DatasetDict(out)
+    return build_dataset_dict(
+        splits,
+        features,
+        fingerprint_parts=["mmsa_features", dataset, path_signature(path)],
+        cache_dir=cache_dir,
+        row_key="id",
+    )
 
 
 def mmsa_feature_sizes(dataset: Dataset | DatasetDict) -> dict[str, int | None]:
     """``{"text": D_t, "audio": D_a, "visual": D_v}`` of an MMSA feature dataset (None when absent). Set
-    `MCIHNConfig(audio_feature_size=..., visual_feature_size=...)` from it."""
-    if isinstance(dataset, DatasetDict):
-        dataset = next(iter(dataset.values()))
-    out = {}
-    for modality in ("text", "audio", "visual"):
-        feature = dataset.features.get(f"{modality}_features")
-        out[modality] = int(feature.shape[1]) if isinstance(feature, Array2D) else None
-    return out
+    `MCIHNConfig(audio_feature_size=..., visual_feature_size=...)` from it. The same `*_features` columns as the
+    feature pickles of MCN-CL, so the same reading."""
+    return feature_sizes(dataset)
 
 
 __all__ = [
