@@ -1,6 +1,7 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""What the benchmark scripts share: the machine description of their results, the atomic writer of their results
-JSON, the clean-up of training run folders and the writer of the generated sections of BENCHMARKS.md."""
+"""What the benchmark scripts share: the training arguments of the checkpoint selection, the machine description of
+their results, the atomic writer of their results JSON, the clean-up of training run folders and the writer of the
+generated sections of BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ import json
 import os
 import platform
 import shutil
+
+# `examples/train*.py` arguments of every benchmark training run: the best checkpoint on dev weighted F1 is kept and
+# evaluated on test once; quiet logging, no reporting integrations.
+SELECT_ON_DEV_ARGS = {
+    "save_total_limit": 1,
+    "load_best_model_at_end": "true",
+    "metric_for_best_model": "weighted_f1",
+    "greater_is_better": "true",
+    "logging_steps": 50,
+    "report_to": "none",
+    "dataloader_num_workers": 0,
+    "disable_tqdm": "true",
+}
 
 
 def machine_info() -> dict:

@@ -37,8 +37,8 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
+from _common import SELECT_ON_DEV_ARGS, remove_weights, save_json, write_markdown
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
-from _common import remove_weights, save_json, write_markdown
 from meld_text import LABELS  # the MELD emotions, in the order of the MCN-CL rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,15 +83,8 @@ def train_arguments(args, seed: int, run_dir: str) -> list[str]:
         "eval_steps": args.eval_fraction,
         "save_strategy": "steps",
         "save_steps": args.eval_fraction,
-        "save_total_limit": 1,
-        "load_best_model_at_end": "true",
-        "metric_for_best_model": "weighted_f1",
-        "greater_is_better": "true",
-        "logging_steps": 50,
-        "report_to": "none",
-        "dataloader_num_workers": 0,
+        **SELECT_ON_DEV_ARGS,
         "seed": seed,
-        "disable_tqdm": "true",
     }
     if args.max_utterances:
         values["max_train_samples"] = args.max_utterances
