@@ -11,7 +11,7 @@ from conftest import like_trained, make_tiny_config, run_without_mcn_cl
 from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition, MCNCLModel
-from mcn_cl.modeling.modeling_mcn_cl import MCNCLPyramidSqueezeAttention
+from mcn_cl.modeling.unimodal_encoders_mcn_cl import MCNCLPyramidSqueezeAttention
 
 B, N, T, L = 2, 5, 6, 3
 
