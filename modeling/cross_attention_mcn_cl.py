@@ -128,9 +128,9 @@ class MCNCLFeedForward(nn.Sequential):
 class MCNCLCrossModalLayer(GradientCheckpointingLayer):
     """One MCN layer (Sec. 2.3): every modality is a query (triple query). For query modality q with keys (k1, k2)
     from `config.query_order`: F = Add&Norm(F_q + MHA(F_q, K_k1)) (eqs. 6-11), F = Add&Norm(F + MHA(F, K_k2))
-    (eqs. 12-14), F = Add&Norm(F + FFN(F)) ([`MCNCLFeedForward`]). Keys/values are the context features C^k (eqs. 7, 13) or, with
-    `kv_source="previous_layer"`, the key modality's output of the previous layer. A query without any valid key
-    in its dialogue skips that attention's Add&Norm."""
+    (eqs. 12-14), F = Add&Norm(F + FFN(F)) ([`MCNCLFeedForward`]). Keys/values are the context features C^k
+    (eqs. 7, 13) or, with `kv_source="previous_layer"`, the key modality's output of the previous layer. A query
+    without any valid key in its dialogue skips that attention's Add&Norm."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()

@@ -65,11 +65,12 @@ class MCNCLStream:
     """Online inference with a causal MCN-CL (`config.causal=True`): one utterance per dialogue at a time, each
     prediction from the utterances so far only.
 
-    The stream caches ([`MCNCLStreamState`]), for each modality, the context encoder's state (DialogueRNN global / party / emotion states
-    and the past global states; GRU hidden state; the transformer's past layer inputs), the modality masks of the
-    past utterances and the MCN keys/values (the context features, and with `kv_source="previous_layer"` every
-    layer's past inputs), so a step costs one utterance, not a re-run of the dialogue. Streaming N utterances gives
-    the logits of the model's forward over the N utterances (up to float rounding).
+    The stream caches ([`MCNCLStreamState`], in `stream.state`), for each modality, the context encoder's state
+    (DialogueRNN global / party / emotion states and the past global states; GRU hidden state; the transformer's
+    past layer inputs), the modality masks of the past utterances and the MCN keys/values (the context features,
+    and with `kv_source="previous_layer"` every layer's past inputs), so a step costs one utterance, not a re-run
+    of the dialogue. Streaming N utterances gives the logits of the model's forward over the N utterances (up to
+    float rounding). The state is immutable: `step` stores a new one, so a saved `stream.state` can be restored.
 
     ```python
     >>> stream = model.eval().init_stream(batch_size=1)
