@@ -112,11 +112,16 @@ class MCIHNSentimentOutput(ModelOutput):
 # ------------------------------------------------------------------------------------------------------ helpers
 
 
+# Copied from mcn_cl.modeling.unimodal_encoders_mcn_cl._masked_mean
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Mean of `x` over `dim` where `mask` (broadcastable, same rank) is true; 0 where nothing is valid."""
+    x = torch.where(mask.bool(), x, 0.0)
+    return x.sum(dim) / mask.to(x.dtype).sum(dim).clamp(min=1.0)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `x` [B, T, D] over the frames where `mask` [B, T] is true: [B, D] (0 where none is)."""
-    mask = mask.unsqueeze(-1)
-    x = torch.where(mask, x, 0.0)
-    return x.sum(1) / mask.to(x.dtype).sum(1).clamp(min=1.0)
+    return _masked_mean(x, mask.unsqueeze(-1), dim=1)
 
 
 def mmd_rbf(x: torch.Tensor, y: torch.Tensor, scales: Sequence[float] = (0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:

@@ -16,6 +16,18 @@ pytest_plugins = ["_fixtures_pipeline"]
 
 LABELS = ["neutral", "joy", "sadness", "anger"]
 
+# The model code `save_pretrained` copies next to the weights: the file named in `auto_map` and the same-folder
+# siblings it imports relatively, recursively (transformers' `custom_object_save`).
+MODEL_FILES = (
+    "configuration_mcn_cl.py",
+    "modeling_mcn_cl.py",
+    "unimodal_encoders_mcn_cl.py",
+    "context_encoders_mcn_cl.py",
+    "grouped_dialogue_rnn.py",
+    "cross_attention_mcn_cl.py",
+    "streaming_mcn_cl.py",
+)
+
 
 def fake_test_results(dataset: str = "demo") -> dict:
     """What examples/train.py writes to test_results.json (Trainer metrics with the `test_` prefix + run info)."""
@@ -49,8 +61,7 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
     assert {
         "config.json",
         "model.safetensors",
-        "configuration_mcn_cl.py",
-        "modeling_mcn_cl.py",
+        *MODEL_FILES,
         "processor_config.json",
         "processing_mcn_cl.py",
         "feature_extraction_mcn_cl.py",
@@ -85,6 +96,49 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
     torch.testing.assert_close(
         logits_of(loaded, loaded_processor, conversation), logits_of(model, processor, conversation)
     )
+
+
+REMOTE_MODEL_SCRIPT = """
+import sys
+
+import torch
+from transformers import AutoModel
+
+folder, inputs_path, out_path = sys.argv[1:4]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(model).__name__ == "MCNCLForEmotionRecognition", type(model)
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+inputs = torch.load(inputs_path)
+with torch.no_grad():
+    torch.save(model(**inputs).logits, out_path)
+"""
+
+
+def test_hub_folder_holds_every_model_file_and_loads_in_a_fresh_process_without_the_package(
+    checkpoint, model_and_processor, demo_corpus, tmp_path
+):
+    import ast
+
+    from conftest import run_without_mcn_cl
+
+    files = set(os.listdir(checkpoint))
+    assert set(MODEL_FILES) <= files, set(MODEL_FILES) - files
+    for name in MODEL_FILES:  # every relative import of the model code is in the folder too
+        tree = ast.parse(open(os.path.join(checkpoint, name)).read())
+        siblings = {f"{n.module}.py" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+        assert siblings <= files, (name, siblings - files)
+
+    model, processor = model_and_processor
+    _, ds = demo_corpus
+    inputs = dict(processor(conversation_of(ds["test"][0])))
+    torch.save(inputs, tmp_path / "inputs.pt")
+    result = run_without_mcn_cl(
+        REMOTE_MODEL_SCRIPT, checkpoint, tmp_path / "inputs.pt", tmp_path / "logits.pt", workdir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), expected, atol=1e-6, rtol=0)
 
 
 def test_the_pipeline_file_imports_only_public_libraries(checkpoint):

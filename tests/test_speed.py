@@ -16,13 +16,9 @@ from _reference_speed import (  # tests/ helper
 from torch import nn
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
+from mcn_cl.modeling.context_encoders_mcn_cl import MCNCLDialogueRNN, _DialogueRNNCell, run_dialogue_rnns
+from mcn_cl.modeling.cross_attention_mcn_cl import MCNCLCrossModalLayer
 from mcn_cl.modeling.grouped_dialogue_rnn import grouped_dialogue_rnn
-from mcn_cl.modeling.modeling_mcn_cl import (
-    MCNCLCrossModalLayer,
-    MCNCLDialogueRNN,
-    _DialogueRNNCell,
-    run_dialogue_rnns,
-)
 
 HIDDEN = 16
 
@@ -105,7 +101,7 @@ def test_run_dialogue_rnns_equals_each_rnn_on_its_own(causal):
 
 
 def test_cell_step_by_step_equals_the_grouped_engine():
-    """The stream advances `_DialogueRNNCell.step` one utterance at a time; the full forward runs the grouped
+    """The stream advances `_DialogueRNNCell.stream_step` one utterance at a time; the full forward runs the grouped
     engine: both compute the same recurrence (any mask pattern)."""
     cell = _cells(1)[0]
     x, speakers, mask = _inputs(1, seed=11)
@@ -113,7 +109,7 @@ def test_cell_step_by_step_equals_the_grouped_engine():
     state, history, outputs = cell.initial_state(x[:, 0]), [], []
     for t in range(x.shape[1]):
         past = torch.stack(history, dim=1) if history else None
-        state = cell.step(x[:, t], speakers[:, t], mask[:, t], state, past, mask[:, :t])
+        state = cell.stream_step(x[:, t], speakers[:, t], mask[:, t], state, past, mask[:, :t])
         history.append(state.global_state)
         outputs.append(state.emotion)
     torch.testing.assert_close(torch.stack(outputs, dim=1), cell(x, speakers, mask), atol=1e-5, rtol=1e-5)
