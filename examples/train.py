@@ -35,9 +35,9 @@ from transformers import HfArgumentParser, TrainingArguments, set_seed
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.datasets_scripts import label_names
-from mcn_cl.hub import make_hub_ready, write_model_card
-from mcn_cl.metrics import emotion_metrics, make_compute_metrics
-from mcn_cl.trainer import checkpoint_is_complete, last_complete_checkpoint
+from mcn_cl.hub_mcn_cl import make_hub_ready, write_model_card
+from mcn_cl.metrics_mcn_cl import emotion_metrics, make_compute_metrics
+from mcn_cl.trainer_base import checkpoint_is_complete, last_complete_checkpoint
 
 logger = logging.getLogger("mcn_cl.train")
 

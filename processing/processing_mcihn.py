@@ -440,22 +440,9 @@ class MCIHNProcessor(ProcessorMixin):
         return batch
 
 
+# `auto_map` in the saved processor_config.json (the Hub path); the package registers it with AutoProcessor in
+# `mcn_cl.registration`.
 MCIHNProcessor.register_for_auto_class("AutoProcessor")
 
-
-def _register_with_auto_classes() -> None:
-    """Register the processor under the `mcihn` config (looked up in `transformers`' registry, so that this file does
-    not depend on the modeling files; with `trust_remote_code=True` the saved `auto_map` is used instead)."""
-    from transformers import AutoProcessor
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    try:
-        config_class = CONFIG_MAPPING["mcihn"]
-    except KeyError:
-        return
-    AutoProcessor.register(config_class, MCIHNProcessor, exist_ok=True)
-
-
-_register_with_auto_classes()
 
 __all__ = ["MCIHNProcessor", "pad_utterances"]

@@ -721,28 +721,9 @@ class MCNCLProcessor(ProcessorMixin):
         return batch
 
 
+# `auto_map` in the saved processor_config.json (the Hub path, trust_remote_code). The package's Auto-class
+# registration (AutoProcessor, AutoFeatureExtractor, AutoVideoProcessor under MCNCLConfig) is `mcn_cl.registration`.
 MCNCLProcessor.register_for_auto_class("AutoProcessor")
 
-
-def _register_with_auto_classes() -> None:
-    """Register the processor and its components with the Auto classes under the `mcn_cl` config.
-
-    The config class is looked up in `transformers`' registry (`import mcn_cl` registers it before importing this
-    module) rather than imported, so that this file does not depend on the modeling files. Loaded from the Hub
-    with `trust_remote_code=True`, the `auto_map` entries of the saved configs are used instead.
-    """
-    from transformers import AutoFeatureExtractor, AutoProcessor, AutoVideoProcessor
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    try:
-        config_class = CONFIG_MAPPING["mcn_cl"]
-    except KeyError:
-        return
-    AutoFeatureExtractor.register(config_class, MCNCLFeatureExtractor, exist_ok=True)
-    AutoVideoProcessor.register(config_class, MCNCLVideoProcessor, exist_ok=True)
-    AutoProcessor.register(config_class, MCNCLProcessor, exist_ok=True)
-
-
-_register_with_auto_classes()
 
 __all__ = ["MCNCLProcessor", "pad_dialogues"]

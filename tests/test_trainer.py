@@ -15,8 +15,8 @@ from transformers import TrainerCallback, TrainingArguments
 
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.losses import contrastive_terms
-from mcn_cl.metrics import make_compute_metrics
-from mcn_cl.trainer import pretrained_tower_parameters
+from mcn_cl.metrics_mcn_cl import make_compute_metrics
+from mcn_cl.trainer_mcn_cl import pretrained_tower_parameters
 
 NUM_LABELS = 3
 

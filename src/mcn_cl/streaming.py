@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from .pipeline import _ALIASES, MODALITY_KEYS, ON_ERROR
+from .pipeline_mcn_cl import _ALIASES, MODALITY_KEYS, ON_ERROR
 
 logger = logging.get_logger(__name__)
 
