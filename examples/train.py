@@ -44,8 +44,9 @@ logger = logging.getLogger("mcn_cl.train")
 DATASETS = ("demo", "iemocap", "meld", "feature_pickle")
 # Training-argument defaults of this script (the `TrainingArguments` defaults otherwise): the fusion network's learning
 # rate (`--learning_rate`; the pretrained towers get `--encoder_learning_rate`), warm-up as a fraction of the steps, a
-# linear decay, weight decay (never on biases / norms) and epochs. Best guess before the MELD dev search of
-# benchmarks/meld_text.py (issue 11): to be confirmed from its runs.
+# linear decay, weight decay (never on biases / norms) and epochs. The learning rates (fusion 1e-3, encoder 3e-5) and
+# the warm-up are those the MELD dev search of benchmarks/meld_text.py chose and confirmed over three seeds
+# (BENCHMARKS.md, "recipe:speakers=1").
 RECIPE_DEFAULTS = {
     "learning_rate": 1e-3,
     "warmup_steps": 0.1,

@@ -22,7 +22,7 @@ MCIHN_MODALITIES = ("text", "audio", "visual")
 MCIHN_PAIRS = (("text", "audio"), ("text", "visual"), ("audio", "visual"))
 REGRESSION_LOSSES = ("l1", "mse")
 
-# bert-base-uncased's architecture: the paper's text extractor, the default text tower.
+# bert-base-uncased's architecture: the default text tower (our choice; the paper names no text model).
 _BERT_BASE = {
     "model_type": "bert",
     "vocab_size": 30522,

@@ -38,7 +38,7 @@ _ROBERTA_BASE = {
     "eos_token_id": 2,
 }
 
-# Label order of the published feature files (DESIGN.md, "Decisions").
+# Label order of the published feature files (docs/DESIGN.md, "Decisions").
 IEMOCAP_LABELS = ("hap", "sad", "neu", "ang", "exc", "fru")
 MELD_LABELS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 

@@ -17,7 +17,7 @@ B, N, T, L = 2, 5, 6, 3
 
 
 def make_inputs(config, text="features", visual="features", audio=True, seed=0, labels=True):
-    """Random inputs of the DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
+    """Random inputs of the docs/DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
     g = torch.Generator().manual_seed(seed)
     inputs = {
         "speaker_ids": torch.tensor([[0, 1, 0, 1, 2], [0, 1, 1, 0, 0]]),

@@ -193,7 +193,7 @@ class MCNCLTrainer(Trainer):
 
         Args:
             model (`nn.Module`): the (possibly DDP/FSDP-wrapped) [`MCNCLForEmotionRecognition`].
-            inputs (`dict`): a collated batch (DESIGN.md's tensors) with `labels` `[B, N]`.
+            inputs (`dict`): a collated batch (docs/DESIGN.md's tensor contract) with `labels` `[B, N]`.
             return_outputs (`bool`): also return the model output (evaluation).
             num_items_in_batch: unused (see `model_accepts_loss_kwargs` above).
         """
