@@ -24,6 +24,8 @@ from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPI
 from transformers.pipelines import PIPELINE_REGISTRY
 
 def name(obj):
+    if isinstance(obj, dict):  # the video-processor mapping holds {{backend: class}}
+        obj = next(iter(obj.values()))
     return None if obj is None else obj.__module__ + "." + obj.__qualname__
 
 def lookup(mapping, key):
