@@ -3,9 +3,10 @@
 Recognition" (Zhang, Yang, Sun, Pang, Xu; arXiv 2510.24827). Utterance-level: one sentiment score (or class) per
 utterance from its text, speech and face-video sequences.
 
-Modules, named after the paper: feature extraction (BERT / Wav2Vec2 / CLIP towers, or precomputed sequences),
-Feature Reconstruction Module (`MCIHNAdversarialAutoencoder`, one per modality), Cross-modal Gate Mechanism Model
-(`MCIHNCrossModalGate`, one per modality pair, with an MMD objective), Feature Fusion Module (`MCIHNFusion`) and
+Modules: feature extraction (BERT / Wav2Vec2 / CLIP towers, our choice: the paper names no extractor; or
+precomputed sequences), then, named after the paper, the Feature Reconstruction Module
+(`MCIHNAdversarialAutoencoder`, one per modality), Cross-modal Gate Mechanism Model (`MCIHNCrossModalGate`, one
+per modality pair, with an MMD objective; its Gaussian kernels are ours), Feature Fusion Module (`MCIHNFusion`) and
 the head. The choices the paper leaves open are documented in `MCIHNConfig`.
 
 This file travels to the Hub next to the weights (`save_pretrained` copies it flat into the checkpoint folder so

@@ -10,7 +10,7 @@ from _fixtures_pipeline import conversation_of
 from huggingface_hub import ModelCard
 from transformers import AutoModel, AutoProcessor
 
-from mcn_cl.hub import make_hub_ready, model_card, save_for_hub, write_model_card
+from mcn_cl.hub_mcn_cl import make_hub_ready, model_card, save_for_hub, write_model_card
 
 pytest_plugins = ["_fixtures_pipeline"]
 
@@ -68,14 +68,15 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
         "video_processing_mcn_cl.py",
         "tokenizer.json",
         "tokenizer_config.json",
-        "pipeline.py",
+        "pipeline_mcn_cl.py",
+        "pipeline_base.py",  # its same-folder base, copied with it
         "README.md",
     } <= files
     assert not [f for f in files if f.startswith(".")], files  # the staging folder is gone
     config = json.loads(open(os.path.join(checkpoint, "config.json")).read())
     assert config["custom_pipelines"] == {
         "multimodal-emotion-recognition": {
-            "impl": "pipeline.MultimodalEmotionRecognitionPipeline",
+            "impl": "pipeline_mcn_cl.MultimodalEmotionRecognitionPipeline",
             "pt": ["AutoModel"],
             "type": "multimodal",
         }
@@ -141,18 +142,20 @@ def test_hub_folder_holds_every_model_file_and_loads_in_a_fresh_process_without_
     torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), expected, atol=1e-6, rtol=0)
 
 
-def test_the_pipeline_file_imports_only_public_libraries(checkpoint):
+def test_the_pipeline_files_import_only_public_libraries_and_each_other(checkpoint):
     import ast
 
-    tree = ast.parse(open(os.path.join(checkpoint, "pipeline.py")).read())
-    roots = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-        if not (isinstance(node, ast.ImportFrom) and node.level)
-    }
-    assert roots <= {"__future__", "sys", "collections", "typing", "numpy", "torch", "transformers"}, roots
+    roots, relative = set(), set()
+    for name in ("pipeline_mcn_cl.py", "pipeline_base.py"):
+        tree = ast.parse(open(os.path.join(checkpoint, name)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                relative.add(node.module)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    roots.add((node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0])
+    assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "transformers"}, roots
+    assert relative == {"pipeline_base"}  # and that file is in the folder (test above)
 
 
 def test_model_card_parses_and_carries_the_runs_metrics(model_and_processor, tmp_path):
@@ -232,10 +235,10 @@ def test_make_hub_ready_completes_a_trainer_output_folder(model_and_processor, d
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     (tmp_path / "test_results.json").write_text(json.dumps(fake_test_results()))
-    assert not (tmp_path / "pipeline.py").exists()
+    assert not (tmp_path / "pipeline_mcn_cl.py").exists()
 
     make_hub_ready(tmp_path)
-    assert (tmp_path / "pipeline.py").exists()
+    assert (tmp_path / "pipeline_mcn_cl.py").exists() and (tmp_path / "pipeline_base.py").exists()
     assert "custom_pipelines" in json.loads((tmp_path / "config.json").read_text())
     card = ModelCard.load(tmp_path / "README.md")
     assert card.data.eval_results[0].metric_value == 0.6123

@@ -17,7 +17,7 @@ B, N, T, L = 2, 5, 6, 3
 
 
 def make_inputs(config, text="features", visual="features", audio=True, seed=0, labels=True):
-    """Random inputs of the DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
+    """Random inputs of the docs/DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
     g = torch.Generator().manual_seed(seed)
     inputs = {
         "speaker_ids": torch.tensor([[0, 1, 0, 1, 2], [0, 1, 1, 0, 0]]),
@@ -74,9 +74,12 @@ def test_forward_backward_shapes_for_every_modality_combination(model, modalitie
     assert torch.isfinite(out.loss)
     out.loss.backward()
     grads = [p.grad for p in model.classifier.parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    if "audio" in modalities:
-        assert model.mcn_cl.audio_encoder.projection.weight.grad.abs().sum() > 0
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    # the loss reaches each given modality's encoder, and no absent one's
+    for m in ("text", "audio", "visual"):
+        encoder = [p.grad for p in getattr(model.mcn_cl, f"{m}_encoder").parameters() if p.requires_grad]
+        reached = any(g is not None and g.abs().sum() > 0 for g in encoder)
+        assert reached == (m in modalities), m
     model.eval()
 
 

@@ -213,7 +213,7 @@ def test_the_checkpoint_says_it_is_causal(tmp_path):
 
 
 def test_the_model_card_says_whether_the_model_can_stream():
-    from mcn_cl.hub import model_card
+    from mcn_cl.hub_mcn_cl import model_card
 
     card = str(model_card(make_tiny_config(causal=True)))
     assert "causal" in card and "can stream" in card
