@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 
@@ -138,3 +139,163 @@ def test_one_conversation_is_plotted_to_the_given_path_with_its_gold_labels(tmp_
     bad = {"dialogue_id": "d1", "utterances": [{"label": 9}] * 5}
     with pytest.raises(CLIError, match="--plot"):
         _plot(str(png), [bad], [predictions], dict(enumerate(LABELS)), online=True)
+
+
+# ------------------------------------------------------------------------------------- hostile input (issue 18)
+
+
+def _user_texts(fig):
+    """The Text objects that show caller-given strings: lane names, title, legend entries."""
+    ax = fig.axes[0]
+    return list(ax.get_yticklabels()) + [ax.title, ax._left_title] + list(fig.legends[0].get_texts())
+
+
+def test_dollar_signs_in_names_are_drawn_literally_not_as_mathtext(tmp_path):
+    import matplotlib
+
+    speakers = ["video$_$clip", "$x$", "a$b", "\\$"]
+    predictions = [
+        {"utterance": i, "speaker": s, "label": label, "score": 0.5}
+        for i, (s, label) in enumerate(zip(speakers, ["joy", "$joy$", "joy", "anger"]))
+    ]
+    png = tmp_path / "dollar.png"
+    with matplotlib.rc_context({"text.usetex": True}):  # a user's TeX setting must not apply either
+        fig = plot_emotion_timeline(predictions, path=png, title="conversation video$_$clip")
+    assert png.is_file()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][::-1] == speakers[::-1]
+    assert ax.get_title(loc="left") == "conversation video$_$clip"
+    assert "$joy$" in [t.get_text() for t in fig.legends[0].get_texts()]
+    for text in _user_texts(fig):
+        assert not text.get_parse_math() and not text.get_usetex(), text.get_text()
+    fig.canvas.draw()  # drawing the returned figure again (default rcParams) does not raise either
+    # literal: "$x$" is three glyphs wide, wider than the italic x mathtext would draw
+    renderer = fig.canvas.get_renderer()
+    (dollar_x,) = [t for t in ax.get_yticklabels() if t.get_text() == "$x$"]
+    assert dollar_x.get_window_extent(renderer).width > 2 * fig.dpi * 10 / 72 * 0.5
+
+
+def test_names_in_scripts_the_default_font_lacks_warn_once_naming_the_characters(
+    tmp_path, monkeypatch, caplog
+):
+    import warnings
+
+    import mcn_cl.plotting as plotting
+
+    predictions = [
+        {"utterance": 0, "speaker": "王小明", "label": "joy", "score": 0.5},
+        {"utterance": 1, "speaker": "Ελένη", "label": "joy", "score": 0.5},  # Greek: DejaVu Sans has it
+    ]
+    monkeypatch.setattr(plotting, "FALLBACK_FONTS", ())  # no fallback font: as on a machine without CJK fonts
+    png = tmp_path / "cjk.png"
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's own one-warning-per-glyph does not escape
+        fig = plot_emotion_timeline(predictions, path=png, title="対話 1")
+    assert png.is_file()
+    (record,) = [r for r in caplog.records if r.name == "mcn_cl.plotting"]
+    message = record.getMessage()
+    for char in "王小明対話":
+        assert char in message
+    assert "Ε" not in message and "no installed font" in message
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][::-1] == ["Ελένη", "王小明"]
+
+
+def test_an_installed_fallback_font_draws_what_the_first_font_lacks(tmp_path, monkeypatch, caplog):
+    import warnings
+
+    import mcn_cl.plotting as plotting
+
+    # STIXGeneral ships with matplotlib and has the script g (U+210A) that DejaVu Sans lacks
+    monkeypatch.setattr(plotting, "FALLBACK_FONTS", ("No Such Font", "STIXGeneral"))
+    predictions = [{"utterance": 0, "speaker": "\u210aus", "label": "joy", "score": 0.5}]
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_emotion_timeline(predictions, path=tmp_path / "stix.png")
+    assert not [r for r in caplog.records if r.name == "mcn_cl.plotting"]
+    (name,) = fig.axes[0].get_yticklabels()
+    assert name.get_fontfamily()[-1] == "STIXGeneral" and "No Such Font" not in name.get_fontfamily()
+
+
+def test_default_fonts_draw_cjk_names_or_warn_and_draw_anyway(tmp_path, caplog):
+    import warnings
+
+    predictions = [{"utterance": 0, "speaker": "김민수", "label": "joy", "score": 0.5}]
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_emotion_timeline(predictions, path=tmp_path / "kr.png")
+    assert (tmp_path / "kr.png").is_file()
+    assert len([r for r in caplog.records if r.name == "mcn_cl.plotting"]) <= 1
+
+
+def test_x_ticks_are_bounded_however_far_apart_the_utterances_are(tmp_path):
+    for far in (20_000, 2_000_000):
+        predictions = [
+            {"utterance": 0, "speaker": "Ann", "label": "joy", "score": 0.5},
+            {"utterance": far, "speaker": "Ben", "label": "anger", "score": 0.9},
+        ]
+        fig = plot_emotion_timeline(predictions)
+        ax = fig.axes[0]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert 2 <= len(ticks) <= 41 and len(ax.xaxis.get_major_ticks()) <= 41
+        assert ticks[0] == 0 and all(float(t).is_integer() for t in ticks)
+        bars = _patches(fig, "prediction-")
+        assert sorted(bars) == [0, far]
+        assert bars[far].get_x() + bars[far].get_width() / 2 == pytest.approx(far)
+    plot_emotion_timeline(predictions, path=tmp_path / "gap.png")
+    # a contiguous conversation keeps one tick per utterance
+    predictions, _ = _predictions()
+    assert list(plot_emotion_timeline(predictions).axes[0].get_xticks()) == [0, 1, 2, 3, 4]
+
+
+_GOOD = {"utterance": 1, "speaker": "Ann", "label": "joy", "score": 0.5, "scores": {"joy": 0.5, "anger": 0.5}}
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"score": float("nan")}, "score"),
+        ({"score": 5}, "score"),
+        ({"score": -1}, "score"),
+        ({"score": "0.5"}, "score"),
+        ({"score": True}, "score"),
+        ({"score": None}, "score"),
+        ({"score": float("inf")}, "score"),
+        ({"label": None}, "label"),
+        ({"label": 3}, "label"),
+        ({"label": ""}, "label"),
+        ({"utterance": "x"}, "utterance"),
+        ({"utterance": -1}, "utterance"),
+        ({"utterance": 2.5}, "utterance"),
+        ({"utterance": float("nan")}, "utterance"),
+        ({"utterance": 0}, "utterance"),  # the same utterance twice
+        ({"scores": [0.5, 0.5]}, "scores"),
+        ({"scores": {"joy": float("nan")}}, "scores"),
+    ],
+)
+def test_bad_prediction_fields_are_input_errors_naming_prediction_and_field(change, field):
+    from mcn_cl.processing import MCNCLInputError
+
+    first = dict(_GOOD, utterance=0)
+    with pytest.raises(MCNCLInputError, match=rf"prediction 1\b.*\b{field}\b") as err:
+        plot_emotion_timeline([first, dict(_GOOD, **change)])
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("missing", ["label", "score"])
+def test_missing_prediction_keys_are_input_errors_not_key_errors(missing):
+    from mcn_cl.processing import MCNCLInputError
+
+    bad = {k: v for k, v in _GOOD.items() if k != missing}
+    with pytest.raises(MCNCLInputError, match=rf"prediction 1\b.*{missing}.*missing"):
+        plot_emotion_timeline([dict(_GOOD, utterance=0), bad])
+    with pytest.raises(MCNCLInputError, match=r"prediction 0\b.*not a dict"):
+        plot_emotion_timeline(["joy"])
+
+
+def test_bad_gold_labels_are_input_errors_naming_the_label():
+    from mcn_cl.processing import MCNCLInputError
+
+    predictions, _ = _predictions()
+    for gold, reason in [(9, "no label 9"), (float("nan"), "not a label"), (2.5, "not a label")]:
+        with pytest.raises(MCNCLInputError, match=rf"labels\[2\].*{reason}"):
+            plot_emotion_timeline(predictions, [0, 1, gold, 0, 1], label_names=LABELS)
