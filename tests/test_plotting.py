@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba
 
 from mcn_cl import plot_emotion_timeline
 from mcn_cl.cli import CLIError, _plot, main
-from mcn_cl.plotting import EMOTION_COLORS, FALLBACK_COLORS, emotion_colors
+from mcn_cl.plotting import BAR_WIDTH, EMOTION_COLORS, FALLBACK_COLORS, emotion_colors
 
 pytest_plugins = ["_fixtures_pipeline"]
 
@@ -159,9 +159,10 @@ def test_dollar_signs_in_names_are_drawn_literally_not_as_mathtext(tmp_path):
         for i, (s, label) in enumerate(zip(speakers, ["joy", "$joy$", "joy", "anger"]))
     ]
     png = tmp_path / "dollar.png"
-    with matplotlib.rc_context({"text.usetex": True}):  # a user's TeX setting must not apply either
-        fig = plot_emotion_timeline(predictions, path=png, title="conversation video$_$clip")
+    fig = plot_emotion_timeline(predictions, path=png, title="conversation video$_$clip")
     assert png.is_file()
+    with matplotlib.rc_context({"text.usetex": True}):  # a user's TeX setting must not apply either
+        plot_emotion_timeline(predictions, path=tmp_path / "tex.png", title="conversation video$_$clip")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][::-1] == speakers[::-1]
     assert ax.get_title(loc="left") == "conversation video$_$clip"
@@ -227,24 +228,46 @@ def test_default_fonts_draw_cjk_names_or_warn_and_draw_anyway(tmp_path, caplog):
     assert len([r for r in caplog.records if r.name == "mcn_cl.plotting"]) <= 1
 
 
+def _x_ticks(fig) -> dict[str, float]:
+    """Tick label -> x position, for the ticks inside the x range."""
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    return {
+        t.get_text(): t.get_position()[0] for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi
+    }
+
+
 def test_x_ticks_are_bounded_however_far_apart_the_utterances_are(tmp_path):
     for far in (20_000, 2_000_000):
         predictions = [
             {"utterance": 0, "speaker": "Ann", "label": "joy", "score": 0.5},
+            {"utterance": 1, "speaker": "Ann", "label": "joy", "score": 0.5},
             {"utterance": far, "speaker": "Ben", "label": "anger", "score": 0.9},
         ]
         fig = plot_emotion_timeline(predictions)
-        ax = fig.axes[0]
-        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-        assert 2 <= len(ticks) <= 41 and len(ax.xaxis.get_major_ticks()) <= 41
-        assert ticks[0] == 0 and all(float(t).is_integer() for t in ticks)
+        ticks = _x_ticks(fig)
+        assert len(fig.axes[0].xaxis.get_major_ticks()) <= 41
+        assert list(ticks) == ["0", "1", str(far)]  # the indices present; the gap is a dotted line
         bars = _patches(fig, "prediction-")
-        assert sorted(bars) == [0, far]
-        assert bars[far].get_x() + bars[far].get_width() / 2 == pytest.approx(far)
+        assert sorted(bars) == [0, 1, far]
+        for x, bar in bars.items():  # each bar above its index's tick, one slot wide
+            assert bar.get_x() + bar.get_width() / 2 == pytest.approx(ticks[str(x)])
+        gaps = [line.get_gid() for line in fig.axes[0].lines if (line.get_gid() or "").startswith("gap-")]
+        assert gaps == [f"gap-1-{far}"]
+        note = [t for t in fig.texts if t.get_gid() == "note"][0].get_text()
+        assert "skipped" in note
     plot_emotion_timeline(predictions, path=tmp_path / "gap.png")
-    # a contiguous conversation keeps one tick per utterance
+    # many utterances far apart: the ticks stay bounded
+    spread = [{"utterance": 1000 * i, "speaker": "Ann", "label": "joy", "score": 0.5} for i in range(300)]
+    fig = plot_emotion_timeline(spread)
+    assert 2 <= len(_x_ticks(fig)) <= 41 and len(fig.axes[0].xaxis.get_major_ticks()) <= 41
+    # a contiguous conversation keeps one tick per utterance; a small gap stays an empty slot at its index
     predictions, _ = _predictions()
-    assert list(plot_emotion_timeline(predictions).axes[0].get_xticks()) == [0, 1, 2, 3, 4]
+    assert list(_x_ticks(plot_emotion_timeline(predictions))) == ["0", "1", "2", "3", "4"]
+    del predictions[2]
+    fig = plot_emotion_timeline(predictions)
+    assert _patches(fig, "prediction-")[4].get_x() + BAR_WIDTH / 2 == pytest.approx(4)
+    assert not [line for line in fig.axes[0].lines if (line.get_gid() or "").startswith("gap-")]
 
 
 _GOOD = {"utterance": 1, "speaker": "Ann", "label": "joy", "score": 0.5, "scores": {"joy": 0.5, "anger": 0.5}}
