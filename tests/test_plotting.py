@@ -322,3 +322,85 @@ def test_bad_gold_labels_are_input_errors_naming_the_label():
     for gold, reason in [(9, "no label 9"), (float("nan"), "not a label"), (2.5, "not a label")]:
         with pytest.raises(MCNCLInputError, match=rf"labels\[2\].*{reason}"):
             plot_emotion_timeline(predictions, [0, 1, gold, 0, 1], label_names=LABELS)
+
+
+def test_bad_arguments_are_input_errors():
+    from mcn_cl.processing import MCNCLInputError
+
+    predictions, _ = _predictions()
+    for kwargs, match in [
+        ({"dpi": 10**6}, "dpi"),
+        ({"dpi": float("nan")}, "dpi"),
+        ({"labels": "joy"}, "labels: a str"),
+        ({"label_names": 4}, "label_names: a int"),
+    ]:
+        with pytest.raises(MCNCLInputError, match=match):
+            plot_emotion_timeline(predictions, **kwargs)
+    many = [{"utterance": i, "speaker": f"s{i}", "label": "joy", "score": 0.5} for i in range(101)]
+    with pytest.raises(MCNCLInputError, match="101 speakers: at most 100"):
+        plot_emotion_timeline(many)
+    with pytest.raises(MCNCLInputError, match="higher than 65536 pixels"):  # 100 lanes: 76.7 inches high
+        plot_emotion_timeline(many[:100], dpi=1000)
+    with pytest.raises(MCNCLInputError, match="not a list of prediction dicts"):
+        plot_emotion_timeline({"label": "joy", "score": 0.5})
+
+
+def test_random_garbage_gives_a_figure_or_an_input_error_and_nothing_else(tmp_path):
+    import random
+    import warnings
+
+    from mcn_cl.processing import MCNCLInputError
+
+    rng = random.Random(0)
+    values = [
+        None,
+        "",
+        "joy",
+        "$_$",
+        "王",
+        0,
+        1,
+        -1,
+        0.5,
+        2.5,
+        1e300,
+        float("nan"),
+        float("inf"),
+        True,
+        [],
+        {},
+    ]
+    values += [{"joy": 0.5}, {"joy": "x"}, "0.5", b"joy", 10**40, 20_000, 2**31 - 1, 2**31]
+    keys = ["utterance", "speaker", "label", "score", "scores"]
+    drawn = 0
+    for case in range(300):
+        predictions = []
+        for k in range(rng.randint(1, 4)):
+            good = {"utterance": k, "speaker": "Ann", "label": "joy", "score": 0.5, "scores": {"joy": 0.5}}
+            for key in rng.sample(keys, rng.randint(0, 2)):
+                if rng.random() < 0.2:
+                    del good[key]
+                else:
+                    good[key] = rng.choice(values)
+            predictions.append(good)
+        labels = [rng.choice([None, "joy", 0, -1, 3, 9, 0.5, float("nan")]) for _ in predictions]
+        kwargs = {"labels": labels if rng.random() < 0.5 else None, "label_names": ["joy", "anger", "x", "y"]}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                plot_emotion_timeline(
+                    predictions, path=tmp_path / "g.png" if case % 30 == 0 else None, **kwargs
+                )
+            drawn += 1
+        except MCNCLInputError:
+            pass
+    assert 10 < drawn < 290  # both outcomes occur
+
+
+def test_long_names_and_titles_are_cut_so_drawing_stays_cheap(tmp_path):
+    predictions = [{"utterance": 0, "speaker": "a" * 100_000, "label": "j" * 100_000, "score": 0.5}]
+    fig = plot_emotion_timeline(predictions, title="t" * 100_000, path=tmp_path / "long.png")
+    (name,) = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert name == "a" * 39 + "\u2026"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["j" * 39 + "\u2026"]
+    assert fig.axes[0].get_title(loc="left") == "t" * 159 + "\u2026"

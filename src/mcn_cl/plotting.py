@@ -104,6 +104,9 @@ FALLBACK_FONTS = (
 )
 MAX_UTTERANCE = 2**31 - 1  # utterance indices above it are refused (far beyond any conversation)
 MAX_DPI = 1000
+MAX_SPEAKERS = 100  # lanes; more are refused (the figure would be over 77 inches high)
+MAX_NAME_CHARS, MAX_TITLE_CHARS = 40, 160  # longer speaker / label names and titles are cut with "…"
+MAX_PIXELS = 2**16  # per side of the PNG: Agg's limit
 BAR_WIDTH = 0.8  # of one utterance slot
 BAR_BOTTOM, BAR_HEIGHT = 0.22, 0.64  # of one lane: the bar of confidence 1 spans [0.22, 0.86]
 GOLD_BOTTOM, GOLD_HEIGHT = 0.06, 0.1  # the gold strip under the bar
@@ -206,6 +209,11 @@ def _label_name(k: int, label: Any, label_names: Sequence[str] | None) -> str | 
     return label_names[int(label)]
 
 
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with "…" (a long name would cost seconds per 10,000 characters)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 @lru_cache(maxsize=64)
 def _charmap(path: str) -> frozenset[int]:
     from matplotlib.font_manager import get_font
@@ -246,20 +254,32 @@ def plot_emotion_timeline(
     """Draw the emotion timeline of one conversation.
 
     Args:
-        predictions: one dict per utterance, in order, with `speaker`, `label` and `score` (the output of the
-            `"multimodal-emotion-recognition"` pipeline for one conversation, or of
-            [`MCNCLStreamingSession.add`]); `utterance` (default: the position) and `scores` are used if present.
+        predictions: one dict per utterance, in order, with `speaker`, `label` (a name) and `score` (a probability
+            in [0, 1]): the output of the `"multimodal-emotion-recognition"` pipeline for one conversation, or of
+            [`MCNCLStreamingSession.add`]. `utterance` (a distinct index >= 0; default: the position) and
+            `scores` (label name: probability) are used if present.
         labels: the gold labels, one per prediction (names, or ids with `label_names`; `None` or -1 where
             unknown). Default: none known.
         path: write the figure there as a PNG (the folder is created).
         title: the figure's title (default: "Emotion timeline").
-        label_names: every label of the model, in id order: the legend lists them all and ids in `labels` are
-            named with them. Default: the labels that occur, in the order of the first prediction's `scores`.
-        dpi: pixels per inch of the PNG; the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches wide and
-            `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
+        label_names: every label of the model, in id order: ids in `labels` are named with them and the legend
+            lists the labels that occur in this order. Default: the order of the first prediction's `scores`.
+        dpi: pixels per inch of the PNG (1 to 1000); the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches wide
+            and `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
+
+    The x axis is the utterance index. Where the indices are far apart (more than half of the slots between the
+    first and the last would be empty), the bars are placed side by side instead, each above a tick naming its
+    index, and a dotted line marks each place where indices are skipped; at most 40 ticks either way.
 
     Returns:
-        The `matplotlib.figure.Figure` (one axes: lanes = speakers on the y axis, utterance index on the x axis).
+        The `matplotlib.figure.Figure` (one axes: lanes = speakers on the y axis, utterances on the x axis).
+
+    Raises:
+        MCNCLInputError: a prediction that is not a dict, lacks `label` or `score`, or has a value that cannot be
+            drawn (a score that is not a number in [0, 1], a repeated or negative utterance index, ...), named as
+            `"prediction 3: score: ..."`; a gold label that is neither a name nor an id of `label_names`
+            (`"labels[3]: ..."`); no prediction; a number of gold labels other than of predictions; a dpi outside
+            [1, 1000].
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -274,7 +294,10 @@ def plot_emotion_timeline(
             f"plot_emotion_timeline: predictions: a {type(predictions).__name__}, not a list of prediction dicts"
         )
     if len(predictions) == 0:
-        raise MCNCLInputError("plot_emotion_timeline: no prediction to draw", field="predictions")
+        raise MCNCLInputError("plot_emotion_timeline: no prediction to draw")
+    for name, value in (("labels", labels), ("label_names", label_names)):
+        if value is not None and (isinstance(value, str | bytes | Mapping) or not hasattr(value, "__len__")):
+            raise MCNCLInputError(f"plot_emotion_timeline: {name}: a {type(value).__name__}, not a list")
     if labels is not None and len(labels) != len(predictions):
         raise MCNCLInputError(
             f"plot_emotion_timeline: {len(labels)} gold labels for {len(predictions)} predictions"
@@ -292,6 +315,10 @@ def plot_emotion_timeline(
     )
 
     speakers = list(dict.fromkeys(speaker for _, speaker, _, _ in rows))
+    if len(speakers) > MAX_SPEAKERS:
+        raise MCNCLInputError(
+            f"plot_emotion_timeline: {len(speakers)} speakers: at most {MAX_SPEAKERS} lanes can be drawn"
+        )
     if label_names is not None:
         names = list(label_names)
     else:
@@ -301,18 +328,21 @@ def plot_emotion_timeline(
             names.append(name)
     colors = emotion_colors(names)
     used = [name for name in names if name in {label for *_, label, _ in rows} | set(gold)]
-    title = str(title) if title is not None else "Emotion timeline"
+    title = _shorten(str(title), MAX_TITLE_CHARS) if title is not None else "Emotion timeline"
+    shown = {s: _shorten(s, MAX_NAME_CHARS) for s in speakers} | {
+        s: _shorten(s, MAX_NAME_CHARS) for s in used
+    }
 
     # every caller string is drawn literally, in the font list that covers the most of it
-    families, missing = _font_families([*speakers, *used, title])
+    families, missing = _font_families([*shown.values(), title])
     if missing:
-        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:20])
+        characters = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:20])
         logger.warning(
             "plot_emotion_timeline: no installed font has %d character(s) of the speaker names, title or labels: "
             "%s%s; they are drawn as empty boxes (install a font that has them, e.g. Noto Sans CJK, or name it "
             "first in matplotlib's rcParams['font.family'])",
             len(missing),
-            shown,
+            characters,
             ", ..." if len(missing) > 20 else "",
         )
     literal = {"text.usetex": False, "text.parse_math": False, "font.family": families}
@@ -321,6 +351,11 @@ def plot_emotion_timeline(
         n = len(rows)
         width = min(MAX_WIDTH, max(MIN_WIDTH, 1.8 + 0.32 * n))
         height = BOTTOM_IN + TOP_IN + 0.75 * len(speakers)
+        if max(width, height) * dpi > MAX_PIXELS:
+            raise MCNCLInputError(
+                f"plot_emotion_timeline: dpi: {dpi} makes the {width:.1f} x {height:.1f} inch figure of "
+                f"{len(speakers)} speakers wider or higher than {MAX_PIXELS} pixels"
+            )
         fig = Figure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(fig)
         axes_width = width - LEFT_IN - 0.25
@@ -372,14 +407,14 @@ def plot_emotion_timeline(
         lo, hi = position(present[0]) - 0.6, position(present[-1]) + 0.6
         ax.set_xlim(lo, hi)
         ax.set_ylim(0, len(speakers))
-        ax.set_yticks([lane[s] + 0.5 for s in speakers], speakers)
+        ax.set_yticks([lane[s] + 0.5 for s in speakers], [shown[s] for s in speakers])
         for y in range(1, len(speakers)):
             ax.axhline(y, color="#999999", lw=0.6)
         # integer ticks, as many as labels of that many digits fit (at most 40): bounded whatever the indices
         nbins = max(1, min(40, int(axes_width / (0.15 + 0.085 * len(str(present[-1]))))))
         if compressed:
-            shown = present[:: -(-n // nbins)]
-            ax.set_xticks([rank[x] for x in shown], [str(x) for x in shown])
+            ticked = present[:: -(-n // nbins)]
+            ax.set_xticks([rank[x] for x in ticked], [str(x) for x in ticked])
             for a, b in zip(present, present[1:]):
                 if b > a + 1:
                     ax.axvline(rank[a] + 0.5, color="#777777", ls=":", lw=1.0, gid=f"gap-{a}-{b}")
@@ -392,7 +427,9 @@ def plot_emotion_timeline(
             ax.spines[side].set_visible(False)
         ax.set_title(title, loc="left", fontsize=11)
 
-        handles = [Patch(facecolor=colors[name], edgecolor="#333333", lw=0.4, label=name) for name in used]
+        handles = [
+            Patch(facecolor=colors[name], edgecolor="#333333", lw=0.4, label=shown[name]) for name in used
+        ]
         if wrong:
             handles.append(
                 Line2D([], [], linestyle="none", marker="x", color="black", label="wrong (gold differs)")
