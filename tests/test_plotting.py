@@ -402,5 +402,10 @@ def test_long_names_and_titles_are_cut_so_drawing_stays_cheap(tmp_path):
     fig = plot_emotion_timeline(predictions, title="t" * 100_000, path=tmp_path / "long.png")
     (name,) = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert name == "a" * 39 + "\u2026"
+    (label,) = fig.axes[0].get_yticklabels()
+    assert label.get_window_extent().x0 >= 0  # the left margin grew to fit the name
+    assert (
+        fig.get_size_inches()[0] > 8 and _png_size(tmp_path / "long.png")[0] == fig.get_size_inches()[0] * 100
+    )
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["j" * 39 + "\u2026"]
     assert fig.axes[0].get_title(loc="left") == "t" * 159 + "\u2026"

@@ -84,6 +84,9 @@ FALLBACK_FONTS = (
     "Droid Sans Fallback",
     "Microsoft YaHei",
     "SimHei",
+    "IPAexGothic",
+    "IPAGothic",
+    "TakaoGothic",
     "Yu Gothic",
     "Malgun Gothic",
     "PingFang SC",
@@ -114,7 +117,7 @@ LEFT_IN, BOTTOM_IN, TOP_IN = (
     1.3,
     1.25,
     0.45,
-)  # margins in inches: speaker names, x axis + legend + note, title
+)  # margins in inches: speaker names (wider if a name needs it), x axis + legend + note, title
 MIN_WIDTH, MAX_WIDTH = 8.0, 24.0  # inches
 
 
@@ -265,7 +268,7 @@ def plot_emotion_timeline(
         label_names: every label of the model, in id order: ids in `labels` are named with them and the legend
             lists the labels that occur in this order. Default: the order of the first prediction's `scores`.
         dpi: pixels per inch of the PNG (1 to 1000); the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches wide
-            and `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
+            (plus what speaker names wider than 1.1 inches need) and `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
 
     The x axis is the utterance index. Where the indices are far apart (more than half of the slots between the
     first and the last would be empty), the bars are placed side by side instead, each above a tick naming its
@@ -282,8 +285,9 @@ def plot_emotion_timeline(
             [1, 1000].
     """
     import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
     from matplotlib.text import Text
@@ -347,9 +351,16 @@ def plot_emotion_timeline(
         )
     literal = {"text.usetex": False, "text.parse_math": False, "font.family": families}
 
-    with matplotlib.rc_context(literal):
+    with matplotlib.rc_context(literal), warnings.catch_warnings():
+        if missing:  # named once above, not once per glyph
+            warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
         n = len(rows)
-        width = min(MAX_WIDTH, max(MIN_WIDTH, 1.8 + 0.32 * n))
+        # the left margin fits the widest speaker name; the axes keep their width
+        font = FontProperties(family=families, size=matplotlib.rcParams["ytick.labelsize"])
+        measure = RendererAgg(1, 1, dpi).get_text_width_height_descent
+        names_in = max(measure(shown[s], font, ismath=False)[0] for s in speakers) / dpi
+        left_in = max(LEFT_IN, names_in + 0.2)
+        width = min(MAX_WIDTH, max(MIN_WIDTH, 1.8 + 0.32 * n)) + left_in - LEFT_IN
         height = BOTTOM_IN + TOP_IN + 0.75 * len(speakers)
         if max(width, height) * dpi > MAX_PIXELS:
             raise MCNCLInputError(
@@ -358,9 +369,9 @@ def plot_emotion_timeline(
             )
         fig = Figure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(fig)
-        axes_width = width - LEFT_IN - 0.25
+        axes_width = width - left_in - 0.25
         ax = fig.add_axes(
-            (LEFT_IN / width, BOTTOM_IN / height, axes_width / width, 1 - (BOTTOM_IN + TOP_IN) / height)
+            (left_in / width, BOTTOM_IN / height, axes_width / width, 1 - (BOTTOM_IN + TOP_IN) / height)
         )
         lane = {s: len(speakers) - 1 - k for k, s in enumerate(speakers)}  # first speaker on top
         # x position of each utterance: its index, or, where over half the slots would be empty (indices far apart),
@@ -438,12 +449,12 @@ def plot_emotion_timeline(
         if compressed:
             note += "; dotted line = utterance indices skipped"
         ax.set_xlabel("utterance")
-        fig.text(LEFT_IN / width, 0.08 / height, note, fontsize=8, color="#555555", gid="note")
+        fig.text(left_in / width, 0.08 / height, note, fontsize=8, color="#555555", gid="note")
         fig.legend(
             handles=handles,
             loc="lower left",
-            bbox_to_anchor=(LEFT_IN / width - 0.01, 0.26 / height),
-            ncol=min(len(handles), max(1, int((width - LEFT_IN) // 1.3))),
+            bbox_to_anchor=(left_in / width - 0.01, 0.26 / height),
+            ncol=min(len(handles), max(1, int((width - left_in) // 1.3))),
             frameon=False,
             fontsize=8,
             handlelength=1.2,
@@ -456,10 +467,7 @@ def plot_emotion_timeline(
         if path is not None:
             path = os.fspath(path)
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with warnings.catch_warnings():
-                if missing:  # named once above, not once per glyph
-                    warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
-                fig.savefig(path, format="png")
+            fig.savefig(path, format="png")
     return fig
 
 
