@@ -409,3 +409,7 @@ def test_long_names_and_titles_are_cut_so_drawing_stays_cheap(tmp_path):
     )
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["j" * 39 + "\u2026"]
     assert fig.axes[0].get_title(loc="left") == "t" * 159 + "\u2026"
+    fig = plot_emotion_timeline([{"speaker": "a\tb\x00c\nd", "label": "joy", "score": 0.5}])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "a b c\nd"
+    ]  # control characters as spaces

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -213,7 +214,9 @@ def _label_name(k: int, label: Any, label_names: Sequence[str] | None) -> str | 
 
 
 def _shorten(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters with "…" (a long name would cost seconds per 10,000 characters)."""
+    """`text` as drawn: control characters but newlines as spaces (fonts have no glyph for them), cut to `limit`
+    characters with "…" (a long name would cost seconds per 10,000 characters)."""
+    text = "".join(" " if c != "\n" and unicodedata.category(c) == "Cc" else c for c in text[: limit + 1])
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
@@ -267,8 +270,9 @@ def plot_emotion_timeline(
         title: the figure's title (default: "Emotion timeline").
         label_names: every label of the model, in id order: ids in `labels` are named with them and the legend
             lists the labels that occur in this order. Default: the order of the first prediction's `scores`.
-        dpi: pixels per inch of the PNG (1 to 1000); the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches wide
-            (plus what speaker names wider than 1.1 inches need) and `1.7 + 0.75 S` inches high for N utterances and S speakers (with room for the legend below).
+        dpi: pixels per inch of the PNG (1 to 1000); the figure is `max(8, 1.8 + 0.32 N)` (at most 24) inches
+            wide (plus what speaker names wider than 1.1 inches need) and `1.7 + 0.75 S` inches high for N
+            utterances and S speakers (with room for the legend below).
 
     The x axis is the utterance index. Where the indices are far apart (more than half of the slots between the
     first and the last would be empty), the bars are placed side by side instead, each above a tick naming its
@@ -358,7 +362,8 @@ def plot_emotion_timeline(
         # the left margin fits the widest speaker name; the axes keep their width
         font = FontProperties(family=families, size=matplotlib.rcParams["ytick.labelsize"])
         measure = RendererAgg(1, 1, dpi).get_text_width_height_descent
-        names_in = max(measure(shown[s], font, ismath=False)[0] for s in speakers) / dpi
+        lines = [line for s in speakers for line in shown[s].split("\n")]
+        names_in = max(measure(line, font, ismath=False)[0] for line in lines) / dpi
         left_in = max(LEFT_IN, names_in + 0.2)
         width = min(MAX_WIDTH, max(MIN_WIDTH, 1.8 + 0.32 * n)) + left_in - LEFT_IN
         height = BOTTOM_IN + TOP_IN + 0.75 * len(speakers)
