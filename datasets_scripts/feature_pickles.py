@@ -19,9 +19,9 @@ Rows (docs/data_formats.md, section 2): ``dialogue_id``, ``speakers`` [N], ``lab
 ``visual_features`` [N, D_v] as `Array2D(shape=(None, D), dtype="float32")`, so ``ds.with_format("numpy")`` or
 ``"torch"`` hands the collator whole arrays. The sizes D are read from the data: :func:`feature_sizes`.
 
-Security: pickles run code when loaded. :class:`RestrictedUnpickler` admits only the builtin containers and
-scalars and numpy's array/dtype/scalar reconstruction, and refuses any other global with
-:class:`UnsafePickleError` naming the file and the global.
+Security: pickles run code when loaded. :class:`RestrictedUnpickler` (``safe_pickle.py``) builds only builtin
+containers and scalars and numpy arrays / scalars of numbers or fixed-size strings, within a memory budget
+(``max_bytes``) and a nesting depth, and refuses anything else with :class:`UnsafePickleError` naming the file.
 
 Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, size and mtime and the options
 (see ``_common.py``).
@@ -29,9 +29,7 @@ Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, 
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +40,7 @@ from transformers.utils import logging
 from ._common import DatasetFormatError, build_dataset_dict, path_signature, split_validation
 from .iemocap import IEMOCAP_LABELS_6
 from .meld import MELD_EMOTIONS, repair_text
+from .safe_pickle import RestrictedUnpickler, UnsafePickleError, safe_load_pickle
 
 logger = logging.get_logger(__name__)
 
@@ -58,99 +57,6 @@ PICKLE_FIELDS = (
 )
 PICKLE_LAYOUTS = {"iemocap": (9, IEMOCAP_LABELS_6), "meld": (10, MELD_EMOTIONS)}
 MODALITY_FIELDS = {"text": "videoText", "audio": "videoAudio", "visual": "videoVisual"}
-
-_SAFE_BUILTINS = frozenset(
-    {
-        "dict",
-        "list",
-        "tuple",
-        "set",
-        "frozenset",
-        "str",
-        "bytes",
-        "bytearray",
-        "int",
-        "float",
-        "complex",
-        "bool",
-    }
-)
-_SAFE_GLOBALS = frozenset(
-    {
-        ("collections", "OrderedDict"),
-        ("collections", "defaultdict"),
-        ("collections", "deque"),
-        ("_codecs", "encode"),  # protocol-2 pickles store bytes as _codecs.encode(str, "latin1")
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
-        ("numpy._core.numeric", "_frombuffer"),
-    }
-)
-# Python 2 names, as they appear in py2 pickles.
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for a global outside the allow-list (it could run code when loaded), or for an allocation by
-    size (`bytes(N)` / `bytearray(N)`: a few bytes of pickle could ask for gigabytes)."""
-
-
-def _refusing_sizes(kind: type, source: str) -> type:
-    """A stand-in for `bytes` / `bytearray` as a pickle global: builds the real object from data (a string with
-    its encoding, a list of ints, ...) but refuses an integer argument, which would allocate that many bytes."""
-
-    class _Sized:
-        def __new__(cls, *args, **kwargs):
-            if args and isinstance(args[0], int):
-                raise UnsafePickleError(
-                    f"{source}: refused {kind.__name__}({args[0]}): a pickle may not allocate by size"
-                )
-            return kind(*args, **kwargs)
-
-    _Sized.__name__ = _Sized.__qualname__ = kind.__name__
-    return _Sized
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """A `pickle.Unpickler` whose `find_class` admits only builtin containers/scalars and numpy arrays.
-
-    Anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen``, any class) raises
-    :class:`UnsafePickleError` before it is imported or called.
-    """
-
-    def __init__(self, file: io.BufferedIOBase, source: str, **kwargs: Any):
-        super().__init__(file, **kwargs)
-        self.source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        canonical = _PY2_MODULES.get(module, module)
-        if (canonical == "builtins" and name in _SAFE_BUILTINS) or (canonical, name) in _SAFE_GLOBALS:
-            if canonical == "builtins" and name in ("bytes", "bytearray"):
-                return _refusing_sizes(bytes if name == "bytes" else bytearray, self.source)
-            if canonical.startswith("numpy.core.") and hasattr(np, "_core"):
-                canonical = "numpy._core." + canonical[len("numpy.core.") :]  # numpy 2 location, no warning
-            return super().find_class(canonical, name)
-        raise UnsafePickleError(
-            f"{self.source}: refused to load global '{module}.{name}': a feature pickle may only hold builtin "
-            "containers, scalars and numpy arrays (this file could run code when unpickled)"
-        )
-
-
-def safe_load_pickle(path: str | os.PathLike) -> Any:
-    """Unpickle `path` with :class:`RestrictedUnpickler` (latin1 for Python 2 pickles)."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        try:
-            return RestrictedUnpickler(f, source=path, encoding="latin1").load()
-        except UnsafePickleError:
-            raise
-        except Exception as e:
-            raise DatasetFormatError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from e
 
 
 def _speaker(value: Any, where: str) -> str:
