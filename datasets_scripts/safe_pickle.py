@@ -64,14 +64,14 @@ class _BoundedFile:
     """The file object given to the unpickler: a read longer than the rest of the file is refused before anything
     is allocated for it (a 9-byte opcode may announce 2**63 bytes)."""
 
-    def __init__(self, f: io.BufferedIOBase, size: int, fail):
-        self._f, self._left, self._fail = f, size, fail
+    def __init__(self, f: io.BufferedIOBase, size: int, max_bytes: int, fail):
+        self._f, self._left, self._max_bytes, self._fail = f, size, max_bytes, fail
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = self._left
         if n > self._left:
-            self._fail(f"an opcode asks to read {n} bytes, only {self._left} are left in the file")
+            self._short(n)
         data = self._f.read(n)
         self._left -= len(data)
         return data
@@ -79,10 +79,16 @@ class _BoundedFile:
     def readinto(self, buf) -> int:
         n = len(memoryview(buf).cast("B"))
         if n > self._left:
-            self._fail(f"an opcode asks to read {n} bytes, only {self._left} are left in the file")
+            self._short(n)
         got = self._f.readinto(buf)
         self._left -= got
         return got
+
+    def _short(self, n: int) -> None:
+        """A read past the end: a truncated file, or (beyond the budget) a length crafted to allocate."""
+        if n > self._max_bytes:
+            self._fail(f"an opcode asks to read {n:,} bytes (over the budget), only {self._left:,} are left")
+        raise pickle.UnpicklingError(f"truncated: an opcode needs {n} bytes, only {self._left} are left")
 
     def readline(self) -> bytes:
         line = self._f.readline(self._left)
@@ -203,8 +209,8 @@ class RestrictedUnpickler(pickle._Unpickler):
     ):
         self.source = source
         size = self._remaining_size(file)
-        super().__init__(_BoundedFile(file, size, self._refuse), **kwargs)
         self.max_bytes = default_max_bytes(size) if max_bytes is None else int(max_bytes)
+        super().__init__(_BoundedFile(file, size, self.max_bytes, self._refuse), **kwargs)
         self.max_depth = int(max_depth)
         self.spent = 0
         self._tuple_depth: dict[int, int] = {}
