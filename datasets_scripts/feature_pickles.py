@@ -29,6 +29,7 @@ Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -64,12 +65,37 @@ def _speaker(value: Any, where: str) -> str:
         return value
     if isinstance(value, bytes):
         return value.decode("latin-1")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r:.100}") from None
     if arr.ndim == 1 and arr.size > 1:  # one-hot vector (MELD)
         return str(int(np.argmax(arr)))
-    if arr.ndim == 0:
-        return str(arr.item())
-    raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r}")
+    if arr.ndim == 0 and np.isfinite(arr) and float(arr) == int(arr):
+        return str(int(arr))
+    raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r:.100}")
+
+
+def _label(value: Any, where: str) -> int:
+    """A class id: an int (or numpy integer, or an integral float); bool, 2.7, NaN, strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DatasetFormatError(
+            f"{where}: {value!r:.50} ({type(value).__name__}) is not an integer class id"
+        )
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        raise DatasetFormatError(f"{where}: {value!r:.50} is not an integer class id")
+    return int(value)
+
+
+def _sequence(value: Any, where: str) -> list:
+    """A per-utterance list (list, tuple or 1-d array) of a dialogue."""
+    if isinstance(value, np.ndarray):
+        return list(value.reshape(-1)) if value.ndim <= 1 else list(value)
+    if not isinstance(value, (list, tuple)):
+        raise DatasetFormatError(
+            f"{where}: expected a list with one entry per utterance, got {type(value).__name__}"
+        )
+    return list(value)
 
 
 def _matrix(value: Any, n: int, where: str) -> np.ndarray:
@@ -79,7 +105,28 @@ def _matrix(value: Any, n: int, where: str) -> np.ndarray:
         raise DatasetFormatError(f"{where}: not a numeric [N, D] array ({e})") from None
     if arr.ndim != 2 or arr.shape[0] != n:
         raise DatasetFormatError(f"{where}: expected shape [{n}, D], got {list(arr.shape)}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0].tolist()
+        raise DatasetFormatError(
+            f"{where}: {int(bad.sum())} non-finite value(s) (NaN / inf; first at utterance {first[0]}, "
+            f"dimension {first[1]}): a feature file must hold finite numbers"
+        )
     return arr
+
+
+def _dialogue_ids(value: Any, path: str, key: str) -> list:
+    if not isinstance(value, (set, frozenset, list, tuple, np.ndarray)):
+        raise DatasetFormatError(
+            f"{path}: {key} must be a collection of dialogue ids, got {type(value).__name__}"
+        )
+    ids = list(value.tolist() if isinstance(value, np.ndarray) else value)
+    for vid in ids:
+        if isinstance(vid, bool) or not isinstance(vid, (str, int)):
+            raise DatasetFormatError(
+                f"{path}: {key} holds {vid!r:.50} ({type(vid).__name__}), not a dialogue id"
+            )
+    return ids
 
 
 def load_feature_pickle(
@@ -88,15 +135,17 @@ def load_feature_pickle(
     validation_fraction: float = 0.1,
     seed: int = 42,
     cache_dir: str | os.PathLike | None = None,
+    max_bytes: int | None = None,
 ) -> DatasetDict:
     """Load a community feature pickle as a `DatasetDict` with `train`, `validation`, `test`.
 
     Args:
         path: the `.pkl` file.
-        dataset: `"iemocap"` (9-tuple) or `"meld"` (10-tuple); None = from the tuple's length.
+        dataset: `"iemocap"` (9-tuple) or `"meld"` (10-tuple), any case; None = from the tuple's length.
         validation_fraction: fraction of the file's train dialogues moved to `validation`.
         seed: seed of the validation draw.
         cache_dir: `datasets` cache folder for the Arrow files.
+        max_bytes: memory budget of the unpickling (:func:`safe_load_pickle`); None = 128 MiB + 16 x the file size.
 
     Returns:
         `DatasetDict` of rows `{dialogue_id, speakers [N], labels [N], texts [N] (if present),
@@ -104,11 +153,12 @@ def load_feature_pickle(
         :func:`feature_sizes` for the D's.
 
     Raises:
-        UnsafePickleError: the pickle references a global outside the allow-list.
-        DatasetFormatError: the tuple layout, a length, a label or a feature size does not match.
+        UnsafePickleError: the pickle holds something a feature file never needs (see ``safe_pickle.py``).
+        DatasetFormatError: the tuple layout, a length, a label (not an integer class id), a feature (not a finite
+            number) or a dialogue id does not match; the message names the file, the dialogue and the field.
     """
     path = os.fspath(path)
-    data = safe_load_pickle(path)
+    data = safe_load_pickle(path, max_bytes=max_bytes)
     if not isinstance(data, (tuple, list)):
         raise DatasetFormatError(
             f"{path}: expected a tuple ({', '.join(PICKLE_FIELDS)}, ...), got {type(data)}"
@@ -119,6 +169,7 @@ def load_feature_pickle(
             raise DatasetFormatError(
                 f"{path}: a {len(data)}-tuple is neither the IEMOCAP (9) nor the MELD (10) feature layout"
             )
+    dataset = dataset.lower() if isinstance(dataset, str) else dataset
     if dataset not in PICKLE_LAYOUTS:
         raise ValueError(f"dataset must be one of {list(PICKLE_LAYOUTS)}, got {dataset!r}")
     expected_len, names = PICKLE_LAYOUTS[dataset]
@@ -135,6 +186,11 @@ def load_feature_pickle(
             raise DatasetFormatError(
                 f"{path}: {key} must be a dict keyed by dialogue id, got {type(fields[key])}"
             )
+    for key in ("videoIDs", "videoSpeakers", "videoLabels"):
+        if fields[key] is None:
+            raise DatasetFormatError(f"{path}: {key} is missing (None)")
+    train_vids = _dialogue_ids(fields["trainVid"], path, "trainVid")
+    test_vids = _dialogue_ids(fields["testVid"], path, "testVid")
 
     modalities = {m: fields[k] for m, k in MODALITY_FIELDS.items() if fields[k] is not None}
     if not modalities:
@@ -142,17 +198,27 @@ def load_feature_pickle(
     has_texts = fields["videoSentence"] is not None
 
     rows: dict[Any, dict[str, Any]] = {}
+    names_seen: dict[str, Any] = {}
     sizes: dict[str, int] = {}
-    for vid in list(fields["trainVid"]) + list(fields["testVid"]):
+    for vid in train_vids + test_vids:
         where = f"{path}: dialogue {vid!r}"
-        if vid in rows:
-            raise DatasetFormatError(f"{where}: listed twice in trainVid/testVid")
+        if vid in rows or str(vid) in names_seen:
+            raise DatasetFormatError(
+                f"{where}: listed twice in trainVid/testVid (as {names_seen.get(str(vid), vid)!r} and {vid!r})"
+            )
+        names_seen[str(vid)] = vid
         for key in ("videoIDs", "videoSpeakers", "videoLabels"):
             if vid not in fields[key]:
                 raise DatasetFormatError(f"{where}: missing from {key}")
-        n = len(fields["videoIDs"][vid])
-        speakers = [_speaker(s, f"{where} videoSpeakers") for s in fields["videoSpeakers"][vid]]
-        labels = [int(x) for x in np.asarray(fields["videoLabels"][vid]).reshape(-1)]
+        n = len(_sequence(fields["videoIDs"][vid], f"{where} videoIDs"))
+        speakers = [
+            _speaker(s, f"{where} videoSpeakers[{i}]")
+            for i, s in enumerate(_sequence(fields["videoSpeakers"][vid], f"{where} videoSpeakers"))
+        ]
+        labels = [
+            _label(x, f"{where} videoLabels[{i}]")
+            for i, x in enumerate(_sequence(fields["videoLabels"][vid], f"{where} videoLabels"))
+        ]
         if len(speakers) != n or len(labels) != n:
             raise DatasetFormatError(
                 f"{where}: {n} utterance ids but {len(speakers)} speakers and {len(labels)} labels"
@@ -168,7 +234,7 @@ def load_feature_pickle(
                 raise DatasetFormatError(f"{where}: missing from videoSentence")
             texts = [
                 repair_text(t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))
-                for t in fields["videoSentence"][vid]
+                for t in _sequence(fields["videoSentence"][vid], f"{where} videoSentence")
             ]
             if len(texts) != n:
                 raise DatasetFormatError(f"{where}: {n} utterance ids but {len(texts)} sentences")
@@ -185,12 +251,12 @@ def load_feature_pickle(
             row[f"{modality}_features"] = arr
         rows[vid] = row
 
-    train_keys = {str(v): v for v in fields["trainVid"]}
+    train_keys = {str(v): v for v in train_vids}
     train_ids, val_ids = split_validation(train_keys, validation_fraction, seed)
     splits = {"train": [rows[train_keys[i]] for i in train_ids]}
     if val_ids:
         splits["validation"] = [rows[train_keys[i]] for i in val_ids]
-    splits["test"] = [rows[v] for v in sorted(fields["testVid"], key=str)]
+    splits["test"] = [rows[v] for v in sorted(test_vids, key=str)]
 
     spec: dict[str, Any] = {
         "dialogue_id": Value("string"),
