@@ -47,6 +47,7 @@ _SAFE_KINDS = frozenset("biufcSU")
 _DTYPE_SPEC = re.compile(r"^[<>|=]?[?a-zA-Z]\d{0,8}$")
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 _CONTAINERS = (list, tuple, dict, set, frozenset)
+_PLAIN_VALUES = (str, bytes, int, float, bool, complex, type(None))
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -99,6 +100,8 @@ class _BoundedFile:
 def _sizeof(obj: Any) -> int:
     """Bytes held by one object, not counting the objects it refers to."""
     if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:  # plain values only (checked when built)
+            return 112 + obj.nbytes + sum(sys.getsizeof(x) for x in obj.flat)
         return 112 + obj.nbytes
     return sys.getsizeof(obj)
 
@@ -436,20 +439,29 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     # ------------------------------------------------------------------------------------------ numpy checks
 
-    def _check_dtype(self, dtype: Any, where: str) -> np.dtype:
-        """A dtype safe to build an array from (and sealed: no later __setstate__ may change it)."""
+    def _check_dtype(self, dtype: Any, where: str, allow_object: bool = False) -> np.dtype:
+        """A dtype safe to build an array from (and sealed: no later __setstate__ may change it). The object dtype
+        only where `allow_object` (the array __setstate__ path, whose items are then checked one by one)."""
         if not isinstance(dtype, np.dtype):
             self._refuse(f"{where}: expected a numpy dtype, got {type(dtype).__name__}")
         key = id(dtype)
         if key in self._open_dtypes:  # used before its state was set: seal it as it is
             self._open_dtypes.discard(key)
         if key not in self._sealed_dtypes:
-            self._validate_dtype(dtype, where)
+            self._validate_dtype(dtype, where, allow_object=True)
             self._sealed_dtypes.add(key)
             self._keep.append(dtype)
+        if dtype.hasobject and not allow_object:
+            self._refuse(
+                f"{where}: refused the object dtype here (only arrays of plain values may hold objects)"
+            )
         return dtype
 
-    def _validate_dtype(self, dtype: np.dtype, where: str) -> None:
+    def _validate_dtype(self, dtype: np.dtype, where: str, allow_object: bool = False) -> None:
+        if allow_object and dtype.kind == "O":
+            plain = np.dtype("O")
+            if dtype == plain and dtype.flags == plain.flags and dtype.names is None and not dtype.metadata:
+                return
         if (
             dtype.kind not in _SAFE_KINDS
             or dtype.hasobject
@@ -458,8 +470,8 @@ class RestrictedUnpickler(pickle._Unpickler):
             or dtype.metadata
         ):
             self._refuse(
-                f"{where}: refused dtype {dtype!s}: feature files hold numbers and fixed-size strings only "
-                "(no object, pointer-bearing, structured or datetime dtype)"
+                f"{where}: refused dtype {dtype!s} (flags {dtype.flags}): feature files hold numbers and strings "
+                "only (no pointer-bearing, structured or datetime dtype)"
             )
         canonical = np.dtype(dtype.str)
         if dtype != canonical or dtype.flags != canonical.flags or dtype.itemsize != canonical.itemsize:
@@ -483,7 +495,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         if state[5] > _MAX_ITEMSIZE:
             self._refuse(f"dtype state asks for an item size of {state[5]}")
         dtype.__setstate__(state)
-        self._check_dtype(dtype, "dtype state")
+        self._check_dtype(dtype, "dtype state", allow_object=True)
 
     def _shape(self, shape: Any, where: str) -> tuple[int, ...]:
         if (
@@ -521,10 +533,34 @@ class RestrictedUnpickler(pickle._Unpickler):
         shape, dtype, fortran, data = state
         where = "array state"
         shape = self._shape(shape, where)
-        dtype = self._check_dtype(dtype, where)
+        dtype = self._check_dtype(dtype, where, allow_object=True)
         if type(fortran) not in (bool, int):
             self._refuse(f"{where}: fortran flag {fortran!r:.50}")
-        self._check_buffer(shape, dtype, self._buffer(data, where), where)
+        if dtype.hasobject:  # numpy fills it from a list: exactly one plain value per element
+            count = 1
+            for n in shape:
+                count *= n
+            if type(data) is not list or len(data) != count:
+                self._refuse(
+                    f"{where}: an object array of shape {list(shape)} needs a list of {count} values, got "
+                    f"{type(data).__name__} of {len(data) if type(data) is list else '?'}"
+                )
+            odd = next(
+                (
+                    x
+                    for x in data
+                    if type(x) not in _PLAIN_VALUES
+                    and not (isinstance(x, np.generic) and x.dtype.kind in _SAFE_KINDS)
+                ),
+                None,
+            )
+            if odd is not None:
+                self._refuse(
+                    f"{where}: an object array may hold str / bytes / numbers only, not {type(odd).__name__}"
+                )
+            self._charge(112 + 8 * count, f"an object array of shape {list(shape)}")
+        else:
+            self._check_buffer(shape, dtype, self._buffer(data, where), where)
         array.__setstate__((1, shape, dtype, bool(fortran), data))
 
     def _make_stand_ins(self) -> dict[tuple[str, str], Any]:
@@ -565,7 +601,7 @@ class RestrictedUnpickler(pickle._Unpickler):
                 made = np.dtype(spec, bool(align), True)
             except TypeError as err:
                 raise pickle.UnpicklingError(f"numpy.dtype({spec!r}): {err}") from None
-            self._validate_dtype(made, "numpy.dtype")
+            self._validate_dtype(made, "numpy.dtype", allow_object=True)
             self._open_dtypes.add(id(made))
             self._keep.append(made)
             return made

@@ -202,7 +202,12 @@ def payloads() -> dict[str, tuple[str, bytes]]:
         "flags_setstate_makes_floats_pointers": ("pickle", wrap(_flagged_dtype())),
         "structured_dtype_with_object_field": ("pickle", wrap(_structured_state())),
         "dtype_restated_after_use": ("pickle", _restated_after_use()),
-        "object_array_via_setstate": ("pickle", wrap(reconstructed((2,), dtype("O"), b"(NNl"))),
+        "object_array_list_shorter_than_shape": ("pickle", wrap(reconstructed((4,), dtype("O"), b"(NNl"))),
+        "object_array_holding_an_array": (
+            "pickle",
+            wrap(reconstructed((1,), dtype("O"), b"(" + OBJECT_ARRAY + b"l")),
+        ),
+        "object_array_holding_a_list": ("pickle", wrap(reconstructed((1,), dtype("O"), b"(]l"))),
         "deep_tuple_dict_key": ("pickle", _deep_tuple_key()),
         "deep_list_built_by_mutation": ("pickle", _deep_list_by_mutation()),
         "self_containing_list": ("pickle", b"\x80\x02]q\x00h\x00a."),
@@ -251,7 +256,7 @@ def payloads() -> dict[str, tuple[str, bytes]]:
 # ----------------------------------------------------------------------------------------------- the child
 
 CHILD = r"""
-import json, os, resource, sys
+import json, os, resource, sys, time
 import mcn_cl.datasets_scripts as ds
 
 def status(key):
@@ -271,6 +276,7 @@ for line in sys.stdin:
     except OSError:
         pass
     base = status("VmRSS")
+    start = time.perf_counter()
     try:
         if target == "feature":
             result = ds.load_feature_pickle(path, cache_dir=cache)
@@ -284,9 +290,10 @@ for line in sys.stdin:
         outcome, message = "UnsafePickleError", str(e)
     except BaseException as e:
         outcome, message = type(e).__name__, str(e)[:500]
+    seconds = round(time.perf_counter() - start, 2)
     peak = max(status("VmHWM") - base, 0)
-    print(json.dumps({"name": name, "outcome": outcome, "message": message[:500], "peak_rss_bytes": peak}),
-          flush=True)
+    print(json.dumps({"name": name, "outcome": outcome, "message": message[:500], "peak_rss_bytes": peak,
+                      "seconds": seconds}), flush=True)
 """
 
 
@@ -322,6 +329,7 @@ def run_in_child(
                 "outcome": f"killed (exit code {proc.returncode})",
                 "message": proc.stderr[-500:],
                 "peak_rss_bytes": None,
+                "seconds": None,
             }
             left = left[1:]
         todo = left

@@ -172,6 +172,18 @@ def test_mmsa_malformed_fields_name_file_and_field(mmsa_file, tmp_path, key, val
         load_mmsa_features(path, "mosi", cache_dir=str(tmp_path / "c"))
 
 
+def test_mmsa_object_arrays_of_ids_and_texts_still_load(mmsa_file, tmp_path):
+    path, data = mmsa_file
+    for split in data.values():
+        split["raw_text"] = np.array(list(split["raw_text"]), dtype=object)
+        split["id"] = np.array(split["id"], dtype=object)
+    _rewrite(path, data)
+    ds = load_mmsa_features(path, "mosi", cache_dir=str(tmp_path / "c"))
+    assert ds["test"]["id"] == list(data["test"]["id"]) and ds["test"]["text"] == list(
+        data["test"]["raw_text"]
+    )
+
+
 def test_mmsa_dataset_name_is_case_insensitive(mmsa_file, tmp_path):
     ds = load_mmsa_features(mmsa_file[0], "MOSI", cache_dir=str(tmp_path / "c"))
     assert len(ds["train"]) == 3
