@@ -74,6 +74,12 @@ def write_legit_files(folder: str) -> list[tuple[str, str, str, str]]:
     return [("legit_iemocap_size", "feature", iemocap, cache), ("legit_mosi_shaped", "mmsa", mmsa, cache)]
 
 
+def _cause(message: str, name: str) -> str:
+    """The gist of an error message: without the file name and the wrapper's words, 50 characters."""
+    message = message.replace(f"{name}.pkl: ", "").replace("not a readable pickle (", "")
+    return message[:50].strip().rstrip("(:")
+
+
 def render_markdown(results: dict, source: str, before: dict | None, before_source: str | None) -> str:
     meta = results["meta"]
     lines = [
@@ -112,7 +118,7 @@ def render_markdown(results: dict, source: str, before: dict | None, before_sour
             else:
                 outcome = old["outcome"]
                 if outcome not in ("UnsafePickleError", "loaded") and "killed" not in outcome:
-                    outcome = f"{outcome}: {old['message'][:60].strip()}"
+                    outcome = f"{outcome}: {_cause(old['message'], name)}"
                 row += f" {outcome.replace('|', '/')} | {mb(old)} |"
         lines.append(row)
     crafted = {n: r for n, r in results["payloads"].items() if not n.startswith("legit_")}
@@ -156,7 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="payload names (default: all)")
     parser.add_argument("--skip_legit", action="store_true", help="skip the two legitimate large files")
     parser.add_argument("--write_markdown", default=None, help="BENCHMARKS.md to update (hostile_pickles)")
+    parser.add_argument(
+        "--render", action="store_true", help="only re-render the markdown from --results (and --before)"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.results, encoding="utf-8") as f:
+            results = json.load(f)
+        _write(args, results)
+        return 0
 
     folder = tempfile.mkdtemp(prefix="mcn_cl_hostile_")
     items = write_payloads(folder)
@@ -181,12 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         record.pop("name", None)
         record["message"] = record["message"].replace(folder + os.sep, "")
         results["payloads"][name] = {
-            "target": targets[name][0],
+            "target": targets[name],
             "file_bytes": os.path.getsize(path),
             **record,
         }
         print(f"{name:40s} {record['outcome'][:30]:30s} {record['peak_rss_bytes']} {record.get('seconds')}")
     save_json(args.results, results)
+    _write(args, results)
+    ok = all(
+        r["outcome"] == ("loaded" if name.startswith("legit_") else "UnsafePickleError")
+        for name, r in results["payloads"].items()
+    )
+    return 0 if ok else 1
+
+
+def _write(args: argparse.Namespace, results: dict) -> None:
     if args.write_markdown:
         base = os.path.dirname(os.path.abspath(args.write_markdown))
         before = before_source = None
@@ -196,11 +219,6 @@ def main(argv: list[str] | None = None) -> int:
             before_source = os.path.relpath(args.before, base)
         body = render_markdown(results, os.path.relpath(args.results, base), before, before_source)
         write_markdown(args.write_markdown, "hostile_pickles", body)
-    ok = all(
-        r["outcome"] == ("loaded" if name.startswith("legit_") else "UnsafePickleError")
-        for name, r in results["payloads"].items()
-    )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

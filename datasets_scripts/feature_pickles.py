@@ -122,7 +122,7 @@ def _dialogue_ids(value: Any, path: str, key: str) -> list:
         )
     ids = list(value.tolist() if isinstance(value, np.ndarray) else value)
     for vid in ids:
-        if isinstance(vid, bool) or not isinstance(vid, (str, int)):
+        if isinstance(vid, (bool, np.bool_)) or not isinstance(vid, (str, int, np.integer)):
             raise DatasetFormatError(
                 f"{path}: {key} holds {vid!r:.50} ({type(vid).__name__}), not a dialogue id"
             )

@@ -92,6 +92,26 @@ def test_feature_pickle_dialogue_ids_that_collide_as_strings_are_refused(tmp_pat
         load_feature_pickle(path, cache_dir=str(tmp_path / "c"))
 
 
+def test_feature_pickle_numpy_integer_dialogue_ids_still_load(tmp_path):
+    path = str(tmp_path / "feat.pkl")
+    fields = make_feature_pickle(path, "meld", sizes=(6, 5, 4))
+    for key in (
+        "videoIDs",
+        "videoSpeakers",
+        "videoLabels",
+        "videoText",
+        "videoAudio",
+        "videoVisual",
+        "videoSentence",
+    ):
+        fields[key] = {np.int64(k): v for k, v in fields[key].items()}
+    fields["trainVid"] = {np.int64(v) for v in fields["trainVid"]}
+    fields["testVid"] = np.array(sorted(fields["testVid"]), dtype=np.int64)
+    _rewrite(path, (*fields.values(), None))
+    ds = load_feature_pickle(path, cache_dir=str(tmp_path / "c"))
+    assert sorted(ds["test"]["dialogue_id"]) == ["1000", "1001", "1002"]
+
+
 @pytest.mark.parametrize(
     "mutate, match",
     [
