@@ -134,9 +134,9 @@ _OPCODE_COST = {
     pickle.LONG_BINPUT[0]: 104,
     pickle.PUT[0]: 104,
     pickle.MEMOIZE[0]: 104,
-    pickle.TUPLE1[0]: 56,
-    pickle.TUPLE2[0]: 64,
-    pickle.TUPLE3[0]: 72,
+    pickle.TUPLE1[0]: 168,  # + 112: the depth bookkeeping of each tuple
+    pickle.TUPLE2[0]: 176,
+    pickle.TUPLE3[0]: 184,
     pickle.APPEND[0]: 16,
     pickle.SETITEM[0]: 104,
     pickle.GLOBAL[0]: 64,
@@ -152,7 +152,7 @@ _PER_ITEM_COST = {  # mark-based opcodes: per item taken from the stack
     pickle.FROZENSET[0]: 72,
 }
 _FIXED_FOR_MARKED = {
-    pickle.TUPLE[0]: 48,
+    pickle.TUPLE[0]: 160,
     pickle.LIST[0]: 64,
     pickle.DICT[0]: 240,
     pickle.FROZENSET[0]: 224,
@@ -474,7 +474,12 @@ class RestrictedUnpickler(pickle._Unpickler):
                 "only (no pointer-bearing, structured or datetime dtype)"
             )
         canonical = np.dtype(dtype.str)
-        if dtype != canonical or dtype.flags != canonical.flags or dtype.itemsize != canonical.itemsize:
+        if (
+            dtype != canonical
+            or dtype.flags != canonical.flags
+            or dtype.itemsize != canonical.itemsize
+            or dtype.alignment != canonical.alignment
+        ):
             self._refuse(
                 f"{where}: dtype {dtype.str} does not match its canonical form (flags {dtype.flags})"
             )
@@ -578,6 +583,7 @@ class RestrictedUnpickler(pickle._Unpickler):
                 refuse(
                     f"_reconstruct({getattr(subtype, '__name__', subtype)!s:.50}, {shape!r:.50}, {code!r:.20})"
                 )
+            charge(512, "_reconstruct")  # an empty array and its bookkeeping
             array = multiarray._reconstruct(np.ndarray, (0,), b"b")
             self._unbuilt_arrays.add(id(array))
             self._keep.append(array)
@@ -597,6 +603,7 @@ class RestrictedUnpickler(pickle._Unpickler):
                 spec = spec.decode("latin-1")
             if type(spec) is not str or not _DTYPE_SPEC.match(spec) or type(align) not in (bool, int):
                 refuse(f"refused numpy.dtype({spec!r:.50}): only plain number and string type codes")
+            charge(1024, "numpy.dtype")  # a dtype copy and its bookkeeping
             try:
                 made = np.dtype(spec, bool(align), True)
             except TypeError as err:
@@ -612,6 +619,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             self._buffer(data, where)
             if len(data) != dtype.itemsize:
                 refuse(f"{where}: {len(data)} bytes for a {dtype.itemsize}-byte {dtype.str}")
+            charge(64 + dtype.itemsize, where)
             return multiarray.scalar(dtype, data)
 
         def encode(obj, encoding="utf-8", errors="strict"):

@@ -50,7 +50,8 @@ def test_crafted_pickle_ends_in_unsafe_pickle_error_naming_the_file(outcomes, na
     assert record["outcome"] == "UnsafePickleError", record
     assert record["message"].startswith(path + ":"), record["message"]
     # the budget is checked before allocating: the load never grows the child past the file's default budget
-    assert record["peak_rss_bytes"] <= default_max_bytes(os.path.getsize(path)), record
+    if record["peak_rss_bytes"] is not None:  # None: the system cannot reset the peak RSS
+        assert record["peak_rss_bytes"] <= default_max_bytes(os.path.getsize(path)), record
 
 
 @pytest.mark.parametrize("name", ["legit_features", "legit_mmsa"])
