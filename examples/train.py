@@ -303,7 +303,6 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
         **parse_config_overrides(model_args.config_overrides, "--config_overrides"),
     }
     model_args.config_overrides = json.dumps(overrides) if overrides else None
-    check_arguments(model_args, data_args)
     return model_args, data_args, training_args
 
 
@@ -622,6 +621,7 @@ def remove_checkpoints(output_dir: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(argv)
+    check_arguments(model_args, data_args)
     claim_output_dir(training_args)
     # the collator reads columns (speakers, ...) that are not `forward` arguments
     training_args.remove_unused_columns = False
@@ -662,10 +662,18 @@ def main(argv: list[str] | None = None) -> dict:
     if already_features:  # feature pickle: vectors only, no processor needed
         processor, data_config = None, feature_file_config(raw)
     else:
-        processor = build_processor(model_args)
+        try:
+            processor = build_processor(model_args)
+        except (OSError, ImportError) as err:  # a text encoder / checkpoint that is not there (offline, typo)
+            fail(
+                f"the processor of {model_args.processor_name_or_path or model_args.model_name_or_path or model_args.text_encoder}: {err}"
+            )
         data_config = processor_feature_sizes(processor)
     check_config(model_args, id2label, data_config)
-    model = build_model(model_args, id2label, data_config)
+    try:
+        model = build_model(model_args, id2label, data_config)
+    except (OSError, ImportError) as err:
+        fail(f"the model of {model_args.model_name_or_path or model_args.text_encoder}: {err}")
     dataset = (
         raw
         if already_features
