@@ -110,6 +110,10 @@ def published_comparison(dataset: DatasetDict, name: str, config: str) -> str | 
     return "\n".join(lines)
 
 
+class DataStatsError(Exception):
+    """A path that is not a known dataset: `mcn-cl data-stats: error: ...`, exit status 2."""
+
+
 def _detect(path: str) -> str:
     from .conversations import is_conversation_folder
 
@@ -123,8 +127,8 @@ def _detect(path: str) -> str:
         return "iemocap"
     if os.path.isfile(os.path.join(path, "train_sent_emo.csv")):
         return "meld"
-    raise SystemExit(
-        f"data-stats: cannot tell what {path} is (expected IEMOCAP_full_release with Session1/, a MELD folder "
+    raise DataStatsError(
+        f"cannot tell what {path} is (expected IEMOCAP_full_release with Session1/, a MELD folder "
         "with train_sent_emo.csv, a feature .pkl, a folder of your own conversations with conversation.csv / "
         "conversation.jsonl or train.csv, or a folder saved with DatasetDict.save_to_disk); "
         "use --dataset"
@@ -175,7 +179,19 @@ def missing_media(dataset: DatasetDict) -> list[tuple[str, str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load what `args.path` holds and write the table (and the published comparison) to stdout."""
+    """Load what `args.path` holds and write the table (and the published comparison) to stdout. A path that
+    cannot be read as a dataset (unknown layout, a format error naming file:line, a missing file) prints
+    `mcn-cl data-stats: error: ...` to stderr and returns 2."""
+    from ._common import DatasetFormatError
+
+    try:
+        return _run(args)
+    except (DataStatsError, DatasetFormatError, FileNotFoundError) as err:
+        sys.stderr.write(f"mcn-cl data-stats: error: {err}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from datasets import load_from_disk
 
     kind = _detect(args.path) if args.dataset == "auto" else args.dataset

@@ -311,3 +311,12 @@ def test_data_stats_reports_a_conversations_folder(example, tmp_path, capsys):
         n = len(list(csv.DictReader(f)))
     assert total.split()[:3] == ["total", "8", str(n)]
     assert "masked media (0)" in out
+
+
+def test_data_stats_on_a_bad_table_is_an_error_naming_the_line(tmp_path, capsys):
+    write_table(tmp_path, [{**r, "split": "later"} for r in text_rows(2)])
+    assert data_stats_main([str(tmp_path), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"mcn-cl data-stats: error: {tmp_path / 'conversation.csv'}:2, column split: 'later'"
+    )
