@@ -741,6 +741,8 @@ def main(argv: list[str] | None = None) -> dict:
         "learning_rate": training_args.learning_rate,
         "encoder_learning_rate": model_args.encoder_learning_rate,
         "dataset": data_args.dataset,
+        "dataset_source": data_args.data_dir,
+        "tower_weights": None if already_features else tower_weights(model_args),
         "label_names": names,
     }
     if trainer.is_world_process_zero():
@@ -759,18 +761,10 @@ def main(argv: list[str] | None = None) -> dict:
                 results,
                 config=model.config,
                 dataset_name=data_args.dataset,
-                dataset_source=data_args.data_dir,
-                tower_weights=tower_weights(model_args),
                 training_args=training_args,
             )
         else:  # feature-pickle models take precomputed features: no processor, no pipeline; the card only
-            write_model_card(
-                training_args.output_dir,
-                model.config,
-                results,
-                training_args=training_args,
-                dataset_source=data_args.data_dir,
-            )
+            write_model_card(training_args.output_dir, model.config, results, training_args=training_args)
     if not model_args.keep_checkpoints and trainer.is_world_process_zero():
         remove_checkpoints(training_args.output_dir)
     if training_args.push_to_hub:

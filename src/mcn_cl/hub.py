@@ -298,6 +298,9 @@ def model_card(
     results = load_test_results(test_results)
     label_names = [config.id2label[i] for i in sorted(config.id2label)]
     dataset_key = dataset_name or (results or {}).get("dataset")
+    # examples/train.py records both in test_results.json, so a later rewrite of the card (push_to_hub) keeps them
+    dataset_source = dataset_source or (results or {}).get("dataset_source")
+    tower_weights = tower_weights or (results or {}).get("tower_weights")
     dataset_title, dataset_description = (
         DATASETS.get(str(dataset_key).lower(), (dataset_key, dataset_key)) if dataset_key else (None, None)
     )
