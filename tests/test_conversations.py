@@ -280,7 +280,7 @@ def test_a_folder_made_by_someone_else_trains_and_predicts(tmp_path, caplog):
     )
     assert "visual tower: resnet101, random weights (--visual_weights none), frozen" in card
     # the card inputs are in test_results.json: a later rewrite (Trainer.push_to_hub -> create_model_card) keeps them
-    from mcn_cl.hub import model_card
+    from mcn_cl.hub_mcn_cl import model_card
 
     rewritten = model_card(mcn_cl.MCNCLConfig.from_pretrained(output_dir), str(output_dir)).text
     assert "their_corpus" in rewritten and "random weights (--visual_weights none)" in rewritten
