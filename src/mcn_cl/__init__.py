@@ -43,6 +43,7 @@ _LAZY = {
     "load_iemocap": "mcn_cl.datasets_scripts",
     "load_meld": "mcn_cl.datasets_scripts",
     "load_feature_pickle": "mcn_cl.datasets_scripts",
+    "load_conversations": "mcn_cl.datasets_scripts",
     "HardNegativeSupConLoss": "mcn_cl.losses",
     "MCNCLTrainer": "mcn_cl.trainer_mcn_cl",
     "MCNCLDataCollator": "mcn_cl.data_collator",
@@ -77,6 +78,7 @@ register()
 if TYPE_CHECKING:  # pragma: no cover
     from .data_collator import MCNCLDataCollator  # noqa: F401
     from .datasets_scripts import (  # noqa: F401  # noqa: F401
+        load_conversations,
         load_feature_pickle,
         load_iemocap,
         load_meld,

