@@ -27,7 +27,7 @@ passes `--deadline_s` is recorded with `status: failed` and its log tail; runs a
 ok are skipped, so an interrupted invocation loses nothing and a rerun completes it.
 
     # one setting, smoke test on a CPU
-    OMP_NUM_THREADS=1 python benchmarks/meld_text.py --meld_dir ../shared/data/meld --settings recipe --seeds 1 \\
+    OMP_NUM_THREADS=1 python benchmarks/meld_text.py --meld_dir /path/to/meld --settings recipe --seeds 1 \\
         --max_dialogues 20 --epochs 1 --results /tmp/smoke.json --work_dir /tmp/smoke
     # the recipe search on one GPU: exploration grid (one seed), the best dev setting confirmed (3 seeds),
     # its ablations (2 seeds), the old recipe, the baseline, and the small-corpus check, 12 runs at a time
@@ -457,7 +457,7 @@ def run_baseline(args, hp: dict, seed: int) -> dict:
 
     import mcn_cl
     from mcn_cl.datasets_scripts import label_names
-    from mcn_cl.metrics import emotion_metrics
+    from mcn_cl.metrics_mcn_cl import emotion_metrics
 
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
     raw = mcn_cl.load_meld(csv_dir=corpus_dir(args, hp["corpus"]), check_media=False)

@@ -1,5 +1,6 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Dataset loaders: IEMOCAP and MELD raw releases and the community feature pickles, as `datasets.DatasetDict`.
+"""Dataset loaders: IEMOCAP and MELD raw releases, the community feature pickles (MCN-CL) and the MMSA corpora
+CMU-MOSI / CH-SIMS (MCIHN), as `datasets.DatasetDict`.
 
 `datasets` 4+ runs no loading scripts, so these are plain functions over ``Dataset.from_generator`` (cached on
 disk, keyed on a fingerprint of the parsed content and the options; see ``_common.py``).
@@ -9,9 +10,11 @@ disk, keyed on a fingerprint of the parsed content and the options; see ``_commo
     >>> ds = load_meld("MELD.Raw")                             # clips probed with PyAV, bad ones masked
     >>> ds = load_meld(csv_dir="MELD.Raw", check_media=False)  # annotations only
     >>> ds = load_feature_pickle("IEMOCAP_features.pkl", dataset="iemocap")
+    >>> ds = load_conversations("my_corpus")                   # your own: conversation.csv + clips
 """
 
 from ._common import DatasetFormatError, dialogue_features, label_names
+from .conversations import load_conversations
 from .feature_pickles import (
     RestrictedUnpickler,
     UnsafePickleError,
@@ -37,6 +40,7 @@ __all__ = [
     "dialogue_features",
     "feature_sizes",
     "label_names",
+    "load_conversations",
     "load_feature_pickle",
     "load_iemocap",
     "load_meld",

@@ -19,9 +19,9 @@ Rows (docs/data_formats.md, section 2): ``dialogue_id``, ``speakers`` [N], ``lab
 ``visual_features`` [N, D_v] as `Array2D(shape=(None, D), dtype="float32")`, so ``ds.with_format("numpy")`` or
 ``"torch"`` hands the collator whole arrays. The sizes D are read from the data: :func:`feature_sizes`.
 
-Security: pickles run code when loaded. :class:`RestrictedUnpickler` admits only the builtin containers and
-scalars and numpy's array/dtype/scalar reconstruction, and refuses any other global with
-:class:`UnsafePickleError` naming the file and the global.
+Security: pickles run code when loaded. :class:`RestrictedUnpickler` (``safe_pickle.py``) builds only builtin
+containers and scalars and numpy arrays / scalars of numbers or fixed-size strings, within a memory budget
+(``max_bytes``) and a nesting depth, and refuses anything else with :class:`UnsafePickleError` naming the file.
 
 Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, size and mtime and the options
 (see ``_common.py``).
@@ -29,9 +29,8 @@ Caching: ``Dataset.from_generator`` with a fingerprint made of the file's path, 
 
 from __future__ import annotations
 
-import io
+import math
 import os
-import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +41,7 @@ from transformers.utils import logging
 from ._common import DatasetFormatError, build_dataset_dict, path_signature, split_validation
 from .iemocap import IEMOCAP_LABELS_6
 from .meld import MELD_EMOTIONS, repair_text
+from .safe_pickle import RestrictedUnpickler, UnsafePickleError, safe_load_pickle
 
 logger = logging.get_logger(__name__)
 
@@ -59,111 +59,43 @@ PICKLE_FIELDS = (
 PICKLE_LAYOUTS = {"iemocap": (9, IEMOCAP_LABELS_6), "meld": (10, MELD_EMOTIONS)}
 MODALITY_FIELDS = {"text": "videoText", "audio": "videoAudio", "visual": "videoVisual"}
 
-_SAFE_BUILTINS = frozenset(
-    {
-        "dict",
-        "list",
-        "tuple",
-        "set",
-        "frozenset",
-        "str",
-        "bytes",
-        "bytearray",
-        "int",
-        "float",
-        "complex",
-        "bool",
-    }
-)
-_SAFE_GLOBALS = frozenset(
-    {
-        ("collections", "OrderedDict"),
-        ("collections", "defaultdict"),
-        ("collections", "deque"),
-        ("_codecs", "encode"),  # protocol-2 pickles store bytes as _codecs.encode(str, "latin1")
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
-        ("numpy._core.numeric", "_frombuffer"),
-    }
-)
-# Python 2 names, as they appear in py2 pickles.
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for a global outside the allow-list (it could run code when loaded), or for an allocation by
-    size (`bytes(N)` / `bytearray(N)`: a few bytes of pickle could ask for gigabytes)."""
-
-
-def _refusing_sizes(kind: type, source: str) -> type:
-    """A stand-in for `bytes` / `bytearray` as a pickle global: builds the real object from data (a string with
-    its encoding, a list of ints, ...) but refuses an integer argument, which would allocate that many bytes."""
-
-    class _Sized:
-        def __new__(cls, *args, **kwargs):
-            if args and isinstance(args[0], int):
-                raise UnsafePickleError(
-                    f"{source}: refused {kind.__name__}({args[0]}): a pickle may not allocate by size"
-                )
-            return kind(*args, **kwargs)
-
-    _Sized.__name__ = _Sized.__qualname__ = kind.__name__
-    return _Sized
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """A `pickle.Unpickler` whose `find_class` admits only builtin containers/scalars and numpy arrays.
-
-    Anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen``, any class) raises
-    :class:`UnsafePickleError` before it is imported or called.
-    """
-
-    def __init__(self, file: io.BufferedIOBase, source: str, **kwargs: Any):
-        super().__init__(file, **kwargs)
-        self.source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        canonical = _PY2_MODULES.get(module, module)
-        if (canonical == "builtins" and name in _SAFE_BUILTINS) or (canonical, name) in _SAFE_GLOBALS:
-            if canonical == "builtins" and name in ("bytes", "bytearray"):
-                return _refusing_sizes(bytes if name == "bytes" else bytearray, self.source)
-            if canonical.startswith("numpy.core.") and hasattr(np, "_core"):
-                canonical = "numpy._core." + canonical[len("numpy.core.") :]  # numpy 2 location, no warning
-            return super().find_class(canonical, name)
-        raise UnsafePickleError(
-            f"{self.source}: refused to load global '{module}.{name}': a feature pickle may only hold builtin "
-            "containers, scalars and numpy arrays (this file could run code when unpickled)"
-        )
-
-
-def safe_load_pickle(path: str | os.PathLike) -> Any:
-    """Unpickle `path` with :class:`RestrictedUnpickler` (latin1 for Python 2 pickles)."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        try:
-            return RestrictedUnpickler(f, source=path, encoding="latin1").load()
-        except UnsafePickleError:
-            raise
-        except Exception as e:
-            raise DatasetFormatError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from e
-
 
 def _speaker(value: Any, where: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
         return value.decode("latin-1")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r:.100}") from None
     if arr.ndim == 1 and arr.size > 1:  # one-hot vector (MELD)
         return str(int(np.argmax(arr)))
-    if arr.ndim == 0:
-        return str(arr.item())
-    raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r}")
+    if arr.ndim == 0 and np.isfinite(arr) and float(arr) == int(arr):
+        return str(int(arr))
+    raise DatasetFormatError(f"{where}: cannot read a speaker from {value!r:.100}")
+
+
+def _label(value: Any, where: str) -> int:
+    """A class id: an int (or numpy integer, or an integral float); bool, 2.7, NaN, strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DatasetFormatError(
+            f"{where}: {value!r:.50} ({type(value).__name__}) is not an integer class id"
+        )
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        raise DatasetFormatError(f"{where}: {value!r:.50} is not an integer class id")
+    return int(value)
+
+
+def _sequence(value: Any, where: str) -> list:
+    """A per-utterance list (list, tuple or 1-d array) of a dialogue."""
+    if isinstance(value, np.ndarray):
+        return list(value.reshape(-1)) if value.ndim <= 1 else list(value)
+    if not isinstance(value, (list, tuple)):
+        raise DatasetFormatError(
+            f"{where}: expected a list with one entry per utterance, got {type(value).__name__}"
+        )
+    return list(value)
 
 
 def _matrix(value: Any, n: int, where: str) -> np.ndarray:
@@ -173,7 +105,28 @@ def _matrix(value: Any, n: int, where: str) -> np.ndarray:
         raise DatasetFormatError(f"{where}: not a numeric [N, D] array ({e})") from None
     if arr.ndim != 2 or arr.shape[0] != n:
         raise DatasetFormatError(f"{where}: expected shape [{n}, D], got {list(arr.shape)}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0].tolist()
+        raise DatasetFormatError(
+            f"{where}: {int(bad.sum())} non-finite value(s) (NaN / inf; first at utterance {first[0]}, "
+            f"dimension {first[1]}): a feature file must hold finite numbers"
+        )
     return arr
+
+
+def _dialogue_ids(value: Any, path: str, key: str) -> list:
+    if not isinstance(value, (set, frozenset, list, tuple, np.ndarray)):
+        raise DatasetFormatError(
+            f"{path}: {key} must be a collection of dialogue ids, got {type(value).__name__}"
+        )
+    ids = list(value.tolist() if isinstance(value, np.ndarray) else value)
+    for vid in ids:
+        if isinstance(vid, (bool, np.bool_)) or not isinstance(vid, (str, int, np.integer)):
+            raise DatasetFormatError(
+                f"{path}: {key} holds {vid!r:.50} ({type(vid).__name__}), not a dialogue id"
+            )
+    return ids
 
 
 def load_feature_pickle(
@@ -182,15 +135,17 @@ def load_feature_pickle(
     validation_fraction: float = 0.1,
     seed: int = 42,
     cache_dir: str | os.PathLike | None = None,
+    max_bytes: int | None = None,
 ) -> DatasetDict:
     """Load a community feature pickle as a `DatasetDict` with `train`, `validation`, `test`.
 
     Args:
         path: the `.pkl` file.
-        dataset: `"iemocap"` (9-tuple) or `"meld"` (10-tuple); None = from the tuple's length.
+        dataset: `"iemocap"` (9-tuple) or `"meld"` (10-tuple), any case; None = from the tuple's length.
         validation_fraction: fraction of the file's train dialogues moved to `validation`.
         seed: seed of the validation draw.
         cache_dir: `datasets` cache folder for the Arrow files.
+        max_bytes: memory budget of the unpickling (:func:`safe_load_pickle`); None = 128 MiB + 16 x the file size.
 
     Returns:
         `DatasetDict` of rows `{dialogue_id, speakers [N], labels [N], texts [N] (if present),
@@ -198,11 +153,12 @@ def load_feature_pickle(
         :func:`feature_sizes` for the D's.
 
     Raises:
-        UnsafePickleError: the pickle references a global outside the allow-list.
-        DatasetFormatError: the tuple layout, a length, a label or a feature size does not match.
+        UnsafePickleError: the pickle holds something a feature file never needs (see ``safe_pickle.py``).
+        DatasetFormatError: the tuple layout, a length, a label (not an integer class id), a feature (not a finite
+            number) or a dialogue id does not match; the message names the file, the dialogue and the field.
     """
     path = os.fspath(path)
-    data = safe_load_pickle(path)
+    data = safe_load_pickle(path, max_bytes=max_bytes)
     if not isinstance(data, (tuple, list)):
         raise DatasetFormatError(
             f"{path}: expected a tuple ({', '.join(PICKLE_FIELDS)}, ...), got {type(data)}"
@@ -213,6 +169,7 @@ def load_feature_pickle(
             raise DatasetFormatError(
                 f"{path}: a {len(data)}-tuple is neither the IEMOCAP (9) nor the MELD (10) feature layout"
             )
+    dataset = dataset.lower() if isinstance(dataset, str) else dataset
     if dataset not in PICKLE_LAYOUTS:
         raise ValueError(f"dataset must be one of {list(PICKLE_LAYOUTS)}, got {dataset!r}")
     expected_len, names = PICKLE_LAYOUTS[dataset]
@@ -229,6 +186,11 @@ def load_feature_pickle(
             raise DatasetFormatError(
                 f"{path}: {key} must be a dict keyed by dialogue id, got {type(fields[key])}"
             )
+    for key in ("videoIDs", "videoSpeakers", "videoLabels"):
+        if fields[key] is None:
+            raise DatasetFormatError(f"{path}: {key} is missing (None)")
+    train_vids = _dialogue_ids(fields["trainVid"], path, "trainVid")
+    test_vids = _dialogue_ids(fields["testVid"], path, "testVid")
 
     modalities = {m: fields[k] for m, k in MODALITY_FIELDS.items() if fields[k] is not None}
     if not modalities:
@@ -236,17 +198,27 @@ def load_feature_pickle(
     has_texts = fields["videoSentence"] is not None
 
     rows: dict[Any, dict[str, Any]] = {}
+    names_seen: dict[str, Any] = {}
     sizes: dict[str, int] = {}
-    for vid in list(fields["trainVid"]) + list(fields["testVid"]):
+    for vid in train_vids + test_vids:
         where = f"{path}: dialogue {vid!r}"
-        if vid in rows:
-            raise DatasetFormatError(f"{where}: listed twice in trainVid/testVid")
+        if vid in rows or str(vid) in names_seen:
+            raise DatasetFormatError(
+                f"{where}: listed twice in trainVid/testVid (as {names_seen.get(str(vid), vid)!r} and {vid!r})"
+            )
+        names_seen[str(vid)] = vid
         for key in ("videoIDs", "videoSpeakers", "videoLabels"):
             if vid not in fields[key]:
                 raise DatasetFormatError(f"{where}: missing from {key}")
-        n = len(fields["videoIDs"][vid])
-        speakers = [_speaker(s, f"{where} videoSpeakers") for s in fields["videoSpeakers"][vid]]
-        labels = [int(x) for x in np.asarray(fields["videoLabels"][vid]).reshape(-1)]
+        n = len(_sequence(fields["videoIDs"][vid], f"{where} videoIDs"))
+        speakers = [
+            _speaker(s, f"{where} videoSpeakers[{i}]")
+            for i, s in enumerate(_sequence(fields["videoSpeakers"][vid], f"{where} videoSpeakers"))
+        ]
+        labels = [
+            _label(x, f"{where} videoLabels[{i}]")
+            for i, x in enumerate(_sequence(fields["videoLabels"][vid], f"{where} videoLabels"))
+        ]
         if len(speakers) != n or len(labels) != n:
             raise DatasetFormatError(
                 f"{where}: {n} utterance ids but {len(speakers)} speakers and {len(labels)} labels"
@@ -262,7 +234,7 @@ def load_feature_pickle(
                 raise DatasetFormatError(f"{where}: missing from videoSentence")
             texts = [
                 repair_text(t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))
-                for t in fields["videoSentence"][vid]
+                for t in _sequence(fields["videoSentence"][vid], f"{where} videoSentence")
             ]
             if len(texts) != n:
                 raise DatasetFormatError(f"{where}: {n} utterance ids but {len(texts)} sentences")
@@ -279,12 +251,12 @@ def load_feature_pickle(
             row[f"{modality}_features"] = arr
         rows[vid] = row
 
-    train_keys = {str(v): v for v in fields["trainVid"]}
+    train_keys = {str(v): v for v in train_vids}
     train_ids, val_ids = split_validation(train_keys, validation_fraction, seed)
     splits = {"train": [rows[train_keys[i]] for i in train_ids]}
     if val_ids:
         splits["validation"] = [rows[train_keys[i]] for i in val_ids]
-    splits["test"] = [rows[v] for v in sorted(fields["testVid"], key=str)]
+    splits["test"] = [rows[v] for v in sorted(test_vids, key=str)]
 
     spec: dict[str, Any] = {
         "dialogue_id": Value("string"),

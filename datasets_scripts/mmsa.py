@@ -24,6 +24,7 @@ fingerprint of the parsed rows (raw) or of the file's path, size and mtime (pick
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from ._common import (
     build_dataset_dict,
     find_child_case_insensitive,
     path_signature,
+    read_text_lenient,
 )
 from .feature_pickles import feature_sizes, safe_load_pickle
 from .meld import probe_clip
@@ -57,10 +59,26 @@ def mmsa_id(video_id: str, clip_id: str) -> str:
     return f"{video_id}$_${clip_id}"
 
 
+def _dataset_name(dataset: str) -> str:
+    """`dataset` lower-cased (``"MOSI"`` -> ``"mosi"``), checked against :data:`MMSA_DATASETS`."""
+    name = dataset.lower() if isinstance(dataset, str) else dataset
+    if name not in MMSA_DATASETS:
+        raise ValueError(f"dataset must be one of {list(MMSA_DATASETS)} (any case), got {dataset!r}")
+    return name
+
+
 def _check_dataset(dataset: str) -> tuple[float, float]:
-    if dataset not in MMSA_DATASETS:
-        raise ValueError(f"dataset must be one of {list(MMSA_DATASETS)}, got {dataset!r}")
-    return MMSA_DATASETS[dataset]
+    return MMSA_DATASETS[_dataset_name(dataset)]
+
+
+def _check_id(value: str, where: str, field: str) -> str:
+    """A video / clip id is a path component under ``Raw/``: refuse one that leaves it (``..``, absolute, NUL)."""
+    parts = value.replace("\\", "/").split("/")
+    if "\0" in value or os.path.isabs(value) or value.startswith(("/", "\\")) or ".." in parts:
+        raise DatasetFormatError(
+            f"{where}: {field} {value!r} would resolve outside the Raw/ clip folder (absolute or with '..')"
+        )
+    return value
 
 
 def _score(value: Any, where: str, field: str, bounds: tuple[float, float]) -> float:
@@ -78,42 +96,53 @@ def _score(value: Any, where: str, field: str, bounds: tuple[float, float]) -> f
 
 def parse_label_csv(path: str, dataset: str, raw_dir: str | None) -> dict[str, list[dict[str, Any]]]:
     """Rows of ``label.csv`` by split (in file order), with the clip paths under `raw_dir` (not checked here)."""
+    dataset = _dataset_name(dataset)
     bounds = _check_dataset(dataset)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise DatasetFormatError(f"{path}:1: missing column(s) {missing} (header: {header})")
-        splits: dict[str, list[dict[str, Any]]] = {name: [] for name in MMSA_SPLITS.values()}
-        seen: dict[str, int] = {}
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            video_id, clip_id = (row["video_id"] or "").strip(), (row["clip_id"] or "").strip()
-            if not video_id or not clip_id:
-                raise DatasetFormatError(f"{where}: empty video_id or clip_id")
-            uid = mmsa_id(video_id, clip_id)
-            if uid in seen:
-                raise DatasetFormatError(f"{where}: duplicate utterance {uid} (first at line {seen[uid]})")
-            seen[uid] = reader.line_num
-            mode = (row["mode"] or "").strip().lower()
-            if mode not in MMSA_SPLITS:
-                raise DatasetFormatError(f"{where}: mode {row['mode']!r} is not one of {list(MMSA_SPLITS)}")
-            clip = os.path.join(raw_dir, video_id, f"{clip_id}.mp4") if raw_dir else None
-            out = {
-                "id": uid,
-                "video_id": video_id,
-                "clip_id": clip_id,
-                "text": (row["text"] or "").strip(),
-                "label": _score(row["label"], where, "label", bounds),
-                "audio_path": clip,
-                "video_path": clip,
-            }
-            if dataset == "sims":
-                for column, name in SIMS_UNIMODAL_COLUMNS.items():
-                    value = row.get(column)
-                    out[name] = _score(value, where, column, bounds) if value not in (None, "") else None
-            splits[MMSA_SPLITS[mode]].append(out)
+    content = read_text_lenient(path, f"{dataset} label.csv")  # non-UTF-8 lines repaired, with a warning
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DatasetFormatError(f"{path}:1: missing column(s) {missing} (header: {header})")
+    splits: dict[str, list[dict[str, Any]]] = {name: [] for name in MMSA_SPLITS.values()}
+    seen: dict[str, int] = {}
+    for row in reader:
+        where = f"{path}:{reader.line_num}"
+        video_id, clip_id = (row["video_id"] or "").strip(), (row["clip_id"] or "").strip()
+        if not video_id or not clip_id:
+            raise DatasetFormatError(f"{where}: empty video_id or clip_id")
+        _check_id(video_id, where, "video_id")
+        _check_id(clip_id, where, "clip_id")
+        uid = mmsa_id(video_id, clip_id)
+        if uid in seen:
+            raise DatasetFormatError(f"{where}: duplicate utterance {uid} (first at line {seen[uid]})")
+        seen[uid] = reader.line_num
+        mode = (row["mode"] or "").strip().lower()
+        if mode not in MMSA_SPLITS:
+            raise DatasetFormatError(f"{where}: mode {row['mode']!r} is not one of {list(MMSA_SPLITS)}")
+        clip = os.path.join(raw_dir, video_id, f"{clip_id}.mp4") if raw_dir else None
+        out = {
+            "id": uid,
+            "video_id": video_id,
+            "clip_id": clip_id,
+            "text": (row["text"] or "").strip(),
+            "label": _score(row["label"], where, "label", bounds),
+            "audio_path": clip,
+            "video_path": clip,
+        }
+        if dataset == "sims":
+            for column, name in SIMS_UNIMODAL_COLUMNS.items():
+                value = row.get(column)
+                out[name] = _score(value, where, column, bounds) if value not in (None, "") else None
+        splits[MMSA_SPLITS[mode]].append(out)
+    if not seen:
+        logger.warning(f"{path}: no utterance rows under the header: the {dataset} dataset is empty")
+    else:
+        empty = [name for name, rows in splits.items() if not rows]
+        if empty:
+            logger.warning(
+                f"{path}: empty split(s) {empty} (no row with that mode): left out of the DatasetDict"
+            )
     return {name: rows for name, rows in splits.items() if rows}
 
 
@@ -128,16 +157,29 @@ def load_mmsa_raw(
 
     Args:
         data_dir: the release folder (``label.csv`` and ``Raw/``).
-        dataset: ``"mosi"`` or ``"sims"`` (score range and SIMS' unimodal labels).
+        dataset: ``"mosi"`` or ``"sims"``, any case (score range and SIMS' unimodal labels).
         check_media: open every clip with PyAV; a missing, unreadable or too long clip keeps its utterance with
             null media paths, all listed in one warning. False: paths are built from the CSV, unchecked.
-        max_clip_seconds: clips longer than this are masked.
+        max_clip_seconds: clips longer than this are masked (> 0).
         cache_dir: `datasets` cache folder for the Arrow files.
 
     Returns:
-        `DatasetDict` (``train``, ``validation``, ``test``) of rows ``{id, video_id, clip_id, text, label,
-        audio_path, video_path}`` (SIMS: plus ``label_text``, ``label_audio``, ``label_visual``).
+        `DatasetDict` (``train``, ``validation``, ``test``; a split with no row is left out, with a warning) of rows
+        ``{id, video_id, clip_id, text, label, audio_path, video_path}`` (SIMS: plus ``label_text``,
+        ``label_audio``, ``label_visual``).
+
+    Raises:
+        DatasetFormatError: a column, a mode, a score, a duplicate id, or a ``video_id`` / ``clip_id`` that would
+            resolve outside ``Raw/`` (``..``, absolute), naming ``label.csv`` and the line. Lines that are not
+            UTF-8 are read as cp1252 with a warning, as the MELD loader does.
     """
+    dataset = _dataset_name(dataset)
+    if not (
+        isinstance(max_clip_seconds, (int, float))
+        and math.isfinite(max_clip_seconds)
+        and max_clip_seconds > 0
+    ):
+        raise ValueError(f"max_clip_seconds must be a positive number of seconds, got {max_clip_seconds!r}")
     data_dir = os.fspath(data_dir)
     csv_path = find_child_case_insensitive(data_dir, "label.csv")
     if csv_path is None:
@@ -184,25 +226,59 @@ def load_mmsa_raw(
 # -------------------------------------------------------------------------------------------- feature pickles
 
 
-def _column(entry: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:
+def _column(entry: Mapping[str, Any], key: str, n: int, where: str, dtype: Any = None) -> np.ndarray:
+    """`entry[key]` as an array of `n` rows (of `dtype`), or a DatasetFormatError naming the field."""
+    value = entry[key]
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        raise DatasetFormatError(f"{where}: {key} is a {type(value).__name__}, not an array")
     try:
-        value = np.asarray(entry[key])
-    except Exception as err:
-        raise DatasetFormatError(f"{where}: {key} is not an array ({err})") from None
+        value = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        kind = "numeric " if dtype is not None else ""
+        raise DatasetFormatError(f"{where}: {key} is not a {kind}array ({err})") from None
     if value.shape[:1] != (n,):
         raise DatasetFormatError(f"{where}: {key} has {value.shape[:1]} rows for {n} regression_labels")
     return value
 
 
+def _integers(values: np.ndarray, where: str, what: str, low: int = 0, high: int = 2**63 - 1) -> np.ndarray:
+    """`values` (any numeric dtype) as int64 when every one is an integer in [low, high]; else an error naming the
+    first offender (1e20 would otherwise wrap to INT64_MIN, 2.7 truncate to 2)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        bad = (values < low) | (values > high)
+    else:
+        as_float = values.astype(np.float64)
+        bad = (
+            ~np.isfinite(as_float)
+            | (as_float != np.round(as_float))
+            | (as_float < low)
+            | (as_float >= float(high))
+        )
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DatasetFormatError(
+            f"{where}: {what} {values[index]!r} at {list(index)} is not an integer in [{low}, {high}]"
+        )
+    return values.astype(np.int64)
+
+
 def _parse_split(
     entry: Any, where: str, bounds: tuple[float, float]
-) -> tuple[list[dict[str, Any]], dict, int]:
-    """Rows of one split of an MMSA pickle, the feature sizes and the number of non-finite values set to 0."""
+) -> tuple[list[dict[str, Any]], dict, int, bool]:
+    """Rows of one split of an MMSA pickle, the feature sizes, the number of non-finite values set to 0, and
+    whether the split has token ids."""
     if not isinstance(entry, Mapping):
         raise DatasetFormatError(f"{where}: expected a dict of arrays, got {type(entry).__name__}")
     if "regression_labels" not in entry:
-        raise DatasetFormatError(f"{where}: no regression_labels (keys: {sorted(entry)})")
-    labels = np.asarray(entry["regression_labels"], dtype=np.float64).reshape(-1)
+        raise DatasetFormatError(f"{where}: no regression_labels (keys: {sorted(map(str, entry))})")
+    raw_labels = entry["regression_labels"]
+    if not isinstance(raw_labels, (np.ndarray, list, tuple)):
+        raise DatasetFormatError(f"{where}: regression_labels is a {type(raw_labels).__name__}, not an array")
+    try:
+        labels = np.asarray(raw_labels, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise DatasetFormatError(f"{where}: regression_labels is not a numeric array ({err})") from None
     n = labels.size
     ids = [str(x) for x in _column(entry, "id", n, where)] if "id" in entry else [f"{i}" for i in range(n)]
     texts = [str(x) for x in _column(entry, "raw_text", n, where)] if "raw_text" in entry else [""] * n
@@ -210,7 +286,7 @@ def _parse_split(
     for key, name in _SEQUENCE_FIELDS.items():
         if key not in entry:
             continue
-        array = _column(entry, key, n, where).astype(np.float32)
+        array = _column(entry, key, n, where, np.float32)
         if array.ndim != 3:
             raise DatasetFormatError(f"{where}: {key} must be [N, frames, size], got {list(array.shape)}")
         bad = ~np.isfinite(array)
@@ -220,13 +296,21 @@ def _parse_split(
     lengths = {}
     for key, name in (("audio_lengths", "audio_features"), ("vision_lengths", "visual_features")):
         if key in entry and name in sequences:
-            lengths[name] = _column(entry, key, n, where).astype(np.int64).reshape(-1)
+            column = _column(entry, key, n, where, np.float64).reshape(-1)
+            lengths[name] = _integers(column, where, f"{key} value")
     token_ids = token_mask = None
     if "text_bert" in entry:
-        bert = _column(entry, "text_bert", n, where)
+        bert = _column(entry, "text_bert", n, where, np.float64)
         if bert.ndim != 3 or bert.shape[1] < 2:
             raise DatasetFormatError(f"{where}: text_bert must be [N, 3, T], got {list(bert.shape)}")
-        token_ids, token_mask = bert[:, 0].astype(np.int64), bert[:, 1].astype(np.int64)
+        token_ids = _integers(bert[:, 0], where, "text_bert token id")
+        mask = bert[:, 1]
+        if not np.isin(mask, (0.0, 1.0)).all():
+            index = [int(i) for i in np.argwhere(~np.isin(mask, (0.0, 1.0)))[0]]
+            raise DatasetFormatError(
+                f"{where}: text_bert attention mask value {mask[tuple(index)]!r} at {index} is not 0 or 1"
+            )
+        token_mask = mask.astype(np.int64)
     rows = []
     for i in range(n):
         row_where = f"{where}, utterance {ids[i]!r}"
@@ -259,18 +343,22 @@ def _parse_split(
             row[name] = array[:length] if length > 0 else np.zeros((1, array.shape[1]), np.float32)
         row["modality_mask"] = present
         rows.append(row)
-    return rows, sizes, non_finite
+    return rows, sizes, non_finite, token_ids is not None
 
 
 def load_mmsa_features(
-    path: str | os.PathLike, dataset: str = "mosi", cache_dir: str | os.PathLike | None = None
+    path: str | os.PathLike,
+    dataset: str = "mosi",
+    cache_dir: str | os.PathLike | None = None,
+    max_bytes: int | None = None,
 ) -> DatasetDict:
     """Load an MMSA processed feature pickle (``unaligned_50.pkl`` layout) as a `DatasetDict`.
 
     Args:
         path: the `.pkl` file.
-        dataset: ``"mosi"`` or ``"sims"`` (score range of the labels).
+        dataset: ``"mosi"`` or ``"sims"``, any case (score range of the labels).
         cache_dir: `datasets` cache folder for the Arrow files.
+        max_bytes: memory budget of the unpickling (:func:`safe_load_pickle`); None = 128 MiB + 16 x the file size.
 
     Returns:
         `DatasetDict` (``train``, ``validation``, ``test``) of rows ``{id, text, label, input_ids, attention_mask,
@@ -278,22 +366,29 @@ def load_mmsa_features(
         :func:`mmsa_feature_sizes`.
 
     Raises:
-        UnsafePickleError: the pickle references a global outside the allow-list.
-        DatasetFormatError: a split, an array shape, a length or a label does not match the layout.
+        UnsafePickleError: the pickle holds something a feature file never needs (see ``safe_pickle.py``).
+        DatasetFormatError: a split, an array shape, a length or a label does not match the layout, a field is not
+            numeric, a token id is not an integer in int64's range, a mask value is not 0/1; the message names the
+            file, the split and the field. A split with no utterance is left out with a warning.
     """
+    dataset = _dataset_name(dataset)
     bounds = _check_dataset(dataset)
     path = os.fspath(path)
-    data = safe_load_pickle(path)
+    data = safe_load_pickle(path, max_bytes=max_bytes)
     if not isinstance(data, Mapping) or not any(split in data for split in MMSA_SPLITS):
         raise DatasetFormatError(
             f"{path}: expected a dict with the splits {list(MMSA_SPLITS)}, got "
             f"{sorted(data) if isinstance(data, Mapping) else type(data).__name__}"
         )
-    splits, sizes, non_finite = {}, {}, 0
+    splits, sizes, non_finite, has_tokens = {}, {}, 0, False
     for split, name in MMSA_SPLITS.items():
         if split not in data:
             continue
-        rows, split_sizes, bad = _parse_split(data[split], f"{path} [{split}]", bounds)
+        rows, split_sizes, bad, tokens = _parse_split(data[split], f"{path} [{split}]", bounds)
+        if not rows:
+            logger.warning(f"{path} [{split}]: no utterances: the split is left out of the DatasetDict")
+            continue
+        has_tokens = has_tokens or tokens
         for key, size in split_sizes.items():
             if sizes.setdefault(key, size) != size:
                 raise DatasetFormatError(
@@ -304,9 +399,13 @@ def load_mmsa_features(
         logger.info(
             f"{path}: {non_finite} non-finite feature values (e.g. COVAREP -inf) set to 0, as MMSA does"
         )
-    first = next(iter(splits.values()))[0]
+    if not splits:
+        raise DatasetFormatError(f"{path}: no split holds an utterance")
+    for name, rows in splits.items():
+        if any(("input_ids" in row) != has_tokens for row in rows):
+            raise DatasetFormatError(f"{path} [{name}]: text_bert is in some splits only")
     spec: dict[str, Any] = {"id": Value("string"), "text": Value("string"), "label": Value("float32")}
-    if "input_ids" in first:
+    if has_tokens:
         spec["input_ids"] = List(Value("int64"))
         spec["attention_mask"] = List(Value("int64"))
     for key, size in sizes.items():

@@ -17,7 +17,7 @@ from datasets import Dataset, DatasetDict
 
 from ._common import label_names
 
-# Published sizes (DESIGN.md): split -> (dialogues, utterances). IEMOCAP's train includes validation.
+# Published sizes (docs/DESIGN.md): split -> (dialogues, utterances). IEMOCAP's train includes validation.
 PUBLISHED = {
     ("iemocap", "6class"): {"train+validation": (120, 5810), "test": (31, 1623)},
     ("meld", "emotion"): {"train": (1038, 9989), "validation": (114, 1109), "test": (280, 2610)},
@@ -110,7 +110,15 @@ def published_comparison(dataset: DatasetDict, name: str, config: str) -> str | 
     return "\n".join(lines)
 
 
+class DataStatsError(Exception):
+    """A path that is not a known dataset: `mcn-cl data-stats: error: ...`, exit status 2."""
+
+
 def _detect(path: str) -> str:
+    from .conversations import is_conversation_folder
+
+    if is_conversation_folder(path):
+        return "conversations"
     if os.path.isfile(path):
         return "pickle"
     if os.path.isfile(os.path.join(path, "dataset_dict.json")):
@@ -119,9 +127,10 @@ def _detect(path: str) -> str:
         return "iemocap"
     if os.path.isfile(os.path.join(path, "train_sent_emo.csv")):
         return "meld"
-    raise SystemExit(
-        f"data-stats: cannot tell what {path} is (expected IEMOCAP_full_release with Session1/, a MELD folder "
-        "with train_sent_emo.csv, a feature .pkl, or a folder saved with DatasetDict.save_to_disk); "
+    raise DataStatsError(
+        f"cannot tell what {path} is (expected IEMOCAP_full_release with Session1/, a MELD folder "
+        "with train_sent_emo.csv, a feature .pkl, a folder of your own conversations with conversation.csv / "
+        "conversation.jsonl or train.csv, or a folder saved with DatasetDict.save_to_disk); "
         "use --dataset"
     )
 
@@ -132,9 +141,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         prog="mcn-cl data-stats", description="Per-split label, dialogue, utterance and missing-media counts."
     )
     parser.add_argument(
-        "path", help="IEMOCAP_full_release folder, MELD.Raw folder, feature .pkl, or saved dataset"
+        "path",
+        help="IEMOCAP_full_release folder, MELD.Raw folder, feature .pkl, folder of your own conversations "
+        "(conversation.csv), or saved dataset",
     )
-    parser.add_argument("--dataset", choices=["auto", "iemocap", "meld", "pickle", "saved"], default="auto")
+    parser.add_argument(
+        "--dataset", choices=["auto", "iemocap", "meld", "pickle", "conversations", "saved"], default="auto"
+    )
     parser.add_argument("--config", default=None, help="iemocap: 6class|4class; meld: emotion|sentiment")
     parser.add_argument("--keep-unlabelled", action="store_true", help="iemocap: keep other codes as context")
     parser.add_argument("--csv-dir", default=None, help="meld: folder of the CSVs if not in PATH")
@@ -166,7 +179,19 @@ def missing_media(dataset: DatasetDict) -> list[tuple[str, str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load what `args.path` holds and write the table (and the published comparison) to stdout."""
+    """Load what `args.path` holds and write the table (and the published comparison) to stdout. A path that
+    cannot be read as a dataset (unknown layout, a format error naming file:line, a missing file) prints
+    `mcn-cl data-stats: error: ...` to stderr and returns 2."""
+    from ._common import DatasetFormatError
+
+    try:
+        return _run(args)
+    except (DataStatsError, DatasetFormatError, FileNotFoundError) as err:
+        sys.stderr.write(f"mcn-cl data-stats: error: {err}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from datasets import load_from_disk
 
     kind = _detect(args.path) if args.dataset == "auto" else args.dataset
@@ -190,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
             max_clip_seconds=args.max_clip_seconds,
             cache_dir=args.cache_dir,
         )
+    elif kind == "conversations":
+        from .conversations import load_conversations
+
+        ds = load_conversations(args.path, cache_dir=args.cache_dir)
     elif kind == "pickle":
         from .feature_pickles import feature_sizes, load_feature_pickle
 

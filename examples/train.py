@@ -6,6 +6,7 @@ One process, or several with `accelerate launch` (GPUs, machines, FSDP, or two C
     python examples/train.py                                   # the built-in demo corpus, < 2 min on a CPU
     python examples/train.py examples/configs/iemocap.json     # every argument from a JSON file
     python examples/train.py --dataset meld --data_dir /data/MELD.Raw --output_dir runs/meld
+    python examples/train.py --dataset conversations --data_dir my_corpus --output_dir runs/mine  # your own data
     accelerate launch --config_file examples/accelerate_configs/multi_gpu.yaml examples/train.py \\
         examples/configs/meld.json
 
@@ -17,13 +18,21 @@ linear warm-up and the epochs are the recipe of `RECIPE_DEFAULTS` (issue 11), wh
 The best checkpoint is chosen on the validation split's weighted F1 (never on test); the test split is evaluated
 once at the end, and `test_results.json`, `confusion_matrix.png` and `per_class_f1.png` are written to
 `--output_dir`, next to the model and processor (a complete checkpoint for `from_pretrained`).
+
+`--output_dir` must be new, empty, or a folder this script wrote before (marker file `.mcn_cl_run`): a user's files
+are never replaced. `config_overrides` of a JSON file and of the command line are merged key by key (the command line
+wins); an unknown config key is an error with a suggestion. Every misuse ends in `train.py: error: ...` and exit
+status 2.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import logging
 import os
+import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,17 +44,27 @@ from transformers import HfArgumentParser, TrainingArguments, set_seed
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.datasets_scripts import label_names
-from mcn_cl.hub import make_hub_ready, write_model_card
-from mcn_cl.metrics import emotion_metrics, make_compute_metrics
-from mcn_cl.trainer import checkpoint_is_complete, last_complete_checkpoint
+from mcn_cl.hub_mcn_cl import make_hub_ready, write_model_card
+from mcn_cl.metrics_mcn_cl import emotion_metrics, make_compute_metrics
+from mcn_cl.trainer_base import checkpoint_is_complete, last_complete_checkpoint
 
 logger = logging.getLogger("mcn_cl.train")
 
-DATASETS = ("demo", "iemocap", "meld", "feature_pickle")
+DATASETS = ("demo", "iemocap", "meld", "conversations", "feature_pickle")
+PROG = "train.py"
+# marker file of an output folder written by this script (it writes into no other non-empty folder)
+RUN_MARKER = ".mcn_cl_run"
+# MCNCLConfig fields that the data sets, never `--config_overrides`
+DATA_SET_KEYS = {
+    "id2label": "--labels / the data",
+    "label2id": "--labels / the data",
+    "num_labels": "the data",
+}
 # Training-argument defaults of this script (the `TrainingArguments` defaults otherwise): the fusion network's learning
 # rate (`--learning_rate`; the pretrained towers get `--encoder_learning_rate`), warm-up as a fraction of the steps, a
-# linear decay, weight decay (never on biases / norms) and epochs. Best guess before the MELD dev search of
-# benchmarks/meld_text.py (issue 11): to be confirmed from its runs.
+# linear decay, weight decay (never on biases / norms) and epochs. The learning rates (fusion 1e-3, encoder 3e-5) and
+# the warm-up are those the MELD dev search of benchmarks/meld_text.py chose and confirmed over three seeds
+# (BENCHMARKS.md, "recipe:speakers=1").
 RECIPE_DEFAULTS = {
     "learning_rate": 1e-3,
     "warmup_steps": 0.1,
@@ -144,16 +163,44 @@ class ModelArguments:
             "help": "Cross-entropy class weights: 'none' or 'inverse_frequency' (from the train split)."
         },
     )
+    keep_checkpoints: bool = field(
+        default=True,
+        metadata={
+            "help": "False: delete the checkpoint-N folders once the final (best) model is saved in --output_dir; "
+            "they only serve to resume (the demo configs set it, to keep their run folders light)."
+        },
+    )
 
 
 @dataclass
 class DataArguments:
     """Which corpus to train on."""
 
-    dataset: str = field(default="demo", metadata={"help": f"One of {DATASETS}."})
+    dataset: str = field(
+        default="demo",
+        metadata={
+            "help": f"One of {DATASETS}; 'conversations' = your own folder (mcn_cl.load_conversations)."
+        },
+    )
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "IEMOCAP / MELD release folder, or the feature pickle file (feature_pickle)."},
+        metadata={
+            "help": "IEMOCAP / MELD release folder, your conversations folder (conversation.csv + clips), the "
+            "feature pickle file (feature_pickle), or where the demo corpus goes (demo)."
+        },
+    )
+    labels: str | None = field(
+        default=None,
+        metadata={
+            "help": "conversations: comma-separated label names in class-id order (default: the data's, sorted)."
+        },
+    )
+    validation_share: float = field(
+        default=0.1,
+        metadata={
+            "help": "conversations: share of the training dialogues (whole dialogues, seeded by --seed) that becomes "
+            "the validation split when the data has none."
+        },
     )
     dataset_config: str | None = field(
         default=None, metadata={"help": "Loader configuration, e.g. '6class' / '4class' for IEMOCAP."}
@@ -172,26 +219,133 @@ class DataArguments:
     )
 
 
+def fail(message: str) -> None:
+    """A misuse of the script: `train.py: error: ...` on stderr and exit status 2 (as argparse does)."""
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    raise SystemExit(2)
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def config_override_keys() -> set[str]:
+    """The `MCNCLConfig` fields `--config_overrides` may set."""
+    from mcn_cl import MCNCLConfig
+
+    parameters = inspect.signature(MCNCLConfig.__init__).parameters.values()
+    return {
+        p.name
+        for p in parameters
+        if p.kind == p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "text_config")
+    }
+
+
+def parse_config_overrides(value, where: str) -> dict:
+    """A `config_overrides` value (JSON text, or an object in a JSON file) as a dict of known config fields."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            fail(f"{where}: not valid JSON ({err}): {value!r}")
+    if not isinstance(value, dict):
+        fail(f"{where}: expected a JSON object of MCNCLConfig fields, got {value!r}")
+    known = config_override_keys()
+    for key in value:
+        if key in DATA_SET_KEYS:
+            fail(f"{where}: {key!r} is set from {DATA_SET_KEYS[key]}, not a config override")
+        if key not in known:
+            fail(f"{where}: unknown MCNCLConfig field {key!r}{_did_you_mean(key, known)}")
+    return value
+
+
 def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    """Command line, or a JSON file of arguments followed by command-line overrides. No argument: the demo run."""
-    argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    """Command line, or a JSON file of arguments followed by command-line overrides. No argument: the demo run.
+
+    `config_overrides` of the file and of the command line merge key by key (the command line wins). Misuse exits
+    with status 2 and `train.py: error: ...`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), prog=PROG)
     parser.set_defaults(**RECIPE_DEFAULTS)
     if not argv:
         argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "demo.json")]
+    file_overrides: dict = {}
     if argv[0].endswith(".json"):
         # a JSON file of arguments, then command-line arguments that override it
-        with open(argv[0], encoding="utf-8") as f:
-            values = json.load(f)
+        try:
+            with open(argv[0], encoding="utf-8") as f:
+                values = json.load(f)
+        except OSError as err:
+            fail(f"{argv[0]}: cannot be read ({err.strerror or err})")
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            fail(f"{argv[0]}: not valid JSON ({err})")
+        if not isinstance(values, dict):
+            fail(f"{argv[0]}: expected a JSON object of arguments, got {type(values).__name__}")
         # keys starting with "_" are documentation (where each value comes from), not arguments
         values = {k: v for k, v in values.items() if not k.startswith("_")}
         known = {action.dest for action in parser._actions}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"{argv[0]}: unknown arguments {unknown}")
+        for key in sorted(values):
+            if key not in known:
+                fail(f"{argv[0]}: unknown argument {key!r}{_did_you_mean(key, known)}")
+        file_overrides = parse_config_overrides(
+            values.pop("config_overrides", None), f"{argv[0]}: config_overrides"
+        )
         parser.set_defaults(**values)
         argv = argv[1:]
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # a TrainingArguments check (__post_init__) or arguments left over
+        fail(str(err))
+    overrides = {
+        **file_overrides,
+        **parse_config_overrides(model_args.config_overrides, "--config_overrides"),
+    }
+    model_args.config_overrides = json.dumps(overrides) if overrides else None
+    return model_args, data_args, training_args
+
+
+def check_arguments(model_args: ModelArguments, data_args: DataArguments) -> None:
+    """The argument errors that can be told before anything is loaded."""
+    if data_args.dataset not in DATASETS:
+        fail(
+            f"--dataset must be one of {', '.join(DATASETS)}, got {data_args.dataset!r}{_did_you_mean(data_args.dataset, DATASETS)}"
+        )
+    if data_args.dataset != "demo":
+        if data_args.data_dir is None:
+            fail(f"--dataset {data_args.dataset} needs --data_dir")
+        if not os.path.exists(data_args.data_dir):
+            fail(f"--data_dir {data_args.data_dir}: no such file or folder")
+    if data_args.labels is not None and data_args.dataset != "conversations":
+        fail("--labels goes with --dataset conversations (the other corpora fix their labels)")
+    if not 0.0 < data_args.validation_share < 1.0:
+        fail(f"--validation_share must be in (0, 1), got {data_args.validation_share}")
+    if model_args.class_weights not in ("none", "inverse_frequency"):
+        fail(f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}")
+
+
+def claim_output_dir(training_args: TrainingArguments) -> None:
+    """`--output_dir` must be new, empty or written by this script before (`.mcn_cl_run`; a folder with a Trainer's
+    `trainer_state.json` or `checkpoint-N` folders counts too): a user's files are never replaced."""
+    from mcn_cl.folders import claim_folder
+
+    def earlier_run(path: str) -> bool:
+        return os.path.isfile(os.path.join(path, "trainer_state.json")) or any(
+            name.startswith("checkpoint-") for name in os.listdir(path)
+        )
+
+    try:
+        claim_folder(
+            training_args.output_dir,
+            RUN_MARKER,
+            "examples/train.py",
+            recognise=earlier_run,
+            create=training_args.process_index == 0,
+        )
+    except FileExistsError as err:
+        fail(f"--output_dir {err}")
 
 
 def resolve_text_encoder(name: str) -> str:
@@ -212,6 +366,17 @@ def load_raw_dataset(data_args: DataArguments, training_args: TrainingArguments)
     name = data_args.dataset
     if name not in DATASETS:
         raise ValueError(f"--dataset must be one of {DATASETS}, got {name!r}")
+    if name == "conversations":
+        labels = [n.strip() for n in data_args.labels.split(",")] if data_args.labels else None
+        return (
+            mcn_cl.load_conversations(
+                data_args.data_dir,
+                labels=labels,
+                validation_share=data_args.validation_share,
+                seed=training_args.seed,
+            ),
+            False,
+        )
     if name == "demo":
         # next to the output folder, not in it: `--push_to_hub` uploads the output folder
         output_parent = os.path.dirname(os.path.abspath(training_args.output_dir))
@@ -276,6 +441,20 @@ def build_model(
             **overrides,
         )
     return model
+
+
+def check_config(model_args: ModelArguments, id2label: dict[int, str], data_config: dict) -> None:
+    """The config the model will get (data fields, `--config_overrides`) must be valid: else exit 2 naming it."""
+    from mcn_cl import MCNCLConfig
+
+    overrides = {
+        **data_config,
+        **(json.loads(model_args.config_overrides) if model_args.config_overrides else {}),
+    }
+    try:
+        MCNCLConfig(id2label=id2label, **overrides)
+    except (ValueError, TypeError) as err:
+        fail(f"--config_overrides {model_args.config_overrides}: {err}")
 
 
 def feature_file_config(dataset) -> dict:
@@ -417,8 +596,34 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str | None, output_dir: st
     return checkpoint
 
 
+def tower_weights(model_args: ModelArguments) -> dict[str, str]:
+    """Where the towers' weights came from, for the model card."""
+    if model_args.model_name_or_path:
+        origin = f"from the checkpoint {model_args.model_name_or_path}"
+        return {"text": origin, "visual": origin}
+    visual = model_args.visual_weights
+    return {
+        "text": f"pretrained ({model_args.text_encoder})",
+        "visual": "random weights (--visual_weights none)"
+        if str(visual).lower() == "none"
+        else f"pretrained (torchvision {visual})",
+    }
+
+
+def remove_checkpoints(output_dir: str) -> None:
+    """Delete the `checkpoint-N` folders of a finished run (`--keep_checkpoints false`): the final model is in
+    `output_dir`; they only serve to resume."""
+    for name in sorted(os.listdir(output_dir)):
+        path = os.path.join(output_dir, name)
+        if name.startswith("checkpoint-") and name[len("checkpoint-") :].isdigit() and os.path.isdir(path):
+            shutil.rmtree(path)
+            logger.info("removed %s (--keep_checkpoints false)", path)
+
+
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(argv)
+    check_arguments(model_args, data_args)
+    claim_output_dir(training_args)
     # the collator reads columns (speakers, ...) that are not `forward` arguments
     training_args.remove_unused_columns = False
 
@@ -439,19 +644,37 @@ def main(argv: list[str] | None = None) -> dict:
     )
     set_seed(training_args.seed)
 
-    raw, already_features = load_raw_dataset(data_args, training_args)
+    from mcn_cl.datasets_scripts import DatasetFormatError
+
+    try:
+        raw, already_features = load_raw_dataset(data_args, training_args)
+    except (DatasetFormatError, FileNotFoundError, FileExistsError) as err:
+        fail(f"--dataset {data_args.dataset} --data_dir {data_args.data_dir}: {err}")
     for split in ("train", "validation", "test"):
         if split not in raw:
-            raise ValueError(f"the {data_args.dataset} dataset has no {split!r} split (splits: {list(raw)})")
+            hint = " (give some dialogues split 'test' in the split column, or a test.csv)"
+            fail(
+                f"the {data_args.dataset} dataset has no {split!r} split (splits: {list(raw)})"
+                + (hint if data_args.dataset == "conversations" else "")
+            )
     names = label_names(raw["train"])
     id2label = dict(enumerate(names))
 
     if already_features:  # feature pickle: vectors only, no processor needed
         processor, data_config = None, feature_file_config(raw)
     else:
-        processor = build_processor(model_args)
+        try:
+            processor = build_processor(model_args)
+        except (OSError, ImportError) as err:  # a text encoder / checkpoint that is not there (offline, typo)
+            fail(
+                f"the processor of {model_args.processor_name_or_path or model_args.model_name_or_path or model_args.text_encoder}: {err}"
+            )
         data_config = processor_feature_sizes(processor)
-    model = build_model(model_args, id2label, data_config)
+    check_config(model_args, id2label, data_config)
+    try:
+        model = build_model(model_args, id2label, data_config)
+    except (OSError, ImportError) as err:
+        fail(f"the model of {model_args.model_name_or_path or model_args.text_encoder}: {err}")
     dataset = (
         raw
         if already_features
@@ -470,9 +693,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.config.class_weights = inverse_frequency_weights(dataset["train"], len(names))
         logger.info("class weights (inverse frequency): %s", model.config.class_weights)
     elif model_args.class_weights != "none":
-        raise ValueError(
-            f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}"
-        )
+        fail(f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}")
 
     pad_kwargs = {}
     tokenizer = getattr(processor, "tokenizer", None)
@@ -497,7 +718,10 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.num_train_epochs,
     )
 
-    checkpoint = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    try:
+        checkpoint = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    except ValueError as err:
+        fail(str(err))
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()  # the best model (load_best_model_at_end) + the processor, in output_dir
     trainer.log_metrics("train", train_result.metrics)
@@ -518,6 +742,8 @@ def main(argv: list[str] | None = None) -> dict:
         "learning_rate": training_args.learning_rate,
         "encoder_learning_rate": model_args.encoder_learning_rate,
         "dataset": data_args.dataset,
+        "dataset_source": data_args.data_dir,
+        "tower_weights": None if already_features else tower_weights(model_args),
         "label_names": names,
     }
     if trainer.is_world_process_zero():
@@ -540,6 +766,8 @@ def main(argv: list[str] | None = None) -> dict:
             )
         else:  # feature-pickle models take precomputed features: no processor, no pipeline; the card only
             write_model_card(training_args.output_dir, model.config, results, training_args=training_args)
+    if not model_args.keep_checkpoints and trainer.is_world_process_zero():
+        remove_checkpoints(training_args.output_dir)
     if training_args.push_to_hub:
         trainer.push_to_hub(finetuned_from=model_args.model_name_or_path or model_args.text_encoder)
     return results

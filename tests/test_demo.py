@@ -180,3 +180,27 @@ def test_write_mp4_audio_only_and_argument_errors(tmp_path):
         write_mp4(tmp_path / "nothing.mp4", None)
     with pytest.raises(ValueError, match="mono waveform"):
         write_mp4(tmp_path / "stereo.mp4", None, audio=np.zeros((2, 100), np.float32))
+
+
+def test_the_generators_never_write_into_a_users_folder(corpus, tmp_path):
+    """Issue 20 item 2: a folder that is neither empty nor written by the generator is refused, its files untouched."""
+    from mcn_cl.demo import DEMO_MARKER, make_example_conversations
+
+    user = tmp_path / "user"
+    user.mkdir()
+    content = b'{"my": "manifest"}\x00\xff'
+    (user / "manifest.json").write_bytes(content)
+    for make in (lambda: make_demo_corpus(user, num_dialogues=3), lambda: make_example_conversations(user)):
+        with pytest.raises(FileExistsError, match=rf"{user}: the folder is not empty \(manifest.json\)"):
+            make()
+        assert os.listdir(user) == ["manifest.json"] and (user / "manifest.json").read_bytes() == content
+    # its own folder carries the marker; a demo corpus written before markers existed is recognised by its manifest
+    root, _ = corpus
+    assert (root / DEMO_MARKER).is_file()
+    legacy = tmp_path / "legacy"
+    make_demo_corpus(legacy, num_dialogues=3)
+    os.remove(legacy / DEMO_MARKER)
+    make_demo_corpus(legacy, num_dialogues=3, seed=5)
+    assert (legacy / DEMO_MARKER).is_file()
+    with pytest.raises(FileExistsError, match="is a file"):
+        make_demo_corpus(user / "manifest.json", num_dialogues=3)

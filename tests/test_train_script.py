@@ -94,8 +94,15 @@ def test_single_process_run_selects_on_validation_and_writes_test_artifacts(feat
     evals = [e for e in state["log_history"] if "eval_weighted_f1" in e]
     assert len(evals) == 2 and state["best_metric"] == max(e["eval_weighted_f1"] for e in evals)
     saved = json.loads((tmp_path / "test_results.json").read_text())
-    assert saved["world_size"] == 1 and 0.0 <= saved["test_weighted_f1"] <= 1.0
+    assert saved["world_size"] == 1
     assert {f"test_f1_{name}" for name in IEMOCAP} <= set(saved)
+    # the headline is the support-weighted mean of the per-class F1 over the test split (session 5 of the pickle),
+    # each class under its own name: a metric mixed up with another or a label order shifted breaks it
+    with open(feature_pickle, "rb") as f:
+        _, _, labels, *_, test_vids = pickle.load(f)
+    support = np.bincount([y for vid in test_vids for y in labels[vid]], minlength=len(IEMOCAP))
+    weighted = sum(support[k] * saved[f"test_f1_{name}"] for k, name in enumerate(IEMOCAP)) / support.sum()
+    assert saved["test_weighted_f1"] == pytest.approx(weighted, abs=1e-6)
     for artifact in ("confusion_matrix.png", "per_class_f1.png", "config.json", "model.safetensors"):
         assert (tmp_path / artifact).stat().st_size > 0, artifact
     config = json.loads((tmp_path / "config.json").read_text())
@@ -179,8 +186,118 @@ def test_json_arguments_with_command_line_overrides(tmp_path):
             [os.path.join(REPO, "examples", "configs", f"{name}.json"), "--output_dir", str(tmp_path)]
         )
     config.write_text(json.dumps({"datset": "meld"}))
-    with pytest.raises(ValueError, match="datset"):
+    with pytest.raises(SystemExit) as exit_info:
         train.parse_arguments([str(config)])
+    assert exit_info.value.code == 2
+
+
+def misuse(argv, capsys) -> str:
+    """`train.main(argv)` must exit with status 2 and one `train.py: error: ...` line (no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.py: error: " in err and "Traceback" not in err
+    return err.split("train.py: error: ", 1)[1]
+
+
+def test_the_common_misuses_exit_2_with_a_message(tmp_path, capsys):
+    """Issue 20 item 3: a wrong dataset name, a missing data folder, a bad JSON file, an unknown key, a bad override."""
+    out = ["--output_dir", str(tmp_path / "run")]
+    assert "got 'meldd' (did you mean 'meld'?)" in misuse(["--dataset", "meldd", *out], capsys)
+    assert "--dataset meld needs --data_dir" in misuse(["--dataset", "meld", *out], capsys)
+    assert "no such file or folder" in misuse(
+        ["--dataset", "iemocap", "--data_dir", str(tmp_path / "x"), *out], capsys
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"dataset": "demo",}')
+    assert f"{bad}: not valid JSON" in misuse([str(bad), *out], capsys)
+    bad.write_text(json.dumps({"num_train_epoch": 3}))
+    assert "unknown argument 'num_train_epoch' (did you mean 'num_train_epochs'?)" in misuse(
+        [str(bad), *out], capsys
+    )
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    message = misuse([demo, "--config_overrides", '{"hiden_size": 8}', *out], capsys)
+    assert "unknown MCNCLConfig field 'hiden_size' (did you mean 'hidden_size'?)" in message
+    assert "not valid JSON" in misuse([demo, "--config_overrides", "{hidden_size: 8}", *out], capsys)
+    assert "'id2label' is set from" in misuse([demo, "--config_overrides", '{"id2label": {}}', *out], capsys)
+    assert "Some specified arguments are not used" in misuse(["--learnin_rate", "1e-3", *out], capsys)
+    # nothing was written for any of them
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_misuse_in_a_subprocess_prints_no_traceback(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, TRAIN, "--dataset", "mld", "--output_dir", str(tmp_path / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("train.py: error: --dataset must be one of")
+
+
+def test_config_overrides_of_the_file_and_the_command_line_merge_key_by_key(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"config_overrides": {"hidden_size": 64, "num_attention_heads": 4}}))
+    model_args, _, _ = train.parse_arguments(
+        [
+            str(config),
+            "--config_overrides",
+            '{"hidden_size": 32, "causal": true}',
+            "--output_dir",
+            str(tmp_path),
+        ]
+    )
+    assert json.loads(model_args.config_overrides) == {
+        "hidden_size": 32,
+        "num_attention_heads": 4,
+        "causal": True,
+    }
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    model_args, _, _ = train.parse_arguments([demo, "--config_overrides", '{"num_mcn_layers": 1}'])
+    merged = json.loads(model_args.config_overrides)
+    assert (
+        merged["hidden_size"] == 64 and merged["num_mcn_layers"] == 1 and merged["context_encoder"] == "bigru"
+    )
+
+
+def test_an_output_dir_with_a_users_files_is_refused_and_left_byte_identical(
+    feature_pickle, tmp_path, capsys
+):
+    output_dir = tmp_path / "mine"
+    output_dir.mkdir()
+    (output_dir / "README.md").write_bytes(b"my notes\x00\xff")
+    message = misuse(pickle_args(feature_pickle, output_dir), capsys)
+    assert f"{output_dir}: the folder is not empty (README.md)" in message
+    assert sorted(os.listdir(output_dir)) == ["README.md"]
+    assert (output_dir / "README.md").read_bytes() == b"my notes\x00\xff"
+    # a folder this script wrote (marker) is reused: the second run into it works
+    run_dir = tmp_path / "run"
+    train.main(
+        pickle_args(
+            feature_pickle, run_dir, max_steps=2, eval_steps=2, save_steps=2, keep_checkpoints="false"
+        )
+    )
+    assert (run_dir / train.RUN_MARKER).is_file()
+    assert not [name for name in os.listdir(run_dir) if name.startswith("checkpoint-")]
+    train.main(pickle_args(feature_pickle, run_dir, max_steps=2, eval_steps=2, save_steps=2))
+    assert [name for name in os.listdir(run_dir) if name.startswith("checkpoint-")] == ["checkpoint-2"]
+
+
+def test_the_demo_data_dir_of_a_user_is_refused(tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text('{"mine": true}')
+    message = misuse(
+        ["--dataset", "demo", "--data_dir", str(data_dir), "--output_dir", str(tmp_path / "r")], capsys
+    )
+    assert f"{data_dir}: the folder is not empty (manifest.json)" in message
+    assert (data_dir / "manifest.json").read_text() == '{"mine": true}' and os.listdir(data_dir) == [
+        "manifest.json"
+    ]
 
 
 @pytest.mark.parametrize("dataset", ["iemocap", "meld"])
@@ -202,8 +319,17 @@ def test_raw_dataset_trees_train_end_to_end_through_the_processor(dataset, tmp_p
     args += ["--frame_size", "32", "--audio_feature_set", "eGeMAPSv02", "--max_text_length", "16"]
     results = train.main(args)
 
-    assert results["world_size"] == 1 and 0.0 <= results["test_weighted_f1"] <= 1.0
-    assert (output_dir / "test_results.json").is_file() and (output_dir / "README.md").is_file()
+    assert results["world_size"] == 1
+    assert (
+        json.loads((output_dir / "test_results.json").read_text())["test_weighted_f1"]
+        == results["test_weighted_f1"]
+    )
+    # the Hub-ready folder's card carries this run's test metric, not another's
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(output_dir / "README.md").data
+    headline = next(r for r in card.eval_results if r.metric_name == "Weighted F1")
+    assert headline.metric_value == pytest.approx(results["test_weighted_f1"], abs=1e-4)
     processor = AutoProcessor.from_pretrained(output_dir)
     extractor = processor.feature_extractor
     assert extractor.feature_set == "eGeMAPSv02" and extractor.do_normalize  # fitted on the train split

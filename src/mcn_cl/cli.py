@@ -274,7 +274,7 @@ def _load_classifier(args: argparse.Namespace):
     lacks or a checkpoint that does not load is a `CLIError`."""
     from transformers import pipeline
 
-    from .pipeline import TASK, MultimodalEmotionRecognitionPipeline
+    from .pipeline_mcn_cl import TASK, MultimodalEmotionRecognitionPipeline
 
     _check_model_path(args)
     device = _device(args.device)

@@ -29,6 +29,9 @@ DEMO_LABELS = ("neutral", "joy", "sadness", "anger")
 SAMPLE_RATE = 16000
 MANIFEST = "manifest.json"
 DEMO_VERSION = 1
+# marker file of a folder the generators wrote (they never write into a folder without it, unless it is empty)
+DEMO_MARKER = ".mcn_cl_demo_corpus"
+EXAMPLE_MARKER = ".mcn_cl_example_conversations"
 
 # per emotion: (tone Hz, amplitude, vibrato Hz, noise level); colour RGB; motion
 _AUDIO = {
@@ -220,7 +223,8 @@ def make_demo_corpus(
     """Write the demo corpus under `out_dir` (reused when it already holds the same corpus) and load it.
 
     Args:
-        out_dir: target folder (created).
+        out_dir: target folder: new, empty, or written by `make_demo_corpus` before (it holds the marker file
+            `.mcn_cl_demo_corpus`). Any other folder is a `FileExistsError`: a user's files are never replaced.
         num_dialogues: dialogues in all; split into train / validation / test by `split_sizes` (the train and
             validation fractions; the rest is test; at least one dialogue each).
         seed: seed of every random choice (texts, speakers, labels, tones, motions).
@@ -246,12 +250,15 @@ def make_demo_corpus(
         "split_sizes": list(split_sizes),
     }
     manifest_path = os.path.join(out_dir, MANIFEST)
+    if num_dialogues < 3:
+        raise ValueError(f"num_dialogues must be >= 3 (one per split), got {num_dialogues}")
+    from .folders import claim_folder
+
+    claim_folder(out_dir, DEMO_MARKER, "the demo corpus generator (mcn_cl.demo)", recognise=_is_demo_folder)
     if os.path.isfile(manifest_path):
         with open(manifest_path) as f:
             if json.load(f).get("params") == params:
                 return load_demo_corpus(out_dir)
-    if num_dialogues < 3:
-        raise ValueError(f"num_dialogues must be >= 3 (one per split), got {num_dialogues}")
 
     rng = np.random.default_rng(seed)
     dialogues = []
@@ -296,6 +303,17 @@ def make_demo_corpus(
     return load_demo_corpus(out_dir)
 
 
+def _is_demo_folder(path: str) -> bool:
+    """A demo corpus written before the marker file existed: its manifest has the generator's `params`."""
+    try:
+        with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    params = manifest.get("params") if isinstance(manifest, dict) else None
+    return isinstance(params, dict) and "version" in params and "num_dialogues" in params
+
+
 def load_demo_corpus(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
     """The demo manifest as a `datasets.DatasetDict` of loader rows (docs/data_formats.md, section 1).
 
@@ -337,10 +355,76 @@ def load_demo_corpus(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | 
     )
 
 
+# words a user's table might use for the demo emotions, and speakers unlike the demo's
+EXAMPLE_LABELS = {"neutral": "neutral", "joy": "happy", "sadness": "sad", "anger": "angry"}
+_EXAMPLE_SPEAKERS = ["Rosa", "Malik", "Ingrid", "Tomás"]
+
+
+def make_example_conversations(
+    out_dir: str | os.PathLike, num_dialogues: int = 8, num_test: int = 2, seed: int = 1, fps: int = 10
+) -> str:
+    """Write an example corpus in the layout of `mcn_cl.load_conversations` (the README's "Train on your own
+    conversations") and return the path of its `conversation.csv`.
+
+    `out_dir` gets `conversation.csv` (columns `dialogue_id, speaker, text, clip, audio, start, end, label, split`;
+    labels as words: neutral, happy, sad, angry), `clips/<dialogue>/<k>.mp4` (64x64 video with its audio track) and,
+    for every third dialogue, the utterances' audio as separate `audio/<dialogue>_<k>.wav` files; the last
+    `num_test` dialogues are the test split, the others train (no validation split: the loader takes one).
+    `out_dir` must be new, empty, or written by this function before (marker file), as for `make_demo_corpus`.
+    """
+    import csv
+
+    from .folders import claim_folder
+
+    out_dir = os.fspath(out_dir)
+    if not 0 < num_test < num_dialogues - 1:
+        raise ValueError(
+            f"num_test must leave at least two training dialogues, got {num_test} of {num_dialogues}"
+        )
+    claim_folder(out_dir, EXAMPLE_MARKER, "the example generator (mcn_cl.demo.make_example_conversations)")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(num_dialogues):
+        dialogue_id = f"call{d + 1:02d}"
+        pair = list(rng.choice(_EXAMPLE_SPEAKERS, size=2, replace=False))
+        split = "test" if d >= num_dialogues - num_test else "train"
+        for k in range(int(rng.integers(3, 6))):
+            emotion = DEMO_LABELS[int(rng.integers(len(DEMO_LABELS)))]
+            duration = float(rng.uniform(1.0, 1.5))
+            samples = 0.8 * synth_tone(emotion, duration, rng)  # headroom: aac overshoots a full-scale tone
+            frames = synth_frames(emotion, max(1, int(round(duration * fps))), rng)
+            clip = f"clips/{dialogue_id}/{k}.mp4"
+            write_mp4(os.path.join(out_dir, clip), frames, fps=fps, audio=samples)
+            audio = ""
+            if d % 3 == 2:
+                audio = f"audio/{dialogue_id}_{k}.wav"
+                write_wav(os.path.join(out_dir, audio), samples)
+            rows.append(
+                {
+                    "dialogue_id": dialogue_id,
+                    "speaker": pair[k % 2],
+                    "text": str(rng.choice(_PHRASES[emotion])),
+                    "clip": clip,
+                    "audio": audio,
+                    "start": "0.0",
+                    "end": f"{frames.shape[0] / fps:.1f}",
+                    "label": EXAMPLE_LABELS[emotion],
+                    "split": split,
+                }
+            )
+    path = os.path.join(out_dir, "conversation.csv")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 __all__ = [
     "DEMO_LABELS",
     "load_demo_corpus",
     "make_demo_corpus",
+    "make_example_conversations",
     "synth_frames",
     "synth_tone",
     "write_mp4",

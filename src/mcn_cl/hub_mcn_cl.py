@@ -1,39 +1,49 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Hub-ready checkpoint folders: model + processor + pipeline code + a model card.
+"""Hub-ready MCN-CL checkpoint folders: model + processor + pipeline code + a model card.
 
 Uploading stays the libraries' own (`model.push_to_hub`, `processor.push_to_hub`, `Trainer(push_to_hub=True)`,
 `huggingface_hub.upload_folder`); this module writes the folder they upload:
 
     config.json                  MCNCLConfig, with `auto_map` (AutoConfig / AutoModel) and `custom_pipelines`
     model.safetensors            the weights
-    configuration_mcn_cl.py, modeling_mcn_cl.py                                    (model code, trust_remote_code)
+    configuration_mcn_cl.py, modeling_mcn_cl.py                                    (model code, trust_remote_code;
+    unimodal_encoders_mcn_cl.py, context_encoders_mcn_cl.py, grouped_dialogue_rnn.py, cross_attention_mcn_cl.py,
+    streaming_mcn_cl.py                 the siblings modeling_mcn_cl.py imports, copied by `save_pretrained`)
     processor_config.json, tokenizer.json, tokenizer_config.json, ...              (the processor)
     processing_mcn_cl.py, feature_extraction_mcn_cl.py, video_processing_mcn_cl.py (processor code)
-    pipeline.py                  MultimodalEmotionRecognitionPipeline
+    pipeline_mcn_cl.py, pipeline_base.py   MultimodalEmotionRecognitionPipeline and its base
     README.md                    the model card (YAML metadata + intended use, limits, usage, results)
 
 so that `pipeline("multimodal-emotion-recognition", model=<folder or repo>, trust_remote_code=True)` works in an
 interpreter without `mcn_cl`.
 
-    >>> from mcn_cl.hub import save_for_hub
+    >>> from mcn_cl.hub_mcn_cl import save_for_hub
     >>> save_for_hub(model, processor, "my-checkpoint", test_results="runs/meld/test_results.json")
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 
-TEST_RESULTS_NAME = "test_results.json"
-CARD_NAME = "README.md"
+from .hub_base import (
+    CARD_NAME,
+    DEFAULT_PIPELINE_TAG,
+    TEST_RESULTS_NAME,
+    _hub_id,
+    _text_encoder_name,
+    card_metadata,
+    load_test_results,
+    save_folder_for_hub,
+)
+
 TASK_NAME = "Emotion recognition in conversation"
-# The Hub has no task for multimodal conversations; their clips (video with its audio and transcript) are classified.
-DEFAULT_PIPELINE_TAG = "video-classification"
+CUSTOM_TASK = "multimodal-emotion-recognition"
+# What the README documents to install the package (a clone of the repository): the card says the same
+INSTALL_PACKAGE = "pip install ."
 DEFAULT_TAGS = (
     "mcn-cl",
     "emotion-recognition",
@@ -53,21 +63,15 @@ DATASETS = {
         "the generated demo corpus of `mcn_cl.demo` (synthetic tones, moving shapes and template sentences)",
     ),
     "feature_pickle": ("precomputed features", "precomputed utterance features (community feature files)"),
+    "conversations": (
+        "own conversations",
+        "labelled conversations of the user's own (`mcn_cl.load_conversations`)",
+    ),
 }
+BENCHMARKS = ("iemocap", "meld")
 
 
 # ----------------------------------------------------------------------------------------------------- card
-
-
-def load_test_results(test_results: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any] | None:
-    """`test_results.json` of `examples/train.py` (a path, or its folder) or the dict itself; `None` stays `None`."""
-    if test_results is None or isinstance(test_results, Mapping):
-        return dict(test_results) if test_results is not None else None
-    path = os.fspath(test_results)
-    if os.path.isdir(path):
-        path = os.path.join(path, TEST_RESULTS_NAME)
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _metric(results: Mapping[str, Any], name: str) -> float | None:
@@ -98,16 +102,23 @@ def _test_metrics(
     return out
 
 
-def _text_encoder_name(config) -> str | None:
-    name = getattr(getattr(config, "text_config", None), "_name_or_path", None) or None
-    return name
-
-
-def _hub_id(name: str | None) -> str | None:
-    """A Hub model id (for `base_model`), not a local folder."""
-    if not name or os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
-        return None
-    return name
+def _towers(config, tower_weights: Mapping[str, str] | None) -> list[str]:
+    """One line per pretrained tower: what it is, whether its weights were pretrained or random, frozen or trained."""
+    tower_weights = tower_weights or {}
+    rows = []
+    if getattr(config, "use_text_encoder", True):
+        name = _hub_id(_text_encoder_name(config)) or config.text_config.model_type
+        origin = tower_weights.get("text", "origin not recorded")
+        state = "frozen" if config.freeze_text_encoder else "fine-tuned"
+        rows.append(f"text tower: {name}, {origin}, {state}")
+    if config.visual_backbone:
+        origin = tower_weights.get("visual", "origin not recorded")
+        state = "frozen" if config.freeze_visual_backbone else "fine-tuned"
+        line = f"visual tower: {config.visual_backbone}, {origin}, {state}"
+        if origin.startswith("random") and config.freeze_visual_backbone:
+            line += " (its frame features are random projections of the pixels: they carry colour and layout, no learnt visual knowledge)"
+        rows.append(line)
+    return rows
 
 
 def _config_summary(config, processor=None, training_args=None) -> list[str]:
@@ -172,50 +183,6 @@ def _config_summary(config, processor=None, training_args=None) -> list[str]:
     return rows
 
 
-def card_metadata(
-    config,
-    *,
-    model_name: str,
-    pipeline_tag: str,
-    task_name: str,
-    dataset_title: str | None,
-    metrics: list[tuple[str, str, str | None, float]],
-    license: str,
-    tags: list[str],
-    language: str = "en",
-    declare_metrics: bool = True,
-) -> ModelCardData:
-    """A card's YAML metadata: the test `metrics` as (metric type, display name, metric config or None, value) in
-    the `model-index` (`eval_results`), the text tower as `base_model`. `declare_metrics=False` leaves out the
-    `metrics` list of metric types."""
-    eval_results = [
-        EvalResult(
-            task_type=pipeline_tag,
-            task_name=task_name,
-            dataset_type=dataset_title or "unknown",
-            dataset_name=dataset_title or "unknown",
-            dataset_split="test",
-            metric_type=metric_type,
-            metric_name=display,
-            metric_config=metric_config,
-            metric_value=round(value, 4),
-        )
-        for metric_type, display, metric_config, value in metrics
-    ]
-    return ModelCardData(
-        model_name=model_name,
-        library_name="transformers",
-        pipeline_tag=pipeline_tag,
-        license=license,
-        language=[language],
-        tags=tags,
-        datasets=[dataset_title] if dataset_title else None,
-        metrics=(sorted({m[0] for m in metrics}) or None) if declare_metrics else None,
-        base_model=_hub_id(_text_encoder_name(config)),
-        eval_results=eval_results or None,
-    )
-
-
 def model_card(
     config,
     test_results: Mapping[str, Any] | str | os.PathLike | None = None,
@@ -225,9 +192,11 @@ def model_card(
     training_args=None,
     model_name: str | None = None,
     repo_id: str | None = None,
-    pipeline_tag: str = DEFAULT_PIPELINE_TAG,
+    pipeline_tag: str | None = DEFAULT_PIPELINE_TAG,
     license: str = "apache-2.0",
     tags: list[str] | None = None,
+    dataset_source: str | None = None,
+    tower_weights: Mapping[str, str] | None = None,
 ) -> ModelCard:
     """The model card of an MCN-CL checkpoint.
 
@@ -242,7 +211,12 @@ def model_card(
         training_args (`TrainingArguments` or `dict`, *optional*): summarised in the card.
         model_name (`str`, *optional*): title and `model-index` name (default: from `repo_id` or the dataset).
         repo_id (`str`, *optional*): Hub id used in the usage snippets (default: a placeholder).
-        pipeline_tag, license, tags: metadata.
+        pipeline_tag, license, tags: metadata (`pipeline_tag` None: no Hub task fits; the card names the custom
+            pipeline task `multimodal-emotion-recognition` instead).
+        dataset_source (`str`, *optional*): the folder or file the data came from (`--data_dir`); a
+            `"conversations"` folder's name becomes the card's dataset name.
+        tower_weights (`dict`, *optional*): `{"text": ..., "visual": ...}`, where each tower's weights came from
+            (e.g. `"pretrained (IMAGENET1K_V2)"`, `"random weights"`), shown with whether it was frozen.
 
     Returns:
         `huggingface_hub.ModelCard` (`card.save("README.md")`, `card.push_to_hub(repo_id)`).
@@ -250,9 +224,21 @@ def model_card(
     results = load_test_results(test_results)
     label_names = [config.id2label[i] for i in sorted(config.id2label)]
     dataset_key = dataset_name or (results or {}).get("dataset")
+    # examples/train.py records both in test_results.json, so a later rewrite of the card (push_to_hub) keeps them
+    dataset_source = dataset_source or (results or {}).get("dataset_source")
+    tower_weights = tower_weights or (results or {}).get("tower_weights")
     dataset_title, dataset_description = (
         DATASETS.get(str(dataset_key).lower(), (dataset_key, dataset_key)) if dataset_key else (None, None)
     )
+    if dataset_source:
+        source = os.path.basename(os.path.normpath(os.fspath(dataset_source)))
+        if str(dataset_key).lower() == "conversations":
+            dataset_title = source
+            dataset_description = (
+                f"labelled conversations of the folder `{source}` (`mcn_cl.load_conversations`)"
+            )
+        elif str(dataset_key).lower() == "feature_pickle":
+            dataset_description = f"precomputed utterance features of the file `{source}`"
     model_name = model_name or (repo_id.split("/")[-1] if repo_id else None)
     model_name = model_name or (
         f"mcn-cl-{dataset_key}".lower().replace("_", "-") if dataset_key else "mcn-cl"
@@ -267,6 +253,7 @@ def model_card(
         metrics=metrics,
         license=license,
         tags=list(tags) if tags is not None else list(DEFAULT_TAGS),
+        task_type=CUSTOM_TASK,
     )
     card = ModelCard(
         f"---\n{data.to_yaml()}\n---\n\n"
@@ -281,6 +268,8 @@ def model_card(
             dataset_description,
             processor,
             training_args,
+            tower_weights,
+            pipeline_tag,
         )
     )
     return card
@@ -318,8 +307,16 @@ def _card_body(
     dataset_description,
     processor,
     training_args,
+    tower_weights=None,
+    pipeline_tag=None,
 ) -> str:
     where = repo_id or "path/to/this/checkpoint"
+    key = str(dataset_key).lower()
+    trained_on = (
+        f"It was trained on {dataset_description}."
+        if dataset_description
+        else "Its training data is not recorded."
+    )
     lines = [
         f"# {model_name}",
         "",
@@ -327,13 +324,25 @@ def _card_body(
         "speech and face video of every utterance - and predicts one emotion per utterance, using the other "
         "utterances and who speaks them as context.",
         "",
-        f"Labels: {', '.join(f'`{name}`' for name in label_names)}.",
+        f"Labels: {', '.join(f'`{name}`' for name in label_names)}. {trained_on}",
+        "",
+        (
+            f"Task: no Hub task matches (a conversation of text + audio + video utterances in, one label per utterance "
+            f"out), so the card declares no `pipeline_tag` and the Hub shows no widget; the model runs through the "
+            f"custom pipeline task `{CUSTOM_TASK}` shipped with it (below)."
+            if pipeline_tag is None
+            else f"Hub task: `{pipeline_tag}`; the model runs through the custom pipeline task `{CUSTOM_TASK}`."
+        ),
         "",
         "## Intended use",
         "",
-        "Research on emotion recognition in conversation: reproducing and comparing results on the benchmark it was "
-        f"trained on{f' ({dataset_description})' if dataset_description else ''}, studying multimodal fusion, and "
-        "as a starting point for fine-tuning on other labelled conversation data.",
+        "Research on emotion recognition in conversation: "
+        + (
+            "reproducing and comparing results on the benchmark it was trained on, "
+            if key in BENCHMARKS
+            else "recognising the labels above in conversations like those it was trained on, "
+        )
+        + "studying multimodal fusion, and as a starting point for fine-tuning on other labelled conversation data.",
         "",
         "Not intended for decisions about people (hiring, admission, credit, insurance, policing, health or "
         "emotional-state monitoring of employees, students, customers or patients), nor for inferring the emotions "
@@ -341,10 +350,17 @@ def _card_body(
         "",
         "## Limitations and risks",
         "",
-        "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
-        "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
-        "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
-        "conditions, ages and faces that these corpora under-represent will be recognised less well.",
+        (
+            "- **Training data**: the MCN-CL benchmarks are **acted** (IEMOCAP: actors in a studio) or **TV-series** "
+            "(MELD: *Friends*) **English** dialogue. Emotions there are scripted or performed and labelled by "
+            "annotators from what is shown; spontaneous speech, other languages, cultures, accents, recording "
+            "conditions, ages and faces that these corpora under-represent will be recognised less well."
+            if key in BENCHMARKS
+            else "- **Training data**: "
+            + (dataset_description or "not recorded")
+            + ". The model knows only the speakers, languages, recording conditions and labelling of that data; "
+            "anything it under-represents will be recognised less well."
+        ),
         "- **What is predicted** is the emotion that annotators would attribute to the utterance, not what the "
         "person feels. Inferring people's emotions is sensitive: it can be wrong, intrusive and discriminatory, "
         "and in some jurisdictions emotion recognition is restricted by law (e.g. the EU AI Act in workplaces and "
@@ -367,7 +383,8 @@ def _card_body(
         else [
             "The model, processor and pipeline code ship with the checkpoint (`trust_remote_code=True`), so only "
             "`transformers` and the processor's libraries are needed: `pip install transformers torch torchvision "
-            "opensmile soundfile av opencv-python-headless` (or `pip install mcn-cl`).",
+            "opensmile soundfile av opencv-python-headless`. The `mcn-cl` package itself (command line, trainer) "
+            f"installs from a clone of its repository: `{INSTALL_PACKAGE}` (its README's set-up).",
             "",
             "```python",
             "from transformers import pipeline",
@@ -402,6 +419,7 @@ def _card_body(
         "## Training",
         "",
     ]
+    lines += [f"- {row}" for row in _towers(config, tower_weights)]
     lines += [f"- {row}" for row in _config_summary(config, processor, training_args)]
     if results:
         if results.get("metric_for_best_model"):
@@ -474,9 +492,7 @@ def save_for_hub(
     """Write a Hub-ready checkpoint folder: weights, config (with `auto_map` and `custom_pipelines`), model,
     processor and pipeline code, processor configs and the model card (`README.md`).
 
-    The files are written to a staging folder first and then moved into `save_directory`: the target may be the
-    folder the model was loaded from (whose weights are memory-mapped from the files being replaced), and a save
-    that fails halfway leaves the old files whole.
+    MCN-CL's defaults for [`mcn_cl.hub_base.save_folder_for_hub`] (a staged write: see there).
 
     Args:
         model (`MCNCLForEmotionRecognition`): the model (its device and dtype are kept).
@@ -487,31 +503,26 @@ def save_for_hub(
         dataset_name (`str`, *optional*): the training corpus, for the card.
         card_kwargs: more [`model_card`] arguments (`training_args`, `repo_id`, `model_name`, `tags`, ...).
         pipeline_class, task, card_writer (*optional*): another model's pipeline class, its task name and card
-            writer (`write_model_card`'s signature); default: MCN-CL's (used by `mcn_cl.hub_mcihn` for MCIHN).
+            writer (`write_model_card`'s signature); default: MCN-CL's.
 
     Returns:
         The names of the files written.
     """
     if pipeline_class is None:
-        from .pipeline import TASK as task
-        from .pipeline import MultimodalEmotionRecognitionPipeline as pipeline_class
+        from .pipeline_mcn_cl import TASK as task
+        from .pipeline_mcn_cl import MultimodalEmotionRecognitionPipeline as pipeline_class
 
-    save_directory = os.fspath(save_directory)
-    os.makedirs(save_directory, exist_ok=True)
-    if test_results is None and os.path.isfile(os.path.join(save_directory, TEST_RESULTS_NAME)):
-        test_results = os.path.join(save_directory, TEST_RESULTS_NAME)
-    results = load_test_results(test_results)
-    device = None if getattr(model, "hf_device_map", None) else model.device
-    pipe = pipeline_class(model=model, processor=processor, task=task, device=device)
-    with tempfile.TemporaryDirectory(dir=save_directory, prefix=".save_for_hub-") as staging:
-        pipe.save_pretrained(staging)  # model (+ custom_pipelines, pipeline.py) and processor
-        (card_writer or write_model_card)(
-            staging, model.config, results, processor=processor, dataset_name=dataset_name, **card_kwargs
-        )
-        written = sorted(os.listdir(staging))
-        for name in written:
-            os.replace(os.path.join(staging, name), os.path.join(save_directory, name))
-    return written
+    return save_folder_for_hub(
+        model,
+        processor,
+        save_directory,
+        pipeline_class=pipeline_class,
+        task=task,
+        card_writer=card_writer or write_model_card,
+        test_results=test_results,
+        dataset_name=dataset_name,
+        **card_kwargs,
+    )
 
 
 def make_hub_ready(
