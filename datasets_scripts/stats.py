@@ -127,27 +127,10 @@ def _detect(path: str) -> str:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """Arguments of ``mcn-cl data-stats`` (pass a sub-parser to fill it)."""
-    parser = parser or argparse.ArgumentParser(
-        prog="mcn-cl data-stats", description="Per-split label, dialogue, utterance and missing-media counts."
-    )
-    parser.add_argument(
-        "path", help="IEMOCAP_full_release folder, MELD.Raw folder, feature .pkl, or saved dataset"
-    )
-    parser.add_argument("--dataset", choices=["auto", "iemocap", "meld", "pickle", "saved"], default="auto")
-    parser.add_argument("--config", default=None, help="iemocap: 6class|4class; meld: emotion|sentiment")
-    parser.add_argument("--keep-unlabelled", action="store_true", help="iemocap: keep other codes as context")
-    parser.add_argument("--csv-dir", default=None, help="meld: folder of the CSVs if not in PATH")
-    parser.add_argument("--no-check-media", action="store_true", help="meld: do not open the clips")
-    parser.add_argument("--max-clip-seconds", type=float, default=60.0, help="meld: longer clips are masked")
-    parser.add_argument("--pickle-dataset", choices=["iemocap", "meld"], default=None, help="pickle: layout")
-    parser.add_argument("--cache-dir", default=None, help="datasets cache folder")
-    parser.add_argument(
-        "--list-missing",
-        action="store_true",
-        help="also list every utterance whose audio or video is masked (null path), one per line",
-    )
-    return parser
+    """Arguments of ``mcn-cl data-stats`` (pass a sub-parser to fill it); defined in `mcn_cl.cli.data_stats`."""
+    from ..cli.data_stats import DESCRIPTION, add_arguments
+
+    return add_arguments(parser or argparse.ArgumentParser(prog="mcn-cl data-stats", description=DESCRIPTION))
 
 
 def missing_media(dataset: DatasetDict) -> list[tuple[str, str, str]]:
