@@ -30,8 +30,12 @@ def register() -> None:
     AutoConfig.register(MCIHNConfig.model_type, MCIHNConfig, exist_ok=True)
     AutoModel.register(MCIHNConfig, MCIHNForMultimodalSentiment, exist_ok=True)
 
-    # The processor module registers itself with the Auto classes when imported.
+    # The processor modules register themselves with the Auto classes when imported after the config; called again
+    # here (idempotent) for a processing package imported before this registration (it may run later than
+    # `import mcn_cl`: mcn_cl._deferred_registration).
     importlib.import_module("mcn_cl.processing")
+    for name in ("mcn_cl.processing.processing_mcn_cl", "mcn_cl.processing.processing_mcihn"):
+        importlib.import_module(name)._register_with_auto_classes()
 
     # The pipeline file also travels to the Hub as remote code, so its registration lives here, not in it.
     # `pt_model` must be a class that `transformers` exports by name: `pipeline.save_pretrained` writes its name into
