@@ -164,3 +164,13 @@ def test_the_console_script_runs_without_torch_for_help(tmp_path):
         line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")
     }
     assert "mcn_cl.cli" in imported and "torch" not in imported and "transformers" not in imported
+
+
+def test_data_stats_misuse_is_a_usage_error(tmp_path, capsys):
+    """`data-stats` is a regular subcommand: a folder it cannot classify or a missing dataset ends in
+    `mcn-cl data-stats: error: ...` with exit status 2 (it used to exit 1 with a bare message)."""
+    err = _usage_error(["data-stats", str(tmp_path)], capsys, "data-stats")
+    assert f"cannot tell what {tmp_path} is" in err and "use --dataset" in err
+    err = _usage_error(["data-stats", str(tmp_path / "nope"), "--dataset", "meld"], capsys, "data-stats")
+    assert "train_sent_emo.csv" in err
+    _usage_error(["data-stats"], capsys, "data-stats")  # argparse: the path is required
