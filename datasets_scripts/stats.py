@@ -1,7 +1,8 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
 """Per-split statistics of a loaded dataset, to check a local copy against the published numbers.
 
-`data_stats(dataset_dict)` returns a printable table; `main(argv)` is the body of ``mcn-cl data-stats DIR``.
+`data_stats(dataset_dict)` returns a printable table; `run(args)` is the body of ``mcn-cl data-stats DIR`` (its
+arguments: `mcn_cl.cli.data_stats`), `main(argv)` the same from an argument list.
 """
 
 from __future__ import annotations
