@@ -242,7 +242,7 @@ def run_baseline(args, hp: dict, seed: int) -> dict:
 
     import mcn_cl
     from mcn_cl.datasets_scripts import label_names
-    from mcn_cl.metrics import emotion_metrics
+    from mcn_cl.metrics_mcn_cl import emotion_metrics
 
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
     raw = mcn_cl.load_meld(csv_dir=corpus_dir(args, hp["corpus"]), check_media=False)

@@ -27,7 +27,7 @@ passes `--deadline_s` is recorded with `status: failed` and its log tail; runs a
 ok are skipped, so an interrupted invocation loses nothing and a rerun completes it.
 
     # one setting, smoke test on a CPU
-    OMP_NUM_THREADS=1 python benchmarks/meld_text.py --meld_dir ../shared/data/meld --settings recipe --seeds 1 \\
+    OMP_NUM_THREADS=1 python benchmarks/meld_text.py --meld_dir /path/to/meld --settings recipe --seeds 1 \\
         --max_dialogues 20 --epochs 1 --results /tmp/smoke.json --work_dir /tmp/smoke
     # the recipe search on one GPU: exploration grid (one seed), the best dev setting confirmed (3 seeds),
     # its ablations (2 seeds), the old recipe, the baseline, and the small-corpus check, 12 runs at a time

@@ -1,5 +1,6 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Dataset loaders: IEMOCAP and MELD raw releases and the community feature pickles, as `datasets.DatasetDict`.
+"""Dataset loaders: IEMOCAP and MELD raw releases, the community feature pickles (MCN-CL) and the MMSA corpora
+CMU-MOSI / CH-SIMS (MCIHN), as `datasets.DatasetDict`.
 
 `datasets` 4+ runs no loading scripts, so these are plain functions over ``Dataset.from_generator`` (cached on
 disk, keyed on a fingerprint of the parsed content and the options; see ``_common.py``).

@@ -9,7 +9,7 @@ Layout read (exactly that of the release)::
     Session{1..5}/dialog/avi/DivX/<dialog>.avi           one video per dialogue (video_path; looked up
                                                          case-insensitively); the turn's times are `start`/`end`
 
-Conventions (DESIGN.md, "Decisions"): config ``"6class"`` keeps hap, sad, neu, ang, exc, fru (exc is not
+Conventions (docs/DESIGN.md, "Decisions"): config ``"6class"`` keeps hap, sad, neu, ang, exc, fru (exc is not
 merged; 7433 utterances in 151 dialogues for the full release); ``"4class"`` merges exc into hap and keeps
 hap, sad, neu, ang. Other utterances are dropped, or kept as unlabelled context (label -1) with
 ``keep_unlabelled=True``. Speaker = the letter of the last id segment (``Ses01F_impro01_M012`` -> ``"M"``).

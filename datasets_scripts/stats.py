@@ -18,7 +18,7 @@ from datasets import Dataset, DatasetDict
 
 from ._common import label_names
 
-# Published sizes (DESIGN.md): split -> (dialogues, utterances). IEMOCAP's train includes validation.
+# Published sizes (docs/DESIGN.md): split -> (dialogues, utterances). IEMOCAP's train includes validation.
 PUBLISHED = {
     ("iemocap", "6class"): {"train+validation": (120, 5810), "test": (31, 1623)},
     ("meld", "emotion"): {"train": (1038, 9989), "validation": (114, 1109), "test": (280, 2610)},

@@ -35,17 +35,18 @@ from transformers import HfArgumentParser, TrainingArguments, set_seed
 import mcn_cl
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.datasets_scripts import label_names
-from mcn_cl.hub import make_hub_ready, write_model_card
-from mcn_cl.metrics import emotion_metrics, make_compute_metrics
-from mcn_cl.trainer import checkpoint_is_complete, last_complete_checkpoint
+from mcn_cl.hub_mcn_cl import make_hub_ready, write_model_card
+from mcn_cl.metrics_mcn_cl import emotion_metrics, make_compute_metrics
+from mcn_cl.trainer_base import checkpoint_is_complete, last_complete_checkpoint
 
 logger = logging.getLogger("mcn_cl.train")
 
 DATASETS = ("demo", "iemocap", "meld", "feature_pickle")
 # Training-argument defaults of this script (the `TrainingArguments` defaults otherwise): the fusion network's learning
 # rate (`--learning_rate`; the pretrained towers get `--encoder_learning_rate`), warm-up as a fraction of the steps, a
-# linear decay, weight decay (never on biases / norms) and epochs. Best guess before the MELD dev search of
-# benchmarks/meld_text.py (issue 11): to be confirmed from its runs.
+# linear decay, weight decay (never on biases / norms) and epochs. The learning rates (fusion 1e-3, encoder 3e-5) and
+# the warm-up are those the MELD dev search of benchmarks/meld_text.py chose and confirmed over three seeds
+# (BENCHMARKS.md, "recipe:speakers=1").
 RECIPE_DEFAULTS = {
     "learning_rate": 1e-3,
     "warmup_steps": 0.1,

@@ -50,8 +50,8 @@ from mcn_cl.datasets_scripts import (
     mmsa_feature_sizes,
 )
 from mcn_cl.hub_mcihn import save_mcihn_for_hub
-from mcn_cl.metrics import make_compute_metrics
 from mcn_cl.metrics_mcihn import make_sentiment_metrics
+from mcn_cl.metrics_mcn_cl import make_compute_metrics
 
 logger = logging.getLogger("mcn_cl.train_mcihn")
 

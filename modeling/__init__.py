@@ -11,8 +11,8 @@ from .modeling_mcn_cl import (
     MCNCLModel,
     MCNCLOutput,
     MCNCLPreTrainedModel,
-    MCNCLStream,
 )
+from .streaming_mcn_cl import MCNCLStream
 
 __all__ = [
     "MCNCLConfig",

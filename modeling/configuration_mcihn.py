@@ -16,12 +16,13 @@ from collections.abc import Sequence
 
 from transformers import AutoConfig, PretrainedConfig
 
+# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES with MODALITIES->MCIHN_MODALITIES
 MCIHN_MODALITIES = ("text", "audio", "visual")
 # the three paths of the Cross-modal Gate Mechanism Model, as (modality, modality) pairs
 MCIHN_PAIRS = (("text", "audio"), ("text", "visual"), ("audio", "visual"))
 REGRESSION_LOSSES = ("l1", "mse")
 
-# bert-base-uncased's architecture: the paper's text extractor, the default text tower.
+# bert-base-uncased's architecture: the default text tower (our choice; the paper names no text model).
 _BERT_BASE = {
     "model_type": "bert",
     "vocab_size": 30522,
@@ -244,15 +245,6 @@ class MCIHNConfig(PretrainedConfig):
     def is_regression(self) -> bool:
         """One output: a sentiment score (regression); more: class logits."""
         return self.num_labels == 1
-
-    @property
-    def auxiliary_weights(self) -> dict[str, float]:
-        """Weights of the encoders' auxiliary terms in the training objective, by output field."""
-        return {
-            "reconstruction_loss": self.reconstruction_weight,
-            "adversarial_loss": self.adversarial_weight,
-            "mmd_loss": self.mmd_weight,
-        }
 
     def _validate(self) -> None:
         """Raise `ValueError` naming the field for every value the model cannot be built with."""

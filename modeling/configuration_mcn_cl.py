@@ -15,6 +15,7 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
+# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES
 MODALITIES = ("text", "audio", "visual")
 CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
 KV_SOURCES = ("context", "previous_layer")
@@ -37,7 +38,7 @@ _ROBERTA_BASE = {
     "eos_token_id": 2,
 }
 
-# Label order of the published feature files (DESIGN.md, "Decisions").
+# Label order of the published feature files (docs/DESIGN.md, "Decisions").
 IEMOCAP_LABELS = ("hap", "sad", "neu", "ang", "exc", "fru")
 MELD_LABELS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 

@@ -3,9 +3,10 @@
 Recognition" (Zhang, Yang, Sun, Pang, Xu; arXiv 2510.24827). Utterance-level: one sentiment score (or class) per
 utterance from its text, speech and face-video sequences.
 
-Modules, named after the paper: feature extraction (BERT / Wav2Vec2 / CLIP towers, or precomputed sequences),
-Feature Reconstruction Module (`MCIHNAdversarialAutoencoder`, one per modality), Cross-modal Gate Mechanism Model
-(`MCIHNCrossModalGate`, one per modality pair, with an MMD objective), Feature Fusion Module (`MCIHNFusion`) and
+Modules: feature extraction (BERT / Wav2Vec2 / CLIP towers, our choice: the paper names no extractor; or
+precomputed sequences), then, named after the paper, the Feature Reconstruction Module
+(`MCIHNAdversarialAutoencoder`, one per modality), Cross-modal Gate Mechanism Model (`MCIHNCrossModalGate`, one
+per modality pair, with an MMD objective; its Gaussian kernels are ours), Feature Fusion Module (`MCIHNFusion`) and
 the head. The choices the paper leaves open are documented in `MCIHNConfig`.
 
 This file travels to the Hub next to the weights (`save_pretrained` copies it flat into the checkpoint folder so
@@ -112,11 +113,16 @@ class MCIHNSentimentOutput(ModelOutput):
 # ------------------------------------------------------------------------------------------------------ helpers
 
 
+# Copied from mcn_cl.modeling.unimodal_encoders_mcn_cl._masked_mean
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Mean of `x` over `dim` where `mask` (broadcastable, same rank) is true; 0 where nothing is valid."""
+    x = torch.where(mask.bool(), x, 0.0)
+    return x.sum(dim) / mask.to(x.dtype).sum(dim).clamp(min=1.0)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `x` [B, T, D] over the frames where `mask` [B, T] is true: [B, D] (0 where none is)."""
-    mask = mask.unsqueeze(-1)
-    x = torch.where(mask, x, 0.0)
-    return x.sum(1) / mask.to(x.dtype).sum(1).clamp(min=1.0)
+    return _masked_mean(x, mask.unsqueeze(-1), dim=1)
 
 
 def mmd_rbf(x: torch.Tensor, y: torch.Tensor, scales: Sequence[float] = (0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:

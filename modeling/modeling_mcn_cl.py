@@ -2,14 +2,19 @@
 """PyTorch MCN-CL: Multimodal Cross-Attention Network and Contrastive Learning for emotion recognition in
 conversation (Li, Wu, Li). Equation numbers in comments refer to the paper.
 
-This file travels to the Hub next to the weights (`save_pretrained` copies it flat into the checkpoint folder so
-that `AutoModel.from_pretrained(folder, trust_remote_code=True)` works without the `mcn_cl` package): it imports
-only its sibling `configuration_mcn_cl` (relative import, same folder) and public libraries.
+This file holds the model classes, their outputs and heads. The parts live in same-folder siblings:
+`unimodal_encoders_mcn_cl.py` (text / audio / visual towers, PSA), `context_encoders_mcn_cl.py` (DialogueRNN,
+BiGRU, transformer, none; with `grouped_dialogue_rnn.py`), `cross_attention_mcn_cl.py` (the MCN layers) and
+`streaming_mcn_cl.py` (online inference).
+
+These files travel to the Hub next to the weights (`save_pretrained` copies this file and, recursively, the
+siblings it imports relatively, flat into the checkpoint folder, so that
+`AutoModel.from_pretrained(folder, trust_remote_code=True)` works without the `mcn_cl` package): they import only
+same-folder siblings (relative imports) and public libraries.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -18,11 +23,18 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, logging
 
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
-from .grouped_dialogue_rnn import grouped_dialogue_rnn
+from .context_encoders_mcn_cl import MCNCLContextEncoder, _append_utterance
+from .cross_attention_mcn_cl import MCNCLCrossModalLayer
+from .streaming_mcn_cl import _STREAM_INPUTS, MCNCLStream, MCNCLStreamState
+from .unimodal_encoders_mcn_cl import (
+    MCNCLAudioEncoder,
+    MCNCLPyramidSqueezeAttention,
+    MCNCLTextEncoder,
+    MCNCLVisualEncoder,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -85,682 +97,6 @@ class MCNCLOutput(ModelOutput):
     modality_mask: torch.BoolTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
-    """Mean of `x` over `dim` where `mask` (broadcastable, same rank) is true; 0 where nothing is valid."""
-    x = torch.where(mask.bool(), x, 0.0)
-    return x.sum(dim) / mask.to(x.dtype).sum(dim).clamp(min=1.0)
-
-
-def _zero_absent(x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Zero the rows of `x` [B, N, ...] where `present` [B, N] is false (with `where`, so NaN/inf there never leak)."""
-    return torch.where(present.view(*present.shape, *([1] * (x.dim() - 2))), x, 0.0)
-
-
-def _build_text_tower(text_config) -> PreTrainedModel:
-    """`AutoModel.from_config(text_config)` without its pooler where the architecture allows it (BERT, RoBERTa and
-    their kin take `add_pooling_layer=False`): the pooled output is never used, so a pooler would be a parameter
-    without a gradient (DDP would need `find_unused_parameters`, and gradient checkpointing breaks it)."""
-    try:
-        return AutoModel.from_config(text_config, add_pooling_layer=False)
-    except TypeError:  # the architecture has no pooler switch
-        return AutoModel.from_config(text_config)
-
-
-class MCNCLTextEncoder(nn.Module):
-    """Text tower: `AutoModel.from_config(config.text_config)` (RoBERTa-base by default), pooled to one vector per
-    utterance, then Linear D_t -> hidden_size. With `use_text_encoder=False` only the projection of precomputed
-    `text_features` exists."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.pooling = config.text_pooling
-        self.encoder = _build_text_tower(config.text_config) if config.use_text_encoder else None
-        if self.encoder is not None and config.freeze_text_encoder:
-            self.encoder.requires_grad_(False)
-        self.projection = nn.Linear(config.text_feature_size, config.hidden_size)
-
-    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """[M, T] token ids -> [M, D_t] utterance vectors."""
-        if self.encoder is None:
-            raise ValueError(
-                "input_ids were given but this model has no text encoder (config.use_text_encoder=False); "
-                "pass text_features instead."
-            )
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "first":
-            return states[:, 0]
-        return _masked_mean(states, attention_mask.unsqueeze(-1), dim=1)
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None,
-        attention_mask: torch.Tensor | None,
-        text_features: torch.Tensor | None,
-        present: torch.Tensor,
-    ) -> torch.Tensor:
-        """Returns [B, N, hidden_size]; rows where `present` [B, N] is false are 0."""
-        if text_features is None:
-            batch, num_utt, num_tok = input_ids.shape
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            # Only the utterances that exist and have text go through the (expensive) encoder.
-            rows = present.reshape(-1)
-            ids = input_ids.reshape(-1, num_tok)[rows]
-            mask = attention_mask.reshape(-1, num_tok)[rows]
-            pooled = self.encode_tokens(ids, mask)
-            text_features = pooled.new_zeros(batch * num_utt, pooled.shape[-1])
-            text_features = text_features.index_put((rows.nonzero().squeeze(-1),), pooled)
-            text_features = text_features.view(batch, num_utt, -1)
-        text_features = _zero_absent(text_features.to(self.projection.weight.dtype), present)
-        return _zero_absent(self.projection(text_features), present)
-
-
-class MCNCLAudioEncoder(nn.Module):
-    """Audio: LayerNorm over the openSMILE functionals (their scales differ by orders of magnitude), then
-    Linear D_a -> hidden_size."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.norm = nn.LayerNorm(config.audio_feature_size, eps=config.layer_norm_eps)
-        self.projection = nn.Linear(config.audio_feature_size, config.hidden_size)
-
-    def forward(self, audio_features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        audio_features = _zero_absent(audio_features.to(self.projection.weight.dtype), present)
-        return _zero_absent(self.projection(self.norm(audio_features)), present)
-
-
-class MCNCLPyramidSqueezeAttention(nn.Module):
-    """One-dimensional Pyramid Squeeze Attention over the L frames of an utterance (Sec. 2.2, Fig. 2).
-
-    The C channels are split into S groups of C/S channels; group s goes through a temporal convolution with
-    kernel size `config.psa_kernel_sizes[s]` (eq. 1: 3, 5, 7, 9); the outputs are concatenated (eq. 2), squeezed
-    by global average pooling over the valid frames (eq. 3), turned into channel weights W by FC C->C/r, ReLU,
-    FC C/r->C, sigmoid (eq. 4), and applied as C^v = Y * W (eq. 5).
-    """
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        channels = config.hidden_size
-        self.num_branches = len(config.psa_kernel_sizes)
-        self.split_size = channels // self.num_branches
-        self.branches = nn.ModuleList(
-            nn.Conv1d(self.split_size, self.split_size, kernel_size=k, padding=k // 2)
-            for k in config.psa_kernel_sizes
-        )
-        self.se_fc1 = nn.Linear(channels, channels // config.psa_se_reduction)
-        self.se_fc2 = nn.Linear(channels // config.psa_se_reduction, channels)
-
-    def squeeze_excite(self, y: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
-        """[M, L, C] fused features -> [M, C] channel weights in (0, 1) (eqs. 3-4)."""
-        z = _masked_mean(y, frame_mask.unsqueeze(-1), dim=1)
-        return torch.sigmoid(self.se_fc2(F.relu(self.se_fc1(z))))
-
-    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
-        """x: [M, L, C] frame features, frame_mask: [M, L] -> C^v: [M, L, C] (padded frames 0)."""
-        keep = frame_mask.unsqueeze(-1).bool()
-        x = torch.where(keep, x, 0.0).transpose(
-            1, 2
-        )  # [M, C, L]; padded frames are zeros for the convolutions
-        groups = x.split(self.split_size, dim=1)
-        y = torch.cat([conv(g) for conv, g in zip(self.branches, groups)], dim=1).transpose(1, 2)  # eq. 2
-        y = torch.where(keep, y, 0.0)
-        weights = self.squeeze_excite(y, frame_mask)
-        return y * weights.unsqueeze(1)  # eq. 5
-
-
-class MCNCLVisualEncoder(nn.Module):
-    """Visual: torchvision ResNet-101 per frame (1000-d; frozen by default, run under `no_grad` then), Linear
-    1000 -> hidden_size, PSA over the frames, mean over the valid frames -> one vector per utterance."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.backbone = None
-        self.freeze_backbone = config.freeze_visual_backbone
-        if config.visual_backbone == "resnet101":
-            from torchvision.models import resnet101
-
-            self.backbone = resnet101(weights=None)
-            if self.freeze_backbone:
-                self.backbone.requires_grad_(False)
-        self.projection = nn.Linear(config.visual_feature_size, config.hidden_size)
-        self.psa = MCNCLPyramidSqueezeAttention(config) if config.use_psa else None
-
-    def encode_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[F, 3, H, W] ImageNet-normalised frames -> [F, 1000] backbone features."""
-        if self.backbone is None:
-            raise ValueError(
-                "pixel_values were given but this model has no visual backbone (config.visual_backbone=None); "
-                "pass visual_features instead."
-            )
-        pixel_values = pixel_values.to(self.projection.weight.dtype)
-        if self.freeze_backbone:
-            self.backbone.eval()  # frozen: BatchNorm keeps its ImageNet statistics
-            with torch.no_grad():
-                return self.backbone(pixel_values)
-        return self.backbone(pixel_values)
-
-    def forward(
-        self,
-        pixel_values: torch.Tensor | None,
-        visual_features: torch.Tensor | None,
-        frame_mask: torch.Tensor | None,
-        present: torch.Tensor,
-    ) -> torch.Tensor:
-        """Returns [B, N, hidden_size]; rows where `present` [B, N] is false are 0."""
-        batch, num_utt = present.shape
-        if visual_features is None:
-            num_frames = pixel_values.shape[2]
-            rows = present.reshape(-1)
-            frames = pixel_values.reshape(batch * num_utt, num_frames, *pixel_values.shape[-3:])[rows]
-            encoded = self.encode_frames(frames.flatten(0, 1)).view(frames.shape[0], num_frames, -1)
-            visual_features = encoded.new_zeros(batch * num_utt, num_frames, encoded.shape[-1])
-            visual_features = visual_features.index_put((rows.nonzero().squeeze(-1),), encoded)
-            visual_features = visual_features.view(batch, num_utt, num_frames, -1)
-        if visual_features.dim() == 3:  # one vector per utterance (feature files): a sequence of one frame
-            visual_features = visual_features.unsqueeze(2)
-            frame_mask = None
-        num_frames = visual_features.shape[2]
-        if frame_mask is None:
-            frame_mask = torch.ones(batch, num_utt, num_frames, dtype=torch.bool, device=present.device)
-        frame_mask = frame_mask.bool() & present.unsqueeze(-1)
-        visual_features = torch.where(
-            frame_mask.unsqueeze(-1), visual_features.to(self.projection.weight.dtype), 0.0
-        )
-        x = self.projection(visual_features).flatten(0, 1)  # [B*N, L, H]
-        flat_mask = frame_mask.flatten(0, 1)
-        if self.psa is not None:
-            x = self.psa(x, flat_mask)
-        pooled = _masked_mean(x, flat_mask.unsqueeze(-1), dim=1).view(batch, num_utt, -1)
-        return _zero_absent(pooled, present)
-
-
-def _sinusoidal_positions(positions: torch.Tensor, size: int, dtype: torch.dtype) -> torch.Tensor:
-    """Sinusoidal embeddings (Vaswani et al., 2017) of utterance indices: [...] long -> [..., size]."""
-    half = (size + 1) // 2
-    inv_freq = torch.exp(
-        torch.arange(half, device=positions.device, dtype=torch.float32) * (-math.log(10000.0) / half)
-    )
-    angles = positions.to(torch.float32).unsqueeze(-1) * inv_freq
-    return torch.cat([angles.sin(), angles.cos()], dim=-1)[..., :size].to(dtype)
-
-
-class _DialogueRNNState(NamedTuple):
-    """Recurrent state of one DialogueRNN direction after some steps: global state g [B, H], party states q
-    [B, max_speakers, H], emotion state e [B, H]."""
-
-    global_state: torch.Tensor
-    party: torch.Tensor
-    emotion: torch.Tensor
-
-
-class MCNCLDialogueRNN(nn.Module):
-    """Speaker-aware context encoder after DialogueRNN (Majumder et al., 2019), run in both directions (forward
-    only with `config.causal`).
-
-    Per step t (utterance u_t of speaker s): global state g_t = GRU_G([u_t; q_s], g_{t-1}); context c_t = attention of
-    u_t over g_1..g_{t-1}; party state q_s = GRU_P([u_t; c_t], q_s); emotion state e_t = GRU_E(q_s, e_{t-1}). The
-    recurrence over utterances is sequential by nature; every step is batched over dialogues, and masked steps
-    (padding, or the modality missing for that utterance) leave all states unchanged and are excluded from the
-    attention over the past. The directions (and, through [`MCNCLContextEncoder.encode_all`], the modalities) run
-    as one grouped loop (`grouped_dialogue_rnn`). The emotion states of the directions are projected back to
-    hidden_size and added to the input (residual + LayerNorm).
-    """
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        hidden = config.hidden_size
-        self.max_speakers = config.max_speakers
-        num_directions = 1 if config.causal else 2
-        self.directions = nn.ModuleList(
-            _DialogueRNNCell(hidden, config.max_speakers) for _ in range(num_directions)
-        )
-        self.output = nn.Linear(num_directions * hidden, hidden)
-        self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def recurrence_inputs(
-        self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The inputs of the directions' recurrences, stacked: x [B, N, H], speaker_ids and mask [B, N] ->
-        [D, B, N, H], [D, B, N], [D, B, N] with D = len(self.directions). The backward direction runs over the
-        flipped row (padding first): masked steps leave every state unchanged, so it visits exactly each dialogue's
-        valid steps in reverse."""
-        if len(self.directions) == 1:
-            return x.unsqueeze(0), speaker_ids.unsqueeze(0), mask.unsqueeze(0)
-        return (
-            torch.stack([x, x.flip(1)]),
-            torch.stack([speaker_ids, speaker_ids.flip(1)]),
-            torch.stack([mask, mask.flip(1)]),
-        )
-
-    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool (utterance real and modality present) -> [B, N, H]."""
-        return run_dialogue_rnns([self], [x], speaker_ids, [mask])[0]
-
-    def merge_recurrences(self, x: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """x [B, N, H] and the emotion states [D, B, N, H] of the recurrences of `recurrence_inputs` -> [B, N, H]."""
-        emotion_states = [states[0]] if len(self.directions) == 1 else [states[0], states[1].flip(1)]
-        return self.merge(x, emotion_states)
-
-    def merge(self, x: torch.Tensor, emotion_states: list[torch.Tensor]) -> torch.Tensor:
-        """Residual + LayerNorm over the projected emotion states of the directions ([..., H] each) -> [..., H]."""
-        return self.norm(x + self.output(self.dropout(torch.cat(emotion_states, dim=-1))))
-
-
-def run_dialogue_rnns(
-    rnns: list[MCNCLDialogueRNN],
-    inputs: list[torch.Tensor],
-    speaker_ids: torch.Tensor,
-    masks: list[torch.Tensor],
-) -> list[torch.Tensor]:
-    """Several [`MCNCLDialogueRNN`]s (e.g. one per modality) with all their recurrences (modalities x directions)
-    advanced together by `grouped_dialogue_rnn`: inputs [B, N, H] and masks [B, N] bool per rnn, speaker_ids
-    [B, N] -> [B, N, H] per rnn. The same as calling each rnn on its own."""
-    parts = [rnn.recurrence_inputs(x, speaker_ids, m) for rnn, x, m in zip(rnns, inputs, masks)]
-    x, speakers, step_masks = (torch.cat(tensors) for tensors in zip(*parts))
-    states = grouped_dialogue_rnn(x, speakers, step_masks, [cell for rnn in rnns for cell in rnn.directions])
-    states = states.split([len(rnn.directions) for rnn in rnns])
-    return [rnn.merge_recurrences(x, s) for rnn, x, s in zip(rnns, inputs, states)]
-
-
-class _DialogueRNNCell(nn.Module):
-    """The parameters of one direction's recurrence. A full sequence runs through `grouped_dialogue_rnn` (which
-    documents the step); [`step`] advances one utterance for streaming and computes the same recurrence. Mask
-    semantics: a masked step leaves the global, party and emotion states unchanged and its global state is excluded
-    from later attention."""
-
-    def __init__(self, hidden: int, max_speakers: int):
-        super().__init__()
-        # party states for every possible speaker index (the model checks speaker_ids < max_speakers): sizing
-        # them from `speaker_ids.max()` would cost a device-to-host sync per call
-        self.max_speakers = max_speakers
-        self.global_cell = nn.GRUCell(2 * hidden, hidden)
-        self.party_cell = nn.GRUCell(2 * hidden, hidden)
-        self.emotion_cell = nn.GRUCell(hidden, hidden)
-        self.attention = nn.Linear(hidden, hidden, bias=False)
-
-    def initial_state(self, reference: torch.Tensor) -> _DialogueRNNState:
-        """Zero states for the dialogues of `reference` [B, H]."""
-        batch, hidden = reference.shape
-        return _DialogueRNNState(
-            reference.new_zeros(batch, hidden),
-            reference.new_zeros(batch, self.max_speakers, hidden),
-            reference.new_zeros(batch, hidden),
-        )
-
-    def step(
-        self,
-        u: torch.Tensor,
-        speaker: torch.Tensor,
-        valid: torch.Tensor,
-        state: _DialogueRNNState,
-        past: torch.Tensor | None,
-        past_valid: torch.Tensor | None,
-    ) -> _DialogueRNNState:
-        """One utterance: u [B, H], speaker [B], valid [B] bool; `past` [B, t, H] the global states of the earlier
-        steps and `past_valid` [B, t] which of them are valid (None at t = 0). Returns the new state."""
-        rows = torch.arange(u.shape[0], device=u.device)
-        keep = valid.unsqueeze(-1)
-        q_speaker = state.party[rows, speaker]
-        new_global = self.global_cell(torch.cat([u, q_speaker], dim=-1), state.global_state)
-        if past is not None and past.shape[1] > 0:
-            scores = torch.einsum("bh,bth->bt", self.attention(u), past)
-            scores = scores.masked_fill(~past_valid, torch.finfo(scores.dtype).min)
-            weights = torch.softmax(scores, dim=-1) * past_valid.any(-1, keepdim=True)
-            context = torch.einsum("bt,bth->bh", weights, past)
-        else:
-            context = torch.zeros_like(u)
-        new_party = self.party_cell(torch.cat([u, context], dim=-1), q_speaker)
-        new_emotion = self.emotion_cell(new_party, state.emotion)
-        update = F.one_hot(speaker, self.max_speakers).to(torch.bool).unsqueeze(-1) & keep.unsqueeze(1)
-        return _DialogueRNNState(
-            torch.where(keep, new_global, state.global_state),
-            torch.where(update, new_party.unsqueeze(1), state.party),
-            torch.where(keep, new_emotion, state.emotion),
-        )
-
-    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: [B, N, H], speaker_ids: [B, N], mask: [B, N] bool -> emotion states [B, N, H]."""
-        return grouped_dialogue_rnn(x.unsqueeze(0), speaker_ids.unsqueeze(0), mask.unsqueeze(0), [self])[0]
-
-
-class MCNCLContextEncoder(nn.Module):
-    """Dialogue context over the N utterances of one modality: `"dialoguernn"` (speaker-aware), `"bigru"` or
-    `"transformer"` (both with speaker embeddings), or `"none"`. The mask given is per modality (utterance real and
-    modality present): masked steps are skipped as padding is, so they never influence the valid ones. With
-    `config.causal` every step sees only itself and the past, and [`step`] advances one utterance at a time."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.kind = config.context_encoder
-        self.causal = config.causal
-        hidden = config.hidden_size
-        self.use_positions = config.utterance_position_encoding == "sinusoidal" and (
-            self.kind == "transformer" or (self.kind == "none" and config.use_mcn)
-        )
-        if self.kind == "dialoguernn":
-            self.rnn = MCNCLDialogueRNN(config)
-        elif self.kind in ("bigru", "transformer"):
-            self.speaker_embeddings = nn.Embedding(config.max_speakers, hidden)
-            if self.kind == "bigru":
-                # causal: one forward GRU of full width instead of two half-width directions
-                self.gru = nn.GRU(
-                    hidden,
-                    hidden if self.causal else hidden // 2,
-                    batch_first=True,
-                    bidirectional=not self.causal,
-                )
-                self.norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
-            else:
-                layer = nn.TransformerEncoderLayer(
-                    hidden,
-                    config.num_attention_heads,
-                    config.intermediate_size,
-                    config.hidden_dropout_prob,
-                    batch_first=True,
-                    norm_first=False,
-                )
-                self.transformer = nn.TransformerEncoder(
-                    layer, config.num_context_layers, enable_nested_tensor=False
-                )
-
-    def _positions(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """x [B, n, H] plus the position embeddings of utterances start .. start + n - 1 (when enabled)."""
-        if not self.use_positions:
-            return x
-        positions = torch.arange(start, start + x.shape[1], device=x.device)
-        return x + _sinusoidal_positions(positions, x.shape[-1], x.dtype)
-
-    @staticmethod
-    def _transformer_layer(
-        layer: nn.TransformerEncoderLayer, query: torch.Tensor, memory: torch.Tensor, allowed: torch.Tensor
-    ) -> torch.Tensor:
-        """One post-norm encoder layer whose queries [B, n, H] attend to `memory` [B, m, H] where `allowed`
-        [B, n, m] is true (every row has a true entry)."""
-        blocked = (~allowed).repeat_interleave(layer.self_attn.num_heads, dim=0)
-        attended = layer.self_attn(query, memory, memory, attn_mask=blocked, need_weights=False)[0]
-        x = layer.norm1(query + layer.dropout1(attended))
-        return layer.norm2(
-            x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))))
-        )
-
-    def forward(self, x: torch.Tensor, speaker_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: [B, N, H] unimodal features (0 where masked), speaker_ids: [B, N], mask: [B, N] bool (utterance real
-        and modality present) -> context features [B, N, H], 0 where masked."""
-        if self.kind == "none":
-            out = self._positions(x)
-        elif self.kind == "dialoguernn":
-            out = self.rnn(x, speaker_ids, mask)
-        elif self.kind == "bigru":
-            # Skip masked steps: move each dialogue's valid steps to the front (in order), pack, run, move back.
-            order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices.unsqueeze(-1)
-            compact = (x + self.speaker_embeddings(speaker_ids)).gather(1, order.expand_as(x))
-            lengths = mask.sum(1).clamp(min=1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(
-                compact, lengths, batch_first=True, enforce_sorted=False
-            )
-            out, _ = self.gru(packed)
-            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-            out = torch.zeros_like(out).scatter(1, order.expand_as(out), out)
-            out = self.norm(x + out)
-        else:
-            num_utt = x.shape[1]
-            allowed = mask.unsqueeze(1).expand(-1, num_utt, -1)  # [B, query, key]
-            if self.causal:
-                allowed = allowed.tril()
-            # every step may attend to itself: a masked step (its output is discarded) never has an empty row
-            allowed = allowed | torch.eye(num_utt, dtype=torch.bool, device=x.device)
-            out = self._positions(x + self.speaker_embeddings(speaker_ids))
-            for layer in self.transformer.layers:
-                out = self._transformer_layer(layer, out, out, allowed)
-        return _zero_absent(out, mask)
-
-    def init_state(self) -> dict[str, object]:
-        """Empty streaming state (causal encoders only): filled by [`step`]."""
-        return {"position": 0}
-
-    def step(
-        self, x: torch.Tensor, speaker: torch.Tensor, valid: torch.Tensor, state: dict[str, object]
-    ) -> torch.Tensor:
-        """One new utterance per dialogue of a causal encoder: x [B, H], speaker [B], valid [B] bool. Updates
-        `state` in place (recurrent states, past layer inputs) and returns the context features [B, H], equal to
-        [`forward`] over all utterances so far at the last position."""
-        position = state["position"]
-        if self.kind == "none":
-            out = self._positions(x.unsqueeze(1), position)[:, 0]
-        elif self.kind == "dialoguernn":
-            cell = self.rnn.directions[0]
-            if "rnn" not in state:
-                state.update(rnn=cell.initial_state(x), history=None, history_valid=None)
-            new = cell.step(x, speaker, valid, state["rnn"], state["history"], state["history_valid"])
-            state["rnn"] = new
-            state["history"] = _append_step(state["history"], new.global_state)
-            state["history_valid"] = _append_step(state["history_valid"], valid)
-            out = self.rnn.merge(x, [new.emotion])
-        elif self.kind == "bigru":
-            previous = state.get("gru")
-            if previous is None:
-                previous = x.new_zeros(1, x.shape[0], self.gru.hidden_size)
-            out, hidden = self.gru((x + self.speaker_embeddings(speaker)).unsqueeze(1), previous)
-            # a masked step changes nothing
-            state["gru"] = torch.where(valid[None, :, None], hidden, previous)
-            out = self.norm(x + out[:, 0])
-        else:
-            valid_so_far = _append_step(state.get("valid"), valid)
-            state["valid"] = valid_so_far
-            allowed = valid_so_far.clone()
-            allowed[:, -1] = True  # the step itself
-            out = self._positions((x + self.speaker_embeddings(speaker)).unsqueeze(1), position)
-            for index, layer in enumerate(self.transformer.layers):
-                memory = _append_step(state.get(f"layer{index}"), out[:, 0])
-                state[f"layer{index}"] = memory
-                out = self._transformer_layer(layer, out, memory, allowed.unsqueeze(1))
-            out = out[:, 0]
-        state["position"] = position + 1
-        return torch.where(valid.unsqueeze(-1), out, 0.0)
-
-    @staticmethod
-    def encode_all(
-        encoders: list[MCNCLContextEncoder],
-        inputs: list[torch.Tensor],
-        speaker_ids: torch.Tensor,
-        masks: list[torch.Tensor],
-    ) -> list[torch.Tensor]:
-        """`[encoder(x, speaker_ids, mask) for ...]`, with the DialogueRNN encoders' recurrences run together as one
-        grouped loop over the utterances (`run_dialogue_rnns`): inputs [B, N, H], masks [B, N] -> [B, N, H] each."""
-        grouped = [i for i, encoder in enumerate(encoders) if encoder.kind == "dialoguernn"]
-        outputs = {}
-        if grouped:
-            states = run_dialogue_rnns(
-                [encoders[i].rnn for i in grouped],
-                [inputs[i] for i in grouped],
-                speaker_ids,
-                [masks[i] for i in grouped],
-            )
-            outputs = {i: _zero_absent(out, masks[i]) for i, out in zip(grouped, states)}
-        return [
-            outputs[i] if i in outputs else encoder(x, speaker_ids, mask)
-            for i, (encoder, x, mask) in enumerate(zip(encoders, inputs, masks))
-        ]
-
-
-def _append_step(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
-    """Append one step `new` [B, ...] to `past` [B, t, ...] (None: no step yet) -> [B, t + 1, ...]."""
-    new = new.unsqueeze(1)
-    return new if past is None else torch.cat([past, new], dim=1)
-
-
-class MCNCLCrossAttention(nn.Module):
-    """Multi-head cross-attention (eqs. 6-10): queries from one modality, keys/values from another, over the
-    utterances of the dialogue. Keys that are padding or lack the modality are masked, and with `config.causal`
-    so are the keys after the query's utterance. `has_key` tells which queries have any key left: the caller
-    leaves the others unchanged (no output bias, no LayerNorm), so a dialogue's output never depends on whether
-    another dialogue of the batch has that key modality."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.causal = config.causal
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.output = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
-
-    def forward(
-        self, hidden: torch.Tensor, key_value: torch.Tensor, key_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """hidden: [B, n, H] queries, the utterances m - n .. m - 1 of key_value [B, m, H] (n = m in a full
-        forward; n = 1 when streaming); key_mask: [B, m] bool. Returns the update [B, n, H], the attention
-        probabilities [B, heads, n, m] and has_key [B, n] bool."""
-        update, probs, has_key = self.grouped_forward([self], hidden[None], key_value[None], key_mask[None])
-        return update[0], probs[0], has_key[0]
-
-    @staticmethod
-    def grouped_forward(
-        modules: list[MCNCLCrossAttention],
-        hidden: torch.Tensor,
-        key_value: torch.Tensor,
-        key_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`modules[g](hidden[g], key_value[g], key_mask[g])` for every group g at once, their weights stacked
-        (`_grouped_linear`): hidden [G, B, n, H], key_value [G, B, m, H], key_mask [G, B, m] -> updates
-        [G, B, n, H], probs [G, B, heads, n, m], has_key [G, B, n]. The modules share heads, causality and
-        dropout rate (the MCN layer's branches do)."""
-        first = modules[0]
-        groups, batch, num_queries, _ = hidden.shape
-        num_keys = key_value.shape[2]
-
-        def heads(x: torch.Tensor) -> torch.Tensor:  # [G, B, n, H] -> [G, B, heads, n, head_dim]
-            return x.view(groups, batch, -1, first.num_heads, first.head_dim).transpose(2, 3)
-
-        allowed = key_mask.unsqueeze(2)  # [G, B, 1, m]
-        if first.causal:
-            query_position = torch.arange(num_keys - num_queries, num_keys, device=hidden.device).unsqueeze(
-                -1
-            )
-            allowed = allowed & (
-                torch.arange(num_keys, device=hidden.device) <= query_position
-            )  # [G, B, n, m]
-        has_key = allowed.any(-1).expand(groups, batch, num_queries)
-        q = heads(_grouped_linear(hidden, [m.query for m in modules]))
-        k = heads(_grouped_linear(key_value, [m.key for m in modules]))
-        v = heads(_grouped_linear(key_value, [m.value for m in modules]))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(first.head_dim)  # eq. 9
-        scores = scores.masked_fill(~allowed.unsqueeze(2), torch.finfo(scores.dtype).min)
-        probs = torch.softmax(scores, dim=-1) * has_key[:, :, None, :, None].to(scores.dtype)
-        context = (first.dropout(probs) @ v).transpose(2, 3).reshape(groups, batch, num_queries, -1)
-        return _grouped_linear(context, [m.output for m in modules]), probs, has_key  # eq. 10
-
-
-class MCNCLCrossModalLayer(GradientCheckpointingLayer):
-    """One MCN layer (Sec. 2.3): every modality is a query (triple query). For query modality q with keys (k1, k2)
-    from `config.query_order`: F = Add&Norm(F_q + MHA(F_q, K_k1)) (eqs. 6-11), F = Add&Norm(F + MHA(F, K_k2))
-    (eqs. 12-14), F = Add&Norm(F + FFN(F)). Keys/values are the context features C^k (eqs. 7, 13) or, with
-    `kv_source="previous_layer"`, the key modality's output of the previous layer. A query without any valid key
-    in its dialogue skips that attention's Add&Norm."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.query_order = {q: tuple(keys) for q, keys in config.query_order.items()}
-        self.attention = nn.ModuleDict(
-            {f"{q}_{k}": MCNCLCrossAttention(config) for q in MODALITIES for k in self.query_order[q]}
-        )
-        self.attention_norm = nn.ModuleDict(
-            {name: nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) for name in self.attention}
-        )
-        self.ffn = nn.ModuleDict(
-            {
-                m: nn.Sequential(
-                    nn.Linear(config.hidden_size, config.intermediate_size),
-                    nn.GELU(),
-                    nn.Dropout(config.hidden_dropout_prob),
-                    nn.Linear(config.intermediate_size, config.hidden_size),
-                )
-                for m in MODALITIES
-            }
-        )
-        self.ffn_norm = nn.ModuleDict(
-            {m: nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) for m in MODALITIES}
-        )
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(
-        self, queries: torch.Tensor, keys: torch.Tensor, key_masks: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """queries: [B, n, 3, H] previous layer's outputs for the last n utterances; keys: [B, m, 3, H] the key/value
-        source for all m utterances (n = m in a full forward, n = 1 when streaming); key_masks: [B, m, 3] bool.
-        Returns the new [B, n, 3, H] and attention probs [B, 6, heads, n, m].
-
-        The three query modalities are independent of each other, so each stage (first key, second key, FFN) runs
-        for all of them at once, with their weights stacked (`_grouped_linear`)."""
-        batch, num_queries, _, hidden = queries.shape
-        num_keys = keys.shape[1]
-        # [3]: modality present anywhere; one host copy instead of a device sync per branch below. A skipped
-        # attention equals a run one: no query row would have a key.
-        present = key_masks.flatten(0, 1).any(0).tolist()
-        states = queries.permute(2, 0, 1, 3)  # [3, B, n, H]
-        keys, key_masks = keys.permute(2, 0, 1, 3), key_masks.permute(2, 0, 1)
-        num_heads = next(iter(self.attention.values())).num_heads
-        probs_all = [queries.new_zeros(batch, num_heads, num_queries, num_keys)] * 6  # (query, key) in order
-        for stage in range(2):
-            key_index = [MODALITIES.index(self.query_order[q][stage]) for q in MODALITIES]
-            active = [i for i in range(3) if present[i] and present[key_index[i]]]
-            if not active:
-                continue
-            names = [f"{MODALITIES[i]}_{MODALITIES[key_index[i]]}" for i in active]
-            picked = [key_index[i] for i in active]
-            state = _select_groups(states, active)
-            update, probs, has_key = MCNCLCrossAttention.grouped_forward(
-                [self.attention[n] for n in names], state, keys[picked], key_masks[picked]
-            )
-            normed = _grouped_layer_norm(
-                state + self.dropout(update), [self.attention_norm[n] for n in names]
-            )
-            # Add & Norm (eq. 11), only for queries with a key: the others keep their state
-            states = _replace_groups(states, active, torch.where(has_key.unsqueeze(-1), normed, state))
-            for g, i in enumerate(active):
-                probs_all[2 * i + stage] = probs[g]
-        active = [i for i in range(3) if present[i]]
-        if active:
-            state = _select_groups(states, active)
-            ffns = [self.ffn[MODALITIES[i]] for i in active]
-            hidden_ffn = F.gelu(_grouped_linear(state, [f[0] for f in ffns]))
-            update = _grouped_linear(ffns[0][2](hidden_ffn), [f[3] for f in ffns])
-            norms = [self.ffn_norm[MODALITIES[i]] for i in active]
-            states = _replace_groups(states, active, _grouped_layer_norm(state + self.dropout(update), norms))
-        return states.permute(1, 2, 0, 3), torch.stack(probs_all, dim=1)
-
-
-def _select_groups(x: torch.Tensor, groups: list[int]) -> torch.Tensor:
-    """x[groups] along dim 0 (a no-op when all groups are taken)."""
-    return x if groups == list(range(x.shape[0])) else x[groups]
-
-
-def _replace_groups(x: torch.Tensor, groups: list[int], values: torch.Tensor) -> torch.Tensor:
-    """x with x[groups] = values along dim 0, out of place."""
-    if groups == list(range(x.shape[0])):
-        return values
-    return x.index_copy(0, torch.tensor(groups, device=x.device), values)
-
-
-def _grouped_linear(x: torch.Tensor, linears: list[nn.Linear]) -> torch.Tensor:
-    """Group g of x [G, ..., in] through linears[g] -> [G, ..., out], as one batched matmul."""
-    weight = torch.stack([m.weight for m in linears])  # [G, out, in]
-    bias = torch.stack([m.bias for m in linears]).unsqueeze(1)  # [G, 1, out]
-    flat = x.reshape(x.shape[0], -1, x.shape[-1])
-    return torch.baddbmm(bias, flat, weight.mT).view(*x.shape[:-1], -1)
-
-
-def _grouped_layer_norm(x: torch.Tensor, norms: list[nn.LayerNorm]) -> torch.Tensor:
-    """Group g of x [G, ..., H] through norms[g] (same eps and size for all)."""
-    expand = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
-    weight = torch.stack([m.weight for m in norms]).view(expand)
-    bias = torch.stack([m.bias for m in norms]).view(expand)
-    return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:], eps=norms[0].eps), weight)
 
 
 class MCNCLProjectionHead(nn.Module):
@@ -1055,38 +391,45 @@ class MCNCLModel(MCNCLPreTrainedModel):
         """Start an online session over `batch_size` dialogues: see [`MCNCLStream`]. Needs `config.causal=True`."""
         return MCNCLStream(self, batch_size)
 
-    def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLModelOutput:
-        """One utterance per dialogue through a causal model, from the cached past of `stream` (which it updates)."""
+    def _stream_step(self, state: MCNCLStreamState, **inputs) -> tuple[MCNCLModelOutput, MCNCLStreamState]:
+        """One streamed utterance per dialogue through a causal model, from the cached past `state`: returns the
+        output for the utterance and the new state (`state` itself is left unchanged)."""
         embedded = self._embed_utterances(
             **{name: inputs.get(name) for name in _STREAM_INPUTS if name != "labels"}
         )
         batch, num_utt = embedded.modality_mask.shape[:2]
-        if num_utt != 1 or batch != stream.batch_size:
+        if num_utt != 1 or batch != state.batch_size:
             raise ValueError(
-                f"MCNCLStream.step takes one new utterance for each of the {stream.batch_size} dialogues "
-                f"(inputs of shape [{stream.batch_size}, 1, ...]); got batch/utterance shape {(batch, num_utt)}"
+                f"MCNCLStream.step takes one new utterance for each of the {state.batch_size} dialogues "
+                f"(inputs of shape [{state.batch_size}, 1, ...]); got batch/utterance shape {(batch, num_utt)}"
             )
         modality_mask = embedded.modality_mask
-        context = torch.stack(
-            [
-                self.context_encoders[m].step(
-                    embedded.unimodal[:, 0, i],
-                    embedded.speaker_ids[:, 0],
-                    modality_mask[:, 0, i],
-                    stream.context_states[m],
-                )
-                for i, m in enumerate(MODALITIES)
-            ],
-            dim=1,
-        ).unsqueeze(1)  # [B, 1, 3, H]
-        stream.modality_masks = _append_step(stream.modality_masks, modality_mask[:, 0])
-        states = context
+        context, context_states = [], []
+        for i, m in enumerate(MODALITIES):
+            out, new_state = self.context_encoders[m].stream_step(
+                embedded.unimodal[:, 0, i],
+                embedded.speaker_ids[:, 0],
+                modality_mask[:, 0, i],
+                state.context[i],
+            )
+            context.append(out)
+            context_states.append(new_state)
+        states = torch.stack(context, dim=1).unsqueeze(1)  # [B, 1, 3, H]
+        modality_masks = _append_utterance(state.modality_masks, modality_mask[:, 0])
+        layer_inputs = list(state.layer_inputs)
         for index, layer in enumerate(self.layers):
             if index == 0 or self.config.kv_source == "previous_layer":
-                stream.layer_inputs[index] = _append_step(stream.layer_inputs[index], states[:, 0])
-            keys = stream.layer_inputs[0 if self.config.kv_source == "context" else index]
-            states, _ = layer(states, keys, stream.modality_masks)
-        return self._output(states, modality_mask, embedded.present)
+                layer_inputs[index] = _append_utterance(layer_inputs[index], states[:, 0])
+            keys = layer_inputs[0 if self.config.kv_source == "context" else index]
+            states, _ = layer(states, keys, modality_masks)
+        new_state = MCNCLStreamState(
+            batch_size=state.batch_size,
+            num_utterances=state.num_utterances + 1,
+            context=tuple(context_states),
+            modality_masks=modality_masks,
+            layer_inputs=tuple(layer_inputs),
+        )
+        return self._output(states, modality_mask, embedded.present), new_state
 
 
 class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
@@ -1274,12 +617,14 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
         """
         return MCNCLStream(self, batch_size)
 
-    def _stream_step(self, stream: MCNCLStream, **inputs) -> MCNCLOutput:
-        outputs = self.mcn_cl._stream_step(stream, **inputs)
+    def _stream_step(self, state: MCNCLStreamState, **inputs) -> tuple[MCNCLOutput, MCNCLStreamState]:
+        """[`MCNCLModel._stream_step`] and the heads: one streamed utterance per dialogue -> its output and the new
+        stream state."""
+        outputs, state = self.mcn_cl._stream_step(state, **inputs)
         per_modality = [outputs.text_hidden_state, outputs.audio_hidden_state, outputs.visual_hidden_state]
         logits, embeds = self._heads(per_modality, outputs.modality_mask)
         labels = inputs.get("labels")
-        return MCNCLOutput(
+        output = MCNCLOutput(
             loss=self._loss(logits, labels, inputs.get("utterance_mask")) if labels is not None else None,
             logits=logits,
             text_embeds=embeds[_TEXT],
@@ -1287,82 +632,7 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
             visual_embeds=embeds[_VISUAL],
             modality_mask=outputs.modality_mask,
         )
-
-
-class MCNCLStream:
-    """Online inference with a causal MCN-CL (`config.causal=True`): one utterance per dialogue at a time, each
-    prediction from the utterances so far only.
-
-    The stream caches, for each modality, the context encoder's state (DialogueRNN global / party / emotion states
-    and the past global states; GRU hidden state; the transformer's past layer inputs), the modality masks of the
-    past utterances and the MCN keys/values (the context features, and with `kv_source="previous_layer"` every
-    layer's past inputs), so a step costs one utterance, not a re-run of the dialogue. Streaming N utterances gives
-    the logits of the model's forward over the N utterances (up to float rounding).
-
-    ```python
-    >>> stream = model.eval().init_stream(batch_size=1)
-    >>> for utterance in dialogue:  # inputs of `forward` with num_utterances = 1: [1, 1, ...]
-    ...     out = stream.step(**utterance)  # out.logits: [1, 1, num_labels]
-    ```
-
-    A dialogue of the batch that has ended takes `utterance_mask` 0 (its states stay unchanged). Steps run without
-    gradients; use the model in eval mode (dropout would otherwise apply).
-    """
-
-    def __init__(self, model: MCNCLModel | MCNCLForEmotionRecognition, batch_size: int = 1):
-        if not model.config.causal:
-            raise ValueError(
-                "This model is bidirectional (config.causal=False): its prediction for an utterance depends on the "
-                "utterances after it (backward context encoder, MCN attention to later utterances), so it cannot "
-                "predict online. Stream a model trained with config.causal=True, or run the whole dialogue "
-                "through forward()."
-            )
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size: must be a positive integer, got {batch_size!r}")
-        self.model = model
-        self.batch_size = batch_size
-        self._core = model.mcn_cl if isinstance(model, MCNCLForEmotionRecognition) else model
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every utterance seen: the next step starts new dialogues."""
-        self.num_steps = 0
-        self.context_states = {m: self._core.context_encoders[m].init_state() for m in MODALITIES}
-        self.modality_masks: torch.Tensor | None = None  # [B, num_steps, 3]
-        self.layer_inputs: list[torch.Tensor | None] = [None] * len(self._core.layers)  # [B, num_steps, 3, H]
-
-    @torch.no_grad()
-    def step(self, **inputs) -> MCNCLOutput | MCNCLModelOutput:
-        """One new utterance per dialogue. Keyword inputs as in `forward` with num_utterances = 1 (input_ids /
-        attention_mask [B, 1, T] or text_features [B, 1, D_t], audio_features [B, 1, D_a], pixel_values
-        [B, 1, L, 3, H, W] or visual_features [B, 1, L, D_v] / [B, 1, D_v], frame_mask, speaker_ids [B, 1],
-        utterance_mask [B, 1], modality_mask [B, 1, 3], optionally labels [B, 1]); a modality may be missing at any
-        step. Returns the model's output for this utterance (logits [B, 1, K] for the emotion model)."""
-        unknown = (
-            set(inputs) - set(_STREAM_INPUTS) - {"output_attentions", "output_hidden_states", "return_dict"}
-        )
-        if unknown:
-            raise ValueError(
-                f"MCNCLStream.step: unknown inputs {sorted(unknown)}; expected some of {_STREAM_INPUTS}"
-            )
-        out = self.model._stream_step(self, **{k: v for k, v in inputs.items() if k in _STREAM_INPUTS})
-        self.num_steps += 1
-        return out
-
-
-_STREAM_INPUTS = (
-    "input_ids",
-    "attention_mask",
-    "text_features",
-    "audio_features",
-    "pixel_values",
-    "visual_features",
-    "frame_mask",
-    "speaker_ids",
-    "utterance_mask",
-    "modality_mask",
-    "labels",
-)
+        return output, state
 
 
 class _EmbeddedUtterances(NamedTuple):
@@ -1376,7 +646,8 @@ class _EmbeddedUtterances(NamedTuple):
     present: list[bool]
 
 
-# Hub custom code: `save_pretrained` writes `auto_map` and copies this folder's files next to the weights.
+# Hub custom code: `save_pretrained` writes `auto_map` and copies this file and the siblings it imports (relative
+# imports, recursively) next to the weights.
 MCNCLConfig.register_for_auto_class()
 MCNCLForEmotionRecognition.register_for_auto_class("AutoModel")
 
@@ -1391,3 +662,5 @@ __all__ = [
     "MCNCLProjectionHead",
     "MCNCLStream",
 ]
+# MCNCLPyramidSqueezeAttention, MCNCLCrossModalLayer and MCNCLStream live in sibling files; they stay importable
+# from here (imported above) for code written before the split.

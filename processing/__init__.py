@@ -1,8 +1,11 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""MCN-CL preprocessing: openSMILE audio features, face-video frames and the conversation processor.
+"""Preprocessing of both models: MCN-CL's openSMILE audio features, face-video frames and conversation processor
+(`MCNCLProcessor`), and MCIHN's utterance processor (`MCIHNProcessor`, which reads media with the MCN-CL files).
+`feature_extraction_mcn_cl.py` is the home of what every processing file shares (media reading, the error classes,
+`MODALITIES`, `ON_ERROR`, `MEDIA_ALIASES`).
 
-Importing this package registers `MCNCLProcessor` and its components with the `transformers` Auto classes (when
-the `mcn_cl` config is registered, i.e. after `import mcn_cl`).
+The processors and their components are registered with the `transformers` Auto classes by
+`mcn_cl.registration.register()` (which `import mcn_cl` runs, whatever submodule is imported first).
 """
 
 from .feature_extraction_mcn_cl import MCNCLFeatureExtractor, MCNCLInputError, MCNCLMediaError, load_audio

@@ -42,6 +42,15 @@ WINDOW_TOLERANCE_S = 0.25
 
 AudioInput = str | os.PathLike | np.ndarray | Mapping[str, Any]
 
+# Definitions shared by every processing file (and, as marked copies, by the pipelines and the model configs, which
+# travel to the Hub without this file; tests/test_copies.py keeps the copies equal). This file is the home: every
+# processing file imports it.
+MODALITIES = ("text", "audio", "visual")  # the order of `modality_mask`'s last axis
+MODALITY_KEYS = {"text": "text", "audio": "audio", "visual": "video"}  # modality -> key of an utterance dict
+ON_ERROR = ("raise", "mask")  # what a processor does with a missing / unreadable medium
+# loader rows (docs/data_formats.md, section 1) name their media `audio_path` / `video_path`
+MEDIA_ALIASES = {"audio_path": "audio", "video_path": "video"}
+
 
 def _location_prefix(utterance: int | None, dialogue: str | None) -> str:
     """The start of an input error's message: `"dialogue d, utterance i: "`, the parts that are known, or `""`."""

@@ -30,21 +30,17 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import MCNCLMediaError, load_audio
+from .feature_extraction_mcn_cl import MEDIA_ALIASES, MODALITIES, ON_ERROR, MCNCLMediaError, load_audio
 from .video_processing_mcn_cl import decode_video_frames, sample_frame_indices
 
 logger = logging.get_logger(__name__)
 
-MODALITIES = ("text", "audio", "visual")
-ON_ERROR = ("raise", "mask")
 # precomputed sequence key -> (modality index, mask key)
 FEATURE_KEYS = {
     "text_features": (0, "text_mask"),
     "audio_features": (1, "audio_mask"),
     "visual_features": (2, "visual_mask"),
 }
-# loader rows name their media `audio_path` / `video_path`
-_ALIASES = {"audio_path": "audio", "video_path": "video"}
 
 
 # ----------------------------------------------------------------------------------------------------- padding
@@ -357,7 +353,7 @@ class MCIHNProcessor(ProcessorMixin):
                 f"utterance {index if index is not None else ''}: expected a dict, got {type(utterance).__name__}"
             )
         u = dict(utterance)
-        for alias, key in _ALIASES.items():
+        for alias, key in MEDIA_ALIASES.items():
             value = u.pop(alias, None)
             if u.get(key) is None and value is not None:
                 u[key] = value
@@ -440,22 +436,9 @@ class MCIHNProcessor(ProcessorMixin):
         return batch
 
 
+# `auto_map` in the saved processor_config.json (the Hub path); the package registers it with AutoProcessor in
+# `mcn_cl.registration`.
 MCIHNProcessor.register_for_auto_class("AutoProcessor")
 
-
-def _register_with_auto_classes() -> None:
-    """Register the processor under the `mcihn` config (looked up in `transformers`' registry, so that this file does
-    not depend on the modeling files; with `trust_remote_code=True` the saved `auto_map` is used instead)."""
-    from transformers import AutoProcessor
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    try:
-        config_class = CONFIG_MAPPING["mcihn"]
-    except KeyError:
-        return
-    AutoProcessor.register(config_class, MCIHNProcessor, exist_ok=True)
-
-
-_register_with_auto_classes()
 
 __all__ = ["MCIHNProcessor", "pad_utterances"]

@@ -26,6 +26,9 @@ from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
 from .feature_extraction_mcn_cl import (
+    MODALITIES,
+    MODALITY_KEYS,
+    ON_ERROR,
     MCNCLFeatureExtractor,
     MCNCLInputError,
     MCNCLMediaError,
@@ -36,8 +39,6 @@ from .video_processing_mcn_cl import MCNCLVideoProcessor
 
 logger = logging.get_logger(__name__)
 
-MODALITIES = ("text", "audio", "visual")
-ON_ERROR = ("raise", "mask")
 # the keys of an utterance dict (class docstring); any other key is named in a warning
 UTTERANCE_KEYS = frozenset(
     {
@@ -338,6 +339,10 @@ class MCNCLProcessor(ProcessorMixin):
     ```
     """
 
+    # the structural-input error of this processor's files (read by the pipeline, which travels to the Hub without
+    # them and so cannot import it)
+    input_error_class = MCNCLInputError
+
     def __init__(
         self,
         tokenizer=None,
@@ -395,8 +400,8 @@ class MCNCLProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- one dialogue
 
-    def _media_error_classes(self) -> tuple[type[Exception], ...]:
-        """`MCNCLMediaError` as raised by the components. Loaded with `trust_remote_code=True`, each component
+    def media_error_classes(self) -> tuple[type[Exception], ...]:
+        """`MCNCLMediaError` as raised by the components (catch these around `prepare_dialogue(on_error="raise")`). Loaded with `trust_remote_code=True`, each component
         comes from its own copy of the Hub files, whose `MCNCLMediaError` is a class distinct from this module's."""
         classes = {MCNCLMediaError}
         for component in (self.feature_extractor, self.video_processor):
@@ -561,7 +566,11 @@ class MCNCLProcessor(ProcessorMixin):
         return list(utterances)
 
     def prepare_dialogue(
-        self, utterances: Sequence[Mapping[str, Any]], on_error: str = "raise", dialogue_id: str | None = None
+        self,
+        utterances: Sequence[Mapping[str, Any]],
+        on_error: str = "raise",
+        dialogue_id: str | None = None,
+        include_modalities: Sequence[str] = (),
     ) -> dict[str, Any]:
         """One conversation -> unpadded dialogue features (docs/data_formats.md, section 2).
 
@@ -571,6 +580,9 @@ class MCNCLProcessor(ProcessorMixin):
                 `"mask"`: that modality of that utterance is zero-filled, its `modality_mask` entry set to 0, the
                 problem logged as a warning and listed in `media_errors`.
             dialogue_id: optional id, used in messages and kept in the output.
+            include_modalities: modalities (among `MODALITIES`) to output even when no utterance has them,
+                zero-filled and masked as a masked modality is, so that every call gives the model the same inputs
+                (e.g. one utterance at a time in a live conversation, `mcn_cl.streaming`).
 
         Returns:
             dict with `speakers` [N], `labels` [N] (if any utterance has one; -100 = unlabelled),
@@ -595,10 +607,13 @@ class MCNCLProcessor(ProcessorMixin):
             if any("label" in u for u in utterances)
             else None
         )
+        unknown = set(include_modalities) - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"include_modalities must be among {MODALITIES}, got {sorted(unknown)}")
         wants = {
-            "text": any(u.get("text") is not None for u in utterances),
-            "audio": any(u.get("audio") is not None for u in utterances),
-            "visual": any(u.get("video") is not None for u in utterances),
+            modality: modality in include_modalities
+            or any(u.get(MODALITY_KEYS[modality]) is not None for u in utterances)
+            for modality in MODALITIES
         }
         modality_mask = np.zeros((n, 3), dtype=np.int64)
         errors: list[dict[str, Any]] = []
@@ -610,7 +625,7 @@ class MCNCLProcessor(ProcessorMixin):
             ("audio", "audio", audio, lambda i, u: self._audio(u)),
             ("video", "visual", video, lambda i, u: self._video(u)),
         )
-        media_errors = self._media_error_classes()
+        media_errors = self.media_error_classes()
         for i, u in enumerate(utterances):
             for key, modality, store, read in readers:
                 if u.get(key) is None:
@@ -721,28 +736,9 @@ class MCNCLProcessor(ProcessorMixin):
         return batch
 
 
+# `auto_map` in the saved processor_config.json (the Hub path, trust_remote_code). The package's Auto-class
+# registration (AutoProcessor, AutoFeatureExtractor, AutoVideoProcessor under MCNCLConfig) is `mcn_cl.registration`.
 MCNCLProcessor.register_for_auto_class("AutoProcessor")
 
-
-def _register_with_auto_classes() -> None:
-    """Register the processor and its components with the Auto classes under the `mcn_cl` config.
-
-    The config class is looked up in `transformers`' registry (`import mcn_cl` registers it before importing this
-    module) rather than imported, so that this file does not depend on the modeling files. Loaded from the Hub
-    with `trust_remote_code=True`, the `auto_map` entries of the saved configs are used instead.
-    """
-    from transformers import AutoFeatureExtractor, AutoProcessor, AutoVideoProcessor
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    try:
-        config_class = CONFIG_MAPPING["mcn_cl"]
-    except KeyError:
-        return
-    AutoFeatureExtractor.register(config_class, MCNCLFeatureExtractor, exist_ok=True)
-    AutoVideoProcessor.register(config_class, MCNCLVideoProcessor, exist_ok=True)
-    AutoProcessor.register(config_class, MCNCLProcessor, exist_ok=True)
-
-
-_register_with_auto_classes()
 
 __all__ = ["MCNCLProcessor", "pad_dialogues"]

@@ -67,7 +67,7 @@ def model_and_processor():
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory, model_and_processor) -> str:
     """The tiny model and processor saved Hub-ready with `save_for_hub`; do not modify it."""
-    from mcn_cl.hub import save_for_hub
+    from mcn_cl.hub_mcn_cl import save_for_hub
 
     model, processor = model_and_processor
     folder = str(tmp_path_factory.mktemp("checkpoint"))

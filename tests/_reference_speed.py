@@ -15,13 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from mcn_cl.modeling.configuration_mcn_cl import MODALITIES
-from mcn_cl.modeling.modeling_mcn_cl import (
-    MCNCLContextEncoder,
-    MCNCLCrossAttention,
-    MCNCLCrossModalLayer,
-    MCNCLDialogueRNN,
-    _DialogueRNNCell,
-)
+from mcn_cl.modeling.context_encoders_mcn_cl import MCNCLContextEncoder, MCNCLDialogueRNN, _DialogueRNNCell
+from mcn_cl.modeling.cross_attention_mcn_cl import MCNCLCrossAttention, MCNCLCrossModalLayer
 
 
 def reference_cell_forward(

@@ -15,7 +15,7 @@ from transformers import pipeline
 
 from mcn_cl import MultimodalEmotionRecognitionPipeline
 from mcn_cl.cli import main
-from mcn_cl.pipeline import TASK
+from mcn_cl.pipeline_mcn_cl import TASK
 
 pytest_plugins = ["_fixtures_pipeline"]
 

@@ -10,11 +10,23 @@ from _fixtures_pipeline import conversation_of
 from huggingface_hub import ModelCard
 from transformers import AutoModel, AutoProcessor
 
-from mcn_cl.hub import make_hub_ready, model_card, save_for_hub, write_model_card
+from mcn_cl.hub_mcn_cl import make_hub_ready, model_card, save_for_hub, write_model_card
 
 pytest_plugins = ["_fixtures_pipeline"]
 
 LABELS = ["neutral", "joy", "sadness", "anger"]
+
+# The model code `save_pretrained` copies next to the weights: the file named in `auto_map` and the same-folder
+# siblings it imports relatively, recursively (transformers' `custom_object_save`).
+MODEL_FILES = (
+    "configuration_mcn_cl.py",
+    "modeling_mcn_cl.py",
+    "unimodal_encoders_mcn_cl.py",
+    "context_encoders_mcn_cl.py",
+    "grouped_dialogue_rnn.py",
+    "cross_attention_mcn_cl.py",
+    "streaming_mcn_cl.py",
+)
 
 
 def fake_test_results(dataset: str = "demo") -> dict:
@@ -49,22 +61,22 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
     assert {
         "config.json",
         "model.safetensors",
-        "configuration_mcn_cl.py",
-        "modeling_mcn_cl.py",
+        *MODEL_FILES,
         "processor_config.json",
         "processing_mcn_cl.py",
         "feature_extraction_mcn_cl.py",
         "video_processing_mcn_cl.py",
         "tokenizer.json",
         "tokenizer_config.json",
-        "pipeline.py",
+        "pipeline_mcn_cl.py",
+        "pipeline_base.py",  # its same-folder base, copied with it
         "README.md",
     } <= files
     assert not [f for f in files if f.startswith(".")], files  # the staging folder is gone
     config = json.loads(open(os.path.join(checkpoint, "config.json")).read())
     assert config["custom_pipelines"] == {
         "multimodal-emotion-recognition": {
-            "impl": "pipeline.MultimodalEmotionRecognitionPipeline",
+            "impl": "pipeline_mcn_cl.MultimodalEmotionRecognitionPipeline",
             "pt": ["AutoModel"],
             "type": "multimodal",
         }
@@ -87,18 +99,63 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
     )
 
 
-def test_the_pipeline_file_imports_only_public_libraries(checkpoint):
+REMOTE_MODEL_SCRIPT = """
+import sys
+
+import torch
+from transformers import AutoModel
+
+folder, inputs_path, out_path = sys.argv[1:4]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(model).__name__ == "MCNCLForEmotionRecognition", type(model)
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+inputs = torch.load(inputs_path)
+with torch.no_grad():
+    torch.save(model(**inputs).logits, out_path)
+"""
+
+
+def test_hub_folder_holds_every_model_file_and_loads_in_a_fresh_process_without_the_package(
+    checkpoint, model_and_processor, demo_corpus, tmp_path
+):
     import ast
 
-    tree = ast.parse(open(os.path.join(checkpoint, "pipeline.py")).read())
-    roots = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-        if not (isinstance(node, ast.ImportFrom) and node.level)
-    }
-    assert roots <= {"__future__", "sys", "collections", "typing", "numpy", "torch", "transformers"}, roots
+    from conftest import run_without_mcn_cl
+
+    files = set(os.listdir(checkpoint))
+    assert set(MODEL_FILES) <= files, set(MODEL_FILES) - files
+    for name in MODEL_FILES:  # every relative import of the model code is in the folder too
+        tree = ast.parse(open(os.path.join(checkpoint, name)).read())
+        siblings = {f"{n.module}.py" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+        assert siblings <= files, (name, siblings - files)
+
+    model, processor = model_and_processor
+    _, ds = demo_corpus
+    inputs = dict(processor(conversation_of(ds["test"][0])))
+    torch.save(inputs, tmp_path / "inputs.pt")
+    result = run_without_mcn_cl(
+        REMOTE_MODEL_SCRIPT, checkpoint, tmp_path / "inputs.pt", tmp_path / "logits.pt", workdir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), expected, atol=1e-6, rtol=0)
+
+
+def test_the_pipeline_files_import_only_public_libraries_and_each_other(checkpoint):
+    import ast
+
+    roots, relative = set(), set()
+    for name in ("pipeline_mcn_cl.py", "pipeline_base.py"):
+        tree = ast.parse(open(os.path.join(checkpoint, name)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                relative.add(node.module)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    roots.add((node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0])
+    assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "transformers"}, roots
+    assert relative == {"pipeline_base"}  # and that file is in the folder (test above)
 
 
 def test_model_card_parses_and_carries_the_runs_metrics(model_and_processor, tmp_path):
@@ -178,10 +235,10 @@ def test_make_hub_ready_completes_a_trainer_output_folder(model_and_processor, d
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     (tmp_path / "test_results.json").write_text(json.dumps(fake_test_results()))
-    assert not (tmp_path / "pipeline.py").exists()
+    assert not (tmp_path / "pipeline_mcn_cl.py").exists()
 
     make_hub_ready(tmp_path)
-    assert (tmp_path / "pipeline.py").exists()
+    assert (tmp_path / "pipeline_mcn_cl.py").exists() and (tmp_path / "pipeline_base.py").exists()
     assert "custom_pipelines" in json.loads((tmp_path / "config.json").read_text())
     card = ModelCard.load(tmp_path / "README.md")
     assert card.data.eval_results[0].metric_value == 0.6123

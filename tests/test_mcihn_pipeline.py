@@ -115,6 +115,7 @@ def test_hub_folder_loads_and_predicts_the_same_without_the_package(tmp_path):
         "README.md",
         "config.json",
         "pipeline_mcihn.py",
+        "pipeline_base.py",  # its same-folder base
         "processing_mcihn.py",
         "video_processing_mcn_cl.py",
     } <= set(written)

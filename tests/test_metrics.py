@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import f1_score
 from transformers import EvalPrediction
 
-from mcn_cl.metrics import EVALUATE_METRIC_PATH, compute_metrics, emotion_metrics, make_compute_metrics
+from mcn_cl.metrics_mcn_cl import EVALUATE_METRIC_PATH, compute_metrics, emotion_metrics, make_compute_metrics
 
 LABELS = {0: "hap", 1: "sad", 2: "neu"}
 

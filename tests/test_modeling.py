@@ -11,13 +11,13 @@ from conftest import like_trained, make_tiny_config, run_without_mcn_cl
 from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition, MCNCLModel
-from mcn_cl.modeling.modeling_mcn_cl import MCNCLPyramidSqueezeAttention
+from mcn_cl.modeling.unimodal_encoders_mcn_cl import MCNCLPyramidSqueezeAttention
 
 B, N, T, L = 2, 5, 6, 3
 
 
 def make_inputs(config, text="features", visual="features", audio=True, seed=0, labels=True):
-    """Random inputs of the DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
+    """Random inputs of the docs/DESIGN.md contract; the second dialogue has 3 real utterances and 2 padded ones."""
     g = torch.Generator().manual_seed(seed)
     inputs = {
         "speaker_ids": torch.tensor([[0, 1, 0, 1, 2], [0, 1, 1, 0, 0]]),
@@ -74,9 +74,12 @@ def test_forward_backward_shapes_for_every_modality_combination(model, modalitie
     assert torch.isfinite(out.loss)
     out.loss.backward()
     grads = [p.grad for p in model.classifier.parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    if "audio" in modalities:
-        assert model.mcn_cl.audio_encoder.projection.weight.grad.abs().sum() > 0
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    # the loss reaches each given modality's encoder, and no absent one's
+    for m in ("text", "audio", "visual"):
+        encoder = [p.grad for p in getattr(model.mcn_cl, f"{m}_encoder").parameters() if p.requires_grad]
+        reached = any(g is not None and g.abs().sum() > 0 for g in encoder)
+        assert reached == (m in modalities), m
     model.eval()
 
 
@@ -326,6 +329,22 @@ def test_trust_remote_code_round_trip_without_the_package(tmp_path):
         expected = model(**inputs).logits
     torch.testing.assert_close(remote["logits"], expected, atol=1e-6, rtol=0)
     assert remote["labels"] == {0: "calm", 1: "angry", 2: "glad"}
+
+
+def test_mcn_feed_forward_keeps_its_state_dict_keys_and_the_grouped_path_equals_each_module():
+    from mcn_cl.modeling.cross_attention_mcn_cl import MCNCLFeedForward
+
+    config = make_tiny_config()
+    model = MCNCLModel(config)
+    keys = {k for k in model.state_dict() if k.startswith("layers.0.ffn.text.")}
+    # the keys of every checkpoint saved when the block was a plain nn.Sequential
+    assert keys == {f"layers.0.ffn.text.{i}.{p}" for i in (0, 3) for p in ("weight", "bias")}
+    ffns = [like_trained(MCNCLFeedForward(config)).eval() for _ in range(3)]
+    x = torch.randn(3, 2, 5, config.hidden_size)
+    grouped = MCNCLFeedForward.grouped_forward(ffns, x)
+    # calling the module runs its layer list in order: a layer added, removed or reordered there and not in the
+    # named accessors makes the two differ
+    torch.testing.assert_close(grouped, torch.stack([ffn(x[g]) for g, ffn in enumerate(ffns)]))
 
 
 def test_gradient_checkpointing_gives_the_same_gradients():

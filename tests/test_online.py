@@ -59,7 +59,7 @@ def text_model(model_and_processor):
 
 @pytest.fixture(scope="module")
 def causal_checkpoint(tmp_path_factory, causal_model) -> str:
-    from mcn_cl.hub import save_for_hub
+    from mcn_cl.hub_mcn_cl import save_for_hub
 
     model, processor = causal_model
     folder = str(tmp_path_factory.mktemp("causal_checkpoint"))

@@ -46,7 +46,7 @@ def test_wheel_holds_every_subpackage_and_imports_without_the_source_tree(tmp_pa
     zipfile.ZipFile(wheel).extractall(target)
     # run outside the repository, with the unpacked wheel first on the path: the editable install must not be used
     probe = (
-        "import mcn_cl, mcn_cl.processing, mcn_cl.datasets_scripts, mcn_cl.metrics;"
+        "import mcn_cl, mcn_cl.processing, mcn_cl.datasets_scripts, mcn_cl.metrics_mcn_cl;"
         "import os; print(os.path.dirname(mcn_cl.__file__));"
         "from transformers import AutoConfig; print(type(AutoConfig.for_model('mcn_cl')).__name__)"
     )

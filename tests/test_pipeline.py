@@ -13,7 +13,7 @@ from conftest import run_without_mcn_cl
 from transformers import pipeline
 
 from mcn_cl import MCNCLInputError, MultimodalEmotionRecognitionPipeline
-from mcn_cl.pipeline import TASK
+from mcn_cl.pipeline_mcn_cl import TASK
 
 pytest_plugins = ["_fixtures_pipeline"]
 
@@ -132,7 +132,7 @@ def test_on_error_mask_predicts_from_the_remaining_modalities_and_warns(
     broken[2]["video"] = str(corrupt)
     with caplog.at_level(logging.WARNING):
         out = classifier(broken, on_error="mask")
-    warning = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mcn_cl.pipeline"))
+    warning = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mcn_cl.pipeline_mcn_cl"))
     assert "skipped audio of utterance 1" in warning and "missing.wav" in warning
     assert "visual of utterance 2" in warning and "corrupt.mp4" in warning
     assert out[1]["skipped"] == ["audio"] and out[2]["skipped"] == ["visual"]

@@ -16,13 +16,9 @@ from _reference_speed import (  # tests/ helper
 from torch import nn
 
 from mcn_cl import MCNCLConfig, MCNCLForEmotionRecognition
+from mcn_cl.modeling.context_encoders_mcn_cl import MCNCLDialogueRNN, _DialogueRNNCell, run_dialogue_rnns
+from mcn_cl.modeling.cross_attention_mcn_cl import MCNCLCrossModalLayer
 from mcn_cl.modeling.grouped_dialogue_rnn import grouped_dialogue_rnn
-from mcn_cl.modeling.modeling_mcn_cl import (
-    MCNCLCrossModalLayer,
-    MCNCLDialogueRNN,
-    _DialogueRNNCell,
-    run_dialogue_rnns,
-)
 
 HIDDEN = 16
 
@@ -105,7 +101,7 @@ def test_run_dialogue_rnns_equals_each_rnn_on_its_own(causal):
 
 
 def test_cell_step_by_step_equals_the_grouped_engine():
-    """The stream advances `_DialogueRNNCell.step` one utterance at a time; the full forward runs the grouped
+    """The stream advances `_DialogueRNNCell.stream_step` one utterance at a time; the full forward runs the grouped
     engine: both compute the same recurrence (any mask pattern)."""
     cell = _cells(1)[0]
     x, speakers, mask = _inputs(1, seed=11)
@@ -113,7 +109,7 @@ def test_cell_step_by_step_equals_the_grouped_engine():
     state, history, outputs = cell.initial_state(x[:, 0]), [], []
     for t in range(x.shape[1]):
         past = torch.stack(history, dim=1) if history else None
-        state = cell.step(x[:, t], speakers[:, t], mask[:, t], state, past, mask[:, :t])
+        state = cell.stream_step(x[:, t], speakers[:, t], mask[:, t], state, past, mask[:, :t])
         history.append(state.global_state)
         outputs.append(state.emotion)
     torch.testing.assert_close(torch.stack(outputs, dim=1), cell(x, speakers, mask), atol=1e-5, rtol=1e-5)
@@ -230,14 +226,35 @@ def test_bf16_autocast_on_cpu_stays_close_to_fp32():
     assert not torch.allclose(mixed.logits.float(), reference.logits)  # and it is not a silent fp32 run
 
 
-def test_bf16_autocast_backward_gives_finite_gradients():
+def test_bf16_autocast_backward_gives_the_fp32_gradients():
+    """Under bf16 autocast every parameter that learns in fp32 gets a gradient, pointing the same way."""
     model, inputs = _tiny_model_and_batch()
-    model.train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = model(**inputs).loss
-    loss.backward()
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
+    model.train()  # dropout is 0: both runs compute the same function
+
+    def gradients(autocast: bool) -> dict[str, torch.Tensor]:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(**inputs).loss
+        loss.backward()
+        return {n: p.grad.detach().float().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    reference, mixed = gradients(False), gradients(True)
+    assert set(mixed) == set(reference)
+    # the paths of all three modalities, the context encoder, the MCN layers and the classifier learn
+    for part in ("text", "audio", "visual", "context", "mcn", "classifier"):
+        assert any(part in n and reference[n].abs().sum() > 0 for n in reference), part
+    learning = [
+        n for n in reference if reference[n].norm() > 1e-4 * max(g.norm() for g in reference.values())
+    ]
+    for n in learning:
+        assert mixed[n].abs().sum() > 0, n
+        cosine = torch.nn.functional.cosine_similarity(mixed[n].flatten(), reference[n].flatten(), dim=0)
+        assert cosine > 0.9, (n, float(cosine))
+    everything = (
+        torch.cat([reference[n].flatten() for n in learning]),
+        torch.cat([mixed[n].flatten() for n in learning]),
+    )
+    assert torch.nn.functional.cosine_similarity(*everything, dim=0) > 0.99
 
 
 def test_torch_compile_runs_forward_and_backward():

@@ -87,6 +87,34 @@ def test_streaming_token_ids_and_utterance_level_visual_vectors():
     assert (logits - full)[valid].abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("context_encoder", CONTEXT_ENCODERS)
+def test_a_step_leaves_the_earlier_stream_state_unchanged(context_encoder):
+    """The stream state is immutable: a saved state, restored, replays the same utterances exactly (a step that
+    wrote into the state it was given would change the saved one)."""
+    model = causal_model(context_encoder=context_encoder, kv_source="previous_layer", num_context_layers=2)
+    inputs = make_dialogues(model.config)
+    stream = model.init_stream(batch_size=B)
+    for t in range(2):
+        stream.step(**utterance(inputs, t))
+    saved = stream.state
+    encoder_state = type(saved.context[0]).__name__
+    assert (
+        encoder_state
+        == {
+            "dialoguernn": "DialogueRNNStreamState",
+            "bigru": "GRUStreamState",
+            "transformer": "TransformerStreamState",
+            "none": "NoContextStreamState",
+        }[context_encoder]
+    )
+    first = [stream.step(**utterance(inputs, t)).logits for t in range(2, N)]
+    assert stream.num_steps == N and saved.num_utterances == 2
+    stream.state = saved
+    again = [stream.step(**utterance(inputs, t)).logits for t in range(2, N)]
+    for a, b in zip(first, again):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 def test_reset_starts_a_new_dialogue_and_the_base_model_streams_too():
     model = causal_model()
     inputs = make_dialogues(model.config)
@@ -185,7 +213,7 @@ def test_the_checkpoint_says_it_is_causal(tmp_path):
 
 
 def test_the_model_card_says_whether_the_model_can_stream():
-    from mcn_cl.hub import model_card
+    from mcn_cl.hub_mcn_cl import model_card
 
     card = str(model_card(make_tiny_config(causal=True)))
     assert "causal" in card and "can stream" in card

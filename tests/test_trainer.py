@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import math
@@ -15,8 +16,8 @@ from transformers import TrainerCallback, TrainingArguments
 
 from mcn_cl import MCNCLDataCollator, MCNCLForEmotionRecognition, MCNCLTrainer
 from mcn_cl.losses import contrastive_terms
-from mcn_cl.metrics import make_compute_metrics
-from mcn_cl.trainer import pretrained_tower_parameters
+from mcn_cl.metrics_mcn_cl import make_compute_metrics
+from mcn_cl.trainer_mcn_cl import pretrained_tower_parameters
 
 NUM_LABELS = 3
 
@@ -299,12 +300,19 @@ def test_push_to_hub_card_is_ours_with_the_test_metrics(tmp_path):
 
 def test_bf16_autocast_and_fused_adamw_train_on_cpu(tmp_path):
     """`--bf16` and `--optim adamw_torch_fused` (the Trainer's default with torch >= 2.8) through MCNCLTrainer."""
-    trainer = make_trainer(tmp_path, bf16=True, optim="adamw_torch_fused", max_steps=2)
+    model = tiny_model()
+    initial = copy.deepcopy(model)
+    trainer = make_trainer(tmp_path, model=model, bf16=True, optim="adamw_torch_fused", max_steps=2)
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     trainer.train()
     optimizer = trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer
     assert all(group["fused"] for group in optimizer.param_groups)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    assert losses and all(math.isfinite(loss) for loss in losses)
+    # the same objective as in fp32: the first step's loss (same weights, same batch) within bf16's precision
+    reference = make_trainer(tmp_path / "fp32", model=initial, optim="adamw_torch_fused", max_steps=2)
+    reference.train()
+    fp32_losses = [log["loss"] for log in reference.state.log_history if "loss" in log]
+    assert len(losses) == len(fp32_losses) >= 1 and math.isfinite(losses[0])
+    assert losses[0] == pytest.approx(fp32_losses[0], rel=0.05)
     assert any(not torch.equal(p, before[n]) for n, p in trainer.model.named_parameters())
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # autocast: fp32 master weights

@@ -1,11 +1,16 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""mcn-cl: MCN-CL multimodal emotion recognition in conversation, the `transformers` way.
+"""mcn-cl: two multimodal (text + speech + face video) models, the `transformers` way.
 
-Importing the package registers the model with the `Auto*` classes, the processor with
-`AutoProcessor` and the `"multimodal-emotion-recognition"` pipeline task: at once if `transformers`'
-Auto classes are imported already, else the moment they are (`mcn_cl._deferred_registration`).
-Everything, the model classes included, is imported on first use, so `import mcn_cl` imports no
-torch and `mcn-cl --help` starts at once.
+- **MCN-CL** (`MCNCLForEmotionRecognition`, `MCNCLProcessor`, the `"multimodal-emotion-recognition"` pipeline):
+  emotion recognition in conversation, one emotion per utterance of a whole dialogue.
+- **MCIHN** (`MCIHNForMultimodalSentiment`, `MCIHNProcessor`, the `"multimodal-sentiment-analysis"` pipeline):
+  utterance-level sentiment (a score, or a class), one utterance at a time.
+
+Importing the package registers both configs, models, processors and pipeline tasks with the `transformers` Auto
+classes (`mcn_cl.registration`): at once if `transformers`' Auto classes are imported already, else the moment they
+are (`mcn_cl._deferred_registration`). Everything, the model classes included, is imported on first use, so
+`import mcn_cl` imports no torch and `mcn-cl --help` answers at once. The files of each model are named after it (`*_mcn_cl.py`, `*_mcihn.py`), what they share `*_base.py`;
+docs/DESIGN.md describes the layout.
 """
 
 from __future__ import annotations
@@ -39,10 +44,10 @@ _LAZY = {
     "load_meld": "mcn_cl.datasets_scripts",
     "load_feature_pickle": "mcn_cl.datasets_scripts",
     "HardNegativeSupConLoss": "mcn_cl.losses",
-    "MCNCLTrainer": "mcn_cl.trainer",
+    "MCNCLTrainer": "mcn_cl.trainer_mcn_cl",
     "MCNCLDataCollator": "mcn_cl.data_collator",
-    "compute_metrics": "mcn_cl.metrics",
-    "MultimodalEmotionRecognitionPipeline": "mcn_cl.pipeline",
+    "compute_metrics": "mcn_cl.metrics_mcn_cl",
+    "MultimodalEmotionRecognitionPipeline": "mcn_cl.pipeline_mcn_cl",
     "make_demo_corpus": "mcn_cl.demo",
     # MCIHN (second model, utterance-level sentiment)
     "MCIHNProcessor": "mcn_cl.processing",
@@ -82,8 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .demo import make_demo_corpus  # noqa: F401
     from .losses import HardNegativeSupConLoss  # noqa: F401
-    from .metrics import compute_metrics  # noqa: F401
     from .metrics_mcihn import sentiment_metrics  # noqa: F401
+    from .metrics_mcn_cl import compute_metrics  # noqa: F401
     from .modeling import (  # noqa: F401
         MCIHNConfig,
         MCIHNForMultimodalSentiment,
@@ -96,8 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover
         MCNCLOutput,
         MCNCLPreTrainedModel,
     )
-    from .pipeline import MultimodalEmotionRecognitionPipeline  # noqa: F401
     from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline  # noqa: F401
+    from .pipeline_mcn_cl import MultimodalEmotionRecognitionPipeline  # noqa: F401
     from .plotting import plot_emotion_timeline  # noqa: F401
     from .processing import (  # noqa: F401
         MCIHNProcessor,
@@ -109,7 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .registration import register  # noqa: F401
     from .streaming import MCNCLStreamingSession  # noqa: F401
-    from .trainer import MCNCLTrainer  # noqa: F401
     from .trainer_mcihn import MCIHNDataCollator, MCIHNTrainer  # noqa: F401
+    from .trainer_mcn_cl import MCNCLTrainer  # noqa: F401
 
 __all__ = [*_LAZY]

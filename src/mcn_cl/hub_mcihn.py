@@ -1,9 +1,10 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Hub-ready MCIHN checkpoint folders, through `mcn_cl.hub.save_for_hub` with MCIHN's pipeline and model card:
+"""Hub-ready MCIHN checkpoint folders, through `mcn_cl.hub_base.save_folder_for_hub` with MCIHN's pipeline and
+model card:
 
     config.json (MCIHNConfig, `auto_map`, `custom_pipelines`), model.safetensors,
     configuration_mcihn.py, modeling_mcihn.py, processor_config.json + tokenizer files, processing_mcihn.py and the
-    MCN-CL media files it imports, pipeline_mcihn.py, README.md (the card below)
+    MCN-CL media files it imports, pipeline_mcihn.py + pipeline_base.py, README.md (the card below)
 
 so that `pipeline("multimodal-sentiment-analysis", model=<folder or repo>, trust_remote_code=True)` works in an
 interpreter without `mcn_cl`.
@@ -20,14 +21,14 @@ from typing import Any
 
 from huggingface_hub import ModelCard
 
-from .hub import (
+from .hub_base import (
     CARD_NAME,
     DEFAULT_PIPELINE_TAG,
     _hub_id,
     _text_encoder_name,
     card_metadata,
     load_test_results,
-    save_for_hub,
+    save_folder_for_hub,
 )
 
 TASK_NAME = "Multimodal sentiment analysis"
@@ -189,18 +190,18 @@ def write_mcihn_model_card(save_directory, config, test_results=None, **kwargs) 
 
 
 def save_mcihn_for_hub(model, processor, save_directory, test_results=None, dataset_name=None, **card_kwargs):
-    """[`mcn_cl.hub.save_for_hub`] with MCIHN's pipeline (`"multimodal-sentiment-analysis"`) and card."""
+    """[`mcn_cl.hub_base.save_folder_for_hub`] with MCIHN's pipeline (`"multimodal-sentiment-analysis"`) and card."""
     from .pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
 
-    return save_for_hub(
+    return save_folder_for_hub(
         model,
         processor,
         save_directory,
-        test_results=test_results,
-        dataset_name=dataset_name,
         pipeline_class=MultimodalSentimentAnalysisPipeline,
         task=TASK,
         card_writer=write_mcihn_model_card,
+        test_results=test_results,
+        dataset_name=dataset_name,
         **card_kwargs,
     )
 

@@ -30,9 +30,9 @@ import torch.distributed as dist
 from torch import nn
 from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+from .modeling.configuration_mcn_cl import MODALITIES
 
-MODALITIES = ("text", "audio", "visual")
+logger = logging.get_logger(__name__)
 
 # tolerance of ceil(ratio * n): 0.3 * 10 is 3.0000000000000004 in floating point and must give 3, not 4
 _CEIL_TOLERANCE = 1e-6

@@ -12,7 +12,7 @@ its polarity out, with an MCIHN model.
 
 Like the MCN-CL pipeline, this file travels to the Hub (`mcn_cl.hub_mcihn.save_mcihn_for_hub` copies it next to the
 weights and writes `custom_pipelines` into `config.json`): it imports only public libraries and its sibling
-`pipeline.py` (the shared `ProcessorPipeline`, copied with it), and reaches the processor's code through the
+`pipeline_base.py` (the shared `ProcessorPipeline`, copied with it), and reaches the processor's code through the
 processor object. The package registers it in `mcn_cl.registration`.
 """
 
@@ -23,13 +23,12 @@ from typing import Any
 
 from transformers.utils import logging
 
-# Same-folder import: `save_pretrained` copies pipeline.py next to this file in a Hub folder.
-from .pipeline import ProcessorPipeline
+# Same-folder import: `save_pretrained` copies pipeline_base.py next to this file in a Hub folder.
+from .pipeline_base import ON_ERROR, ProcessorPipeline
 
 logger = logging.get_logger(__name__)
 
 TASK = "multimodal-sentiment-analysis"
-ON_ERROR = ("raise", "mask")
 
 
 def _collate_utterances(items: list[dict[str, Any]]) -> dict[str, list[Any]]:

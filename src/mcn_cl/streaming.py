@@ -26,15 +26,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from transformers.utils import logging
 
-from .pipeline import _ALIASES, MODALITY_KEYS, ON_ERROR
+from .processing.feature_extraction_mcn_cl import MEDIA_ALIASES, MODALITIES, MODALITY_KEYS, ON_ERROR
 
 logger = logging.get_logger(__name__)
 
-MODALITIES = tuple(MODALITY_KEYS)  # ("text", "audio", "visual"): the order of `modality_mask`
 # the processor's name of the modality an error is about -> the modality
 _ERROR_MODALITY = {"text": "text", "audio": "audio", "video": "visual", "visual": "visual"}
 
@@ -134,7 +132,7 @@ class MCNCLStreamingSession:
         if not isinstance(utterance, Mapping):
             raise TypeError(f"{self._where(index)}: expected a dict, got {type(utterance).__name__}")
         u = dict(utterance)
-        for alias, key in _ALIASES.items():
+        for alias, key in MEDIA_ALIASES.items():
             value = u.pop(alias, None)
             if u.get(key) is None and value is not None:
                 u[key] = value
@@ -163,11 +161,13 @@ class MCNCLStreamingSession:
         utterance read again without it. With conversation context in the text (a processor with
         `text_context_past`), the tokens are the utterance's with the past utterances' texts before it."""
         errors: list[dict[str, Any]] = []
-        media_errors = self.processor._media_error_classes()
+        media_errors = self.processor.media_error_classes()
         while True:
             try:
+                # every session modality the utterance lacks is zero-filled and masked, as `prepare_dialogue`
+                # fills a masked modality: every step feeds the model the same inputs
                 features = self.processor.prepare_dialogue(
-                    [u], on_error="raise", dialogue_id=self.dialogue_id
+                    [u], on_error="raise", dialogue_id=self.dialogue_id, include_modalities=modalities
                 )
                 break
             except media_errors as err:
@@ -205,26 +205,6 @@ class MCNCLStreamingSession:
                 "stream with a processor saved with text_context_past_only=True (as the causal model was trained)"
             )
         return int(self.processor.text_context_past)
-
-    def _fill_missing(self, features: dict[str, Any], modalities: tuple[str, ...]) -> None:
-        """Zero-fill (with `modality_mask` 0, already so) each session modality the utterance lacks, as
-        `prepare_dialogue` fills a masked modality: every step feeds the model the same inputs."""
-        processor = self.processor
-        if "text" in modalities and "input_ids" not in features:
-            # a masked text keeps a valid special-tokens-only sequence (attention never empty)
-            empty = list(
-                processor.tokenizer("", truncation=True, max_length=processor.max_text_length)["input_ids"]
-            )
-            features["input_ids"], features["attention_mask"] = [empty], [[1] * len(empty)]
-        if "audio" in modalities and "audio_features" not in features:
-            features["audio_features"] = np.zeros((1, processor.feature_extractor.feature_size), np.float32)
-        if "visual" in modalities and "pixel_values" not in features:
-            video = processor.video_processor
-            size = video.size
-            features["pixel_values"] = np.zeros(
-                (1, video.num_frames, 3, size["height"], size["width"]), dtype=np.float32
-            )
-            features["frame_mask"] = np.zeros((1, video.num_frames), dtype=np.int64)
 
     def _speaker_id(self, speaker: Any, index: int) -> int:
         name = str(speaker) if speaker is not None else ""  # as `prepare_dialogue` names a missing speaker
@@ -269,7 +249,6 @@ class MCNCLStreamingSession:
                 self._where(index),
                 "; ".join(f"{e['modality']} ({e['reason']})" for e in errors),
             )
-        self._fill_missing(features, modalities)
         speaker_id = self._speaker_id(u.get("speaker"), index)
         features["speaker_ids"] = [speaker_id]
         batch = self.processor.pad_dialogues([features])

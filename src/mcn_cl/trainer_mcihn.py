@@ -32,7 +32,7 @@ from torch import nn
 from transformers import Trainer
 from transformers.utils import logging
 
-from .trainer import LossTermLog
+from .trainer_base import LossTermLog
 
 logger = logging.get_logger(__name__)
 

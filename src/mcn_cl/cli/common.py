@@ -146,7 +146,7 @@ def load_classifier(args: argparse.Namespace):
     check_model_path(args)
     from transformers import pipeline
 
-    from ..pipeline import TASK, MultimodalEmotionRecognitionPipeline
+    from ..pipeline_mcn_cl import TASK, MultimodalEmotionRecognitionPipeline
 
     device = parse_device(args.device)
     try:

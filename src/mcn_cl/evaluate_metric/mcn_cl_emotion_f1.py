@@ -3,17 +3,17 @@
 recognition in conversation. Load it from its local path, no Hub access needed:
 
     >>> import evaluate
-    >>> from mcn_cl.metrics import EVALUATE_METRIC_PATH
+    >>> from mcn_cl.metrics_mcn_cl import EVALUATE_METRIC_PATH
     >>> metric = evaluate.load(EVALUATE_METRIC_PATH)
     >>> metric.compute(predictions=[0, 1, 1], references=[0, 1, 0], label_names=["hap", "sad"])
 
-The numbers come from `mcn_cl.metrics.emotion_metrics`, the one implementation shared with the Trainer.
+The numbers come from `mcn_cl.metrics_mcn_cl.emotion_metrics`, the one implementation shared with the Trainer.
 """
 
 import datasets
 import evaluate
 
-from mcn_cl.metrics import emotion_metrics
+from mcn_cl.metrics_mcn_cl import emotion_metrics
 
 _DESCRIPTION = """
 Emotion recognition in conversation metrics over utterance-level predictions: weighted F1 (the headline number of

@@ -12,33 +12,29 @@
 [{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {'joy': 0.91, ...}}, ...]
 ```
 
-This file travels to the Hub: `save_for_hub` (`mcn_cl.hub`) / `Pipeline.save_pretrained` copy it next to the
-weights and write `custom_pipelines` into `config.json`, so that `pipeline(..., trust_remote_code=True)` loads it in
-an interpreter without `mcn_cl`. It therefore imports only public libraries and reaches the processor's code through
-the processor object (`AutoProcessor` loads the processor files saved in the same folder). The package registers it
-with `PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it as remote code changes no registry.
+This file travels to the Hub: `save_for_hub` (`mcn_cl.hub_base`) / `Pipeline.save_pretrained` copy it, with its
+same-folder base `pipeline_base.py`, next to the weights and write `custom_pipelines` into `config.json`, so that
+`pipeline(..., trust_remote_code=True)` loads it in an interpreter without `mcn_cl`. It therefore imports only
+public libraries and its sibling `pipeline_base.py`, and reaches the processor's code through the processor object
+(`AutoProcessor` loads the processor files saved in the same folder). The package registers it with
+`PIPELINE_REGISTRY` in `mcn_cl.registration`, not here, so that loading it as remote code changes no registry.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping, Sequence, Sized
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from transformers import Pipeline
-from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 from transformers.utils import logging
+
+# Same-folder import: `save_pretrained` copies pipeline_base.py next to this file in a Hub folder.
+from .pipeline_base import MEDIA_ALIASES, MODALITY_KEYS, ON_ERROR, ProcessorPipeline, input_error
 
 logger = logging.get_logger(__name__)
 
 TASK = "multimodal-emotion-recognition"
-MODALITY_KEYS = {"text": "text", "audio": "audio", "visual": "video"}  # modality -> utterance key
-ON_ERROR = ("raise", "mask")
-# loader rows (docs/data_formats.md, section 1) name their media `audio_path` / `video_path`
-_ALIASES = {"audio_path": "audio", "video_path": "video"}
 
 
 def _is_utterance_list(value: Any) -> bool:
@@ -59,58 +55,6 @@ def _is_conversation(value: Any) -> bool:
 def _collate_conversations(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """Keeps the dialogues unpadded: `_forward` pads them together with the processor's `pad_dialogues`."""
     return {"dialogues": [item["dialogue"] for item in items], "meta": [item["meta"] for item in items]}
-
-
-class ProcessorPipeline(Pipeline):
-    """What the package's pipelines share: one `ProcessorMixin` as the only preprocessing component (checked at
-    construction, saved with the model), the model in evaluation mode, and a `DataLoader` whose `collate_fn` keeps
-    the preprocessed items unpadded (each pipeline's `_forward` pads its batch with the processor).
-
-    Subclasses set `processor_name` / `processor_method` (their processor class, and a method it must have) and
-    `collate_fn`.
-    """
-
-    _load_processor = True
-    _load_tokenizer = False
-    _load_feature_extractor = False
-    _load_image_processor = False
-    _load_video_processor = False
-    processor_name: str = ""
-    processor_method: str = ""
-    collate_fn = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.processor is None or not hasattr(self.processor, self.processor_method):
-            raise ValueError(
-                f"{type(self).__name__} needs the model's {self.processor_name}: pass processor=... (or a checkpoint "
-                f"folder that holds processor_config.json), got {type(self.processor).__name__}"
-            )
-        # The processor is the pipeline's one preprocessing component and `save_pretrained` saves it whole; the base
-        # class would also save its feature extractor / image processor on its own (a second, redundant config).
-        self.feature_extractor = None
-        self.image_processor = None
-        self.model.eval()
-
-    def save_pretrained(self, save_directory, **kwargs):
-        """Save the model (with this file and `custom_pipelines` in its config) and the processor, so that
-        `pipeline(task, model=save_directory, trust_remote_code=True)` loads them."""
-        super().save_pretrained(save_directory, **kwargs)
-        self.processor.save_pretrained(save_directory, **kwargs)
-
-    def get_iterator(
-        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
-    ):
-        # As the base class, with `collate_fn`: the items are padded together in `_forward`.
-        if isinstance(inputs, Sized):
-            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
-        else:
-            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
-        loader = DataLoader(
-            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=type(self).collate_fn
-        )
-        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
-        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
 
 class MultimodalEmotionRecognitionPipeline(ProcessorPipeline):
@@ -180,23 +124,8 @@ class MultimodalEmotionRecognitionPipeline(ProcessorPipeline):
         return preprocess_params, forward_params, postprocess_params
 
     def _input_error(self):
-        """The processor's `MCNCLInputError` (reached through the processor object: this file imports no package
-        code, and with `trust_remote_code` the class is the one of the processor files saved with the weights).
-        Processor files saved before it existed get a plain `ValueError` with the same message."""
-        module = sys.modules.get(type(self.processor).__module__)
-        error = getattr(module, "MCNCLInputError", None)
-        if error is not None:
-            return error
-
-        def plain(reason: str, field=None, utterance=None, dialogue=None) -> ValueError:
-            where = ([f"dialogue {dialogue}"] if dialogue is not None else []) + (
-                [f"utterance {utterance}"] if utterance is not None else []
-            )
-            return ValueError(
-                ", ".join(where) + (": " if where else "") + (f"{field}: " if field else "") + reason
-            )
-
-        return plain
+        """The processor's `MCNCLInputError` (see `pipeline_base.input_error`)."""
+        return input_error(self.processor)
 
     def __call__(self, inputs, **kwargs):
         """Classify every utterance of one conversation (returns a list of utterance dicts) or of a list of
@@ -266,7 +195,7 @@ class MultimodalEmotionRecognitionPipeline(ProcessorPipeline):
                     f"expected an utterance dict, got {type(u).__name__}", "utterance", i, dialogue_id
                 )
             u = dict(u)
-            for alias, key in _ALIASES.items():
+            for alias, key in MEDIA_ALIASES.items():
                 value = u.pop(alias, None)
                 if u.get(key) is None and value is not None:
                     u[key] = value
@@ -376,4 +305,4 @@ class MultimodalEmotionRecognitionPipeline(ProcessorPipeline):
         return results
 
 
-__all__ = ["MultimodalEmotionRecognitionPipeline", "ProcessorPipeline", "TASK"]
+__all__ = ["MultimodalEmotionRecognitionPipeline", "TASK"]

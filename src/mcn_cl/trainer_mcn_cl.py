@@ -16,24 +16,19 @@ it is trained), with no weight decay on biases and norm weights. Both are logged
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import Trainer
-from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_optimizer import is_optimizer_factory
 from transformers.utils import logging
 
 from .losses import MODALITIES, contrastive_terms
+from .trainer_base import LossTermLog
 
 logger = logging.get_logger(__name__)
 
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # the Trainer's checkpoint folders
 LOSS_TERMS = ("ce", *MODALITIES)  # logged as loss_ce, loss_text, loss_audio, loss_visual
 
 # Outputs that are not predictions: kept out of `EvalPrediction.predictions` so that it holds the logits only.
@@ -60,82 +55,6 @@ def pretrained_tower_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for tower in towers if tower is not None for p in tower.parameters()]
 
 
-def checkpoint_is_complete(folder: str | os.PathLike) -> bool:
-    """Whether a `checkpoint-N` folder was saved to the end: the `Trainer` writes `trainer_state.json` last (after
-    the weights, optimizer, scheduler and RNG states), so a folder whose save was killed halfway lacks it or holds
-    it truncated."""
-    path = os.path.join(os.fspath(folder), TRAINER_STATE_NAME)
-    try:
-        with open(path, encoding="utf-8") as f:
-            json.load(f)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """The newest complete `checkpoint-N` folder of `output_dir` (see `checkpoint_is_complete`), or `None`.
-
-    Incomplete ones (a save killed halfway) are skipped with a warning naming them; the chosen one is logged.
-    """
-    output_dir = os.fspath(output_dir)
-    if not os.path.isdir(output_dir):
-        return None
-    found = []
-    for name in os.listdir(output_dir):
-        m = _CHECKPOINT.fullmatch(name)
-        if m and os.path.isdir(os.path.join(output_dir, name)):
-            found.append((int(m[1]), os.path.join(output_dir, name)))
-    skipped = []
-    for _, folder in sorted(found, reverse=True):
-        if checkpoint_is_complete(folder):
-            if skipped:
-                logger.warning(
-                    "skipping incomplete checkpoint(s) (no readable %s: the save was interrupted): %s",
-                    TRAINER_STATE_NAME,
-                    ", ".join(skipped),
-                )
-            logger.info("last complete checkpoint: %s", folder)
-            return folder
-        skipped.append(folder)
-    if skipped:
-        logger.warning("no complete checkpoint in %s; incomplete: %s", output_dir, ", ".join(skipped))
-    return None
-
-
-class LossTermLog:
-    """Running sums of a trainer's named loss terms over one logging window, written into the training logs as
-    `loss_<name>`: unweighted means over the window's micro-batches and the processes.
-
-    The `Trainer` calls `log` with the training `loss` at every logging step, on every process at the same time, so
-    [`flush`] sums over the processes there (one `all_reduce`)."""
-
-    def __init__(self, names: Sequence[str], device: torch.device | str):
-        self.names = tuple(names)
-        self.sums = torch.zeros(len(self.names), device=device, dtype=torch.float64)
-        self.counts = torch.zeros(len(self.names), device=device, dtype=torch.float64)
-
-    def add(self, terms: Mapping[str, torch.Tensor]) -> None:
-        """Add one micro-batch's terms (scalar tensors; a name missing from `terms` is not counted)."""
-        with torch.no_grad():
-            for index, name in enumerate(self.names):
-                if name in terms:
-                    self.sums[index] += terms[name].detach().to(self.sums)
-                    self.counts[index] += 1
-
-    def flush(self, logs: dict[str, float], accelerator, world_size: int) -> None:
-        """Write the window's means into `logs` (terms seen at least once) and start a new window."""
-        stats = torch.cat([self.sums, self.counts])
-        if world_size > 1:
-            stats = accelerator.reduce(stats, reduction="sum")
-        sums, counts = stats.split(len(self.names))
-        for name, total, count in zip(self.names, sums.tolist(), counts.tolist()):
-            if count > 0:
-                logs[f"loss_{name}"] = round(total / count, 6)
-        self.sums.zero_()
-        self.counts.zero_()
-
-
 class MCNCLTrainer(Trainer):
     """[`~transformers.Trainer`] for [`MCNCLForEmotionRecognition`] with the CE + contrastive objective.
 
@@ -144,7 +63,7 @@ class MCNCLTrainer(Trainer):
 
     ```python
     >>> from mcn_cl import MCNCLDataCollator, MCNCLTrainer
-    >>> from mcn_cl.metrics import make_compute_metrics
+    >>> from mcn_cl.metrics_mcn_cl import make_compute_metrics
 
     >>> trainer = MCNCLTrainer(
     ...     model=model,
@@ -274,7 +193,7 @@ class MCNCLTrainer(Trainer):
 
         Args:
             model (`nn.Module`): the (possibly DDP/FSDP-wrapped) [`MCNCLForEmotionRecognition`].
-            inputs (`dict`): a collated batch (DESIGN.md's tensors) with `labels` `[B, N]`.
+            inputs (`dict`): a collated batch (docs/DESIGN.md's tensor contract) with `labels` `[B, N]`.
             return_outputs (`bool`): also return the model output (evaluation).
             num_items_in_batch: unused (see `model_accepts_loss_kwargs` above).
         """
@@ -332,7 +251,7 @@ class MCNCLTrainer(Trainer):
     def create_model_card(
         self, model_name: str | None = None, finetuned_from: str | None = None, **kwargs
     ) -> None:
-        """Write the MCN-CL model card (`mcn_cl.hub.model_card`) as `README.md` in `output_dir`.
+        """Write the MCN-CL model card (`mcn_cl.hub_mcn_cl.model_card`) as `README.md` in `output_dir`.
 
         Called by `Trainer.push_to_hub` right before the upload: the card carries the test metrics of
         `output_dir/test_results.json` (written by `examples/train.py`) and the processor's settings, instead of the
@@ -341,7 +260,7 @@ class MCNCLTrainer(Trainer):
         """
         if not self.is_world_process_zero():
             return
-        from .hub import write_model_card
+        from .hub_mcn_cl import write_model_card
 
         processor = self.processing_class if hasattr(self.processing_class, "feature_extractor") else None
         dataset = kwargs.get("dataset")
@@ -361,11 +280,4 @@ class MCNCLTrainer(Trainer):
         write_model_card(self.args.output_dir, self.model.config, **card_kwargs)
 
 
-__all__ = [
-    "LossTermLog",
-    "MCNCLTrainer",
-    "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE",
-    "checkpoint_is_complete",
-    "last_complete_checkpoint",
-    "pretrained_tower_parameters",
-]
+__all__ = ["MCNCLTrainer", "DEFAULT_KEYS_TO_IGNORE_AT_INFERENCE", "pretrained_tower_parameters"]

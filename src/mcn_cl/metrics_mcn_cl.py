@@ -7,7 +7,7 @@ and per-class F1, computed with scikit-learn over the labelled utterances only.
 
 ```python
 >>> import evaluate
->>> from mcn_cl.metrics import EVALUATE_METRIC_PATH
+>>> from mcn_cl.metrics_mcn_cl import EVALUATE_METRIC_PATH
 
 >>> metric = evaluate.load(EVALUATE_METRIC_PATH)
 >>> metric.compute(predictions=[0, 1, 1], references=[0, 1, 0], label_names=["hap", "sad"])["weighted_f1"]

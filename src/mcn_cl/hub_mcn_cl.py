@@ -1,39 +1,46 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
-"""Hub-ready checkpoint folders: model + processor + pipeline code + a model card.
+"""Hub-ready MCN-CL checkpoint folders: model + processor + pipeline code + a model card.
 
 Uploading stays the libraries' own (`model.push_to_hub`, `processor.push_to_hub`, `Trainer(push_to_hub=True)`,
 `huggingface_hub.upload_folder`); this module writes the folder they upload:
 
     config.json                  MCNCLConfig, with `auto_map` (AutoConfig / AutoModel) and `custom_pipelines`
     model.safetensors            the weights
-    configuration_mcn_cl.py, modeling_mcn_cl.py                                    (model code, trust_remote_code)
+    configuration_mcn_cl.py, modeling_mcn_cl.py                                    (model code, trust_remote_code;
+    unimodal_encoders_mcn_cl.py, context_encoders_mcn_cl.py, grouped_dialogue_rnn.py, cross_attention_mcn_cl.py,
+    streaming_mcn_cl.py                 the siblings modeling_mcn_cl.py imports, copied by `save_pretrained`)
     processor_config.json, tokenizer.json, tokenizer_config.json, ...              (the processor)
     processing_mcn_cl.py, feature_extraction_mcn_cl.py, video_processing_mcn_cl.py (processor code)
-    pipeline.py                  MultimodalEmotionRecognitionPipeline
+    pipeline_mcn_cl.py, pipeline_base.py   MultimodalEmotionRecognitionPipeline and its base
     README.md                    the model card (YAML metadata + intended use, limits, usage, results)
 
 so that `pipeline("multimodal-emotion-recognition", model=<folder or repo>, trust_remote_code=True)` works in an
 interpreter without `mcn_cl`.
 
-    >>> from mcn_cl.hub import save_for_hub
+    >>> from mcn_cl.hub_mcn_cl import save_for_hub
     >>> save_for_hub(model, processor, "my-checkpoint", test_results="runs/meld/test_results.json")
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 
-TEST_RESULTS_NAME = "test_results.json"
-CARD_NAME = "README.md"
+from .hub_base import (
+    CARD_NAME,
+    DEFAULT_PIPELINE_TAG,
+    TEST_RESULTS_NAME,
+    _hub_id,
+    _text_encoder_name,
+    card_metadata,
+    load_test_results,
+    save_folder_for_hub,
+)
+
 TASK_NAME = "Emotion recognition in conversation"
-# The Hub has no task for multimodal conversations; their clips (video with its audio and transcript) are classified.
-DEFAULT_PIPELINE_TAG = "video-classification"
 DEFAULT_TAGS = (
     "mcn-cl",
     "emotion-recognition",
@@ -57,17 +64,6 @@ DATASETS = {
 
 
 # ----------------------------------------------------------------------------------------------------- card
-
-
-def load_test_results(test_results: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any] | None:
-    """`test_results.json` of `examples/train.py` (a path, or its folder) or the dict itself; `None` stays `None`."""
-    if test_results is None or isinstance(test_results, Mapping):
-        return dict(test_results) if test_results is not None else None
-    path = os.fspath(test_results)
-    if os.path.isdir(path):
-        path = os.path.join(path, TEST_RESULTS_NAME)
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _metric(results: Mapping[str, Any], name: str) -> float | None:
@@ -96,18 +92,6 @@ def _test_metrics(
         if value is not None:
             out.append(("f1", f"F1 ({label})", label, value))
     return out
-
-
-def _text_encoder_name(config) -> str | None:
-    name = getattr(getattr(config, "text_config", None), "_name_or_path", None) or None
-    return name
-
-
-def _hub_id(name: str | None) -> str | None:
-    """A Hub model id (for `base_model`), not a local folder."""
-    if not name or os.path.isabs(name) or os.path.exists(name) or name.startswith("."):
-        return None
-    return name
 
 
 def _config_summary(config, processor=None, training_args=None) -> list[str]:
@@ -170,50 +154,6 @@ def _config_summary(config, processor=None, training_args=None) -> list[str]:
         ]
         rows.append("training: " + ", ".join(parts))
     return rows
-
-
-def card_metadata(
-    config,
-    *,
-    model_name: str,
-    pipeline_tag: str,
-    task_name: str,
-    dataset_title: str | None,
-    metrics: list[tuple[str, str, str | None, float]],
-    license: str,
-    tags: list[str],
-    language: str = "en",
-    declare_metrics: bool = True,
-) -> ModelCardData:
-    """A card's YAML metadata: the test `metrics` as (metric type, display name, metric config or None, value) in
-    the `model-index` (`eval_results`), the text tower as `base_model`. `declare_metrics=False` leaves out the
-    `metrics` list of metric types."""
-    eval_results = [
-        EvalResult(
-            task_type=pipeline_tag,
-            task_name=task_name,
-            dataset_type=dataset_title or "unknown",
-            dataset_name=dataset_title or "unknown",
-            dataset_split="test",
-            metric_type=metric_type,
-            metric_name=display,
-            metric_config=metric_config,
-            metric_value=round(value, 4),
-        )
-        for metric_type, display, metric_config, value in metrics
-    ]
-    return ModelCardData(
-        model_name=model_name,
-        library_name="transformers",
-        pipeline_tag=pipeline_tag,
-        license=license,
-        language=[language],
-        tags=tags,
-        datasets=[dataset_title] if dataset_title else None,
-        metrics=(sorted({m[0] for m in metrics}) or None) if declare_metrics else None,
-        base_model=_hub_id(_text_encoder_name(config)),
-        eval_results=eval_results or None,
-    )
 
 
 def model_card(
@@ -474,9 +414,7 @@ def save_for_hub(
     """Write a Hub-ready checkpoint folder: weights, config (with `auto_map` and `custom_pipelines`), model,
     processor and pipeline code, processor configs and the model card (`README.md`).
 
-    The files are written to a staging folder first and then moved into `save_directory`: the target may be the
-    folder the model was loaded from (whose weights are memory-mapped from the files being replaced), and a save
-    that fails halfway leaves the old files whole.
+    MCN-CL's defaults for [`mcn_cl.hub_base.save_folder_for_hub`] (a staged write: see there).
 
     Args:
         model (`MCNCLForEmotionRecognition`): the model (its device and dtype are kept).
@@ -487,31 +425,26 @@ def save_for_hub(
         dataset_name (`str`, *optional*): the training corpus, for the card.
         card_kwargs: more [`model_card`] arguments (`training_args`, `repo_id`, `model_name`, `tags`, ...).
         pipeline_class, task, card_writer (*optional*): another model's pipeline class, its task name and card
-            writer (`write_model_card`'s signature); default: MCN-CL's (used by `mcn_cl.hub_mcihn` for MCIHN).
+            writer (`write_model_card`'s signature); default: MCN-CL's.
 
     Returns:
         The names of the files written.
     """
     if pipeline_class is None:
-        from .pipeline import TASK as task
-        from .pipeline import MultimodalEmotionRecognitionPipeline as pipeline_class
+        from .pipeline_mcn_cl import TASK as task
+        from .pipeline_mcn_cl import MultimodalEmotionRecognitionPipeline as pipeline_class
 
-    save_directory = os.fspath(save_directory)
-    os.makedirs(save_directory, exist_ok=True)
-    if test_results is None and os.path.isfile(os.path.join(save_directory, TEST_RESULTS_NAME)):
-        test_results = os.path.join(save_directory, TEST_RESULTS_NAME)
-    results = load_test_results(test_results)
-    device = None if getattr(model, "hf_device_map", None) else model.device
-    pipe = pipeline_class(model=model, processor=processor, task=task, device=device)
-    with tempfile.TemporaryDirectory(dir=save_directory, prefix=".save_for_hub-") as staging:
-        pipe.save_pretrained(staging)  # model (+ custom_pipelines, pipeline.py) and processor
-        (card_writer or write_model_card)(
-            staging, model.config, results, processor=processor, dataset_name=dataset_name, **card_kwargs
-        )
-        written = sorted(os.listdir(staging))
-        for name in written:
-            os.replace(os.path.join(staging, name), os.path.join(save_directory, name))
-    return written
+    return save_folder_for_hub(
+        model,
+        processor,
+        save_directory,
+        pipeline_class=pipeline_class,
+        task=task,
+        card_writer=card_writer or write_model_card,
+        test_results=test_results,
+        dataset_name=dataset_name,
+        **card_kwargs,
+    )
 
 
 def make_hub_ready(
