@@ -143,7 +143,7 @@ def cluster_speakers(
     num_speakers: int | None = None,
     max_speakers: int = 8,
     min_silhouette: float = 0.12,
-    weights: np.ndarray | None = None,
+    max_centroid_similarity: float = 0.9,
 ) -> np.ndarray:
     """Speaker labels 0, 1, ... (numbered by first appearance) of L2-normalised `embeddings` [N, D].
 
@@ -151,7 +151,8 @@ def cluster_speakers(
         num_speakers: the number of speakers, if known (capped at N).
         max_speakers: the largest number tried when choosing automatically (and a cap on `num_speakers`).
         min_silhouette: below this best silhouette score (cosine), all embeddings are one speaker.
-        weights: unused by the clustering itself; kept for callers that pass durations.
+        max_centroid_similarity: when choosing, a split whose speaker centroids are this similar (cosine) or
+            more is not considered (a tight group of one voice splits with a fair silhouette all the same).
     """
     from sklearn.metrics import silhouette_score
 
@@ -168,6 +169,9 @@ def cluster_speakers(
         best, labels = min_silhouette, np.zeros(n, np.int64)
         for k in range(2, min(max_speakers, n - 1) + 1):
             candidate = _agglomerative(embeddings, k)
+            c = centroids(embeddings, candidate)
+            if (c @ c.T - 2 * np.eye(k)).max() >= max_centroid_similarity:
+                continue
             score = silhouette_score(embeddings, candidate, metric="cosine")
             if score > best:
                 best, labels = score, candidate
