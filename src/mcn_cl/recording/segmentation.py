@@ -142,9 +142,8 @@ def iter_audio_chunks(
 
 @functools.lru_cache(maxsize=1)
 def load_vad():
-    """The Silero VAD model (TorchScript, from the `silero-vad` wheel; no download), loaded once per process (its
-    state is reset before each recording). Importing `silero_vad` sets torch to one thread: the caller's setting
-    is restored."""
+    """The Silero VAD model (TorchScript, from the `silero-vad` wheel; no download), loaded once per process.
+    Importing `silero_vad` sets torch to one thread: the caller's setting is restored."""
     import torch
 
     threads = torch.get_num_threads()
@@ -160,6 +159,48 @@ def load_vad():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
         model = load_silero_vad()
     return model
+
+
+class BatchedVAD:
+    """Silero VAD's 16 kHz network run over many 32 ms frames at once, with the same numbers as calling the model
+    frame by frame (`model(frame, 16000)`): each frame with the previous 64 samples as context goes through the
+    model's STFT and convolutional encoder as one batch; only its LSTM cell runs in order (as an `nn.LSTM` over
+    the frames), its state carried from one call to the next. Some 20x faster than frame-by-frame calls."""
+
+    def __init__(self, model=None):
+        import torch
+
+        jit = (model or load_vad())._model
+        self.context = int(jit.context_size_samples)
+        self.stft, self.encoder, self.head = jit.stft, jit.encoder, jit.decoder.decoder
+        params = dict(jit.decoder.rnn.named_parameters())
+        self.lstm = torch.nn.LSTM(128, 128, batch_first=True)
+        with torch.no_grad():
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(self.lstm, f"{name}_l0").copy_(params[name])
+        self.lstm.eval()
+        self.reset()
+
+    def reset(self) -> None:
+        import torch
+
+        self.state = None
+        self.last = torch.zeros(self.context)
+
+    def __call__(self, frames) -> np.ndarray:
+        """Speech probabilities of consecutive frames [F, 512] (a float tensor) following the previous call's."""
+        import torch
+
+        if frames.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        previous = torch.cat([self.last[None], frames[:-1, -self.context :]])
+        x = torch.cat([previous, frames], dim=1)  # [F, 576]
+        self.last = frames[-1, -self.context :].clone()
+        with torch.inference_mode():
+            features = self.encoder(self.stft(x)).squeeze(-1)  # [F, 128]
+            h, self.state = self.lstm(features[None], self.state)
+            out = self.head(h[0].unsqueeze(-1))  # [F, 1, 1]
+        return out.squeeze(1).mean(dim=1).numpy()
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -291,8 +332,7 @@ def segment_recording(
         if hasattr(speaker_model, "embed")
         else get_speaker_encoder(speaker_model, device=device)
     )
-    vad = load_vad()
-    vad.reset_states()
+    vad = BatchedVAD()
     frame_s = VAD_FRAME / SAMPLING_RATE
     tracker = _RegionTracker(vad_threshold, min_silence_s, min_speech_s, max_region_s=max(4 * window_s, 30.0))
     regions: list[tuple[float, float]] = []
@@ -335,10 +375,10 @@ def segment_recording(
             buffer = np.concatenate([buffer, chunk])
             data = np.concatenate([carry, chunk])
             usable = data.size - data.size % VAD_FRAME
-            frames = torch.from_numpy(data[:usable].reshape(-1, VAD_FRAME))
+            frames = torch.from_numpy(data[:usable].reshape(-1, VAD_FRAME).copy())
             carry = data[usable:]
-            for x in frames:
-                closed = tracker.step(frame, float(vad(x, SAMPLING_RATE)))
+            for prob in vad(frames):
+                closed = tracker.step(frame, float(prob))
                 frame += 1
                 if closed is not None:
                     close(closed)
@@ -349,7 +389,7 @@ def segment_recording(
                 buffer_start = keep_from
         if carry.size:  # the last partial frame, zero-padded
             x = torch.from_numpy(np.pad(carry, (0, VAD_FRAME - carry.size)))
-            closed = tracker.step(frame, float(vad(x, SAMPLING_RATE)))
+            closed = tracker.step(frame, float(vad(x[None])[0]))
             frame += 1
             if closed is not None:
                 close(closed)
