@@ -177,8 +177,13 @@ def build_app(
     speaker_model: str | None = "resemblyzer",
     asr: str | None = None,
     num_speakers: int | None = None,
+    example: str | None = None,
+    analyse_example_on_load: bool = False,
 ):
-    """The `gradio.Blocks` page of the `"multimodal-emotion-recognition"` pipeline `classifier`."""
+    """The `gradio.Blocks` page of the `"multimodal-emotion-recognition"` pipeline `classifier`.
+
+    `example`: a recording shown in the upload box when the page opens (and analysed right away with
+    `analyse_example_on_load`, as the screenshot script does)."""
     import gradio as gr
 
     causal = bool(getattr(classifier.model.config, "causal", False))
@@ -200,7 +205,7 @@ def build_app(
             + " Or upload a clips CSV (`clip, speaker, text, audio, start, end`) with its media files."
         )
         with gr.Row():
-            recording = gr.File(label="Recording (audio or video)", file_count="single")
+            recording = gr.File(label="Recording (audio or video)", file_count="single", value=example)
             with gr.Column():
                 clips_csv = gr.File(label="or: clips CSV", file_count="single", file_types=[".csv"])
                 media = gr.File(label="its media files", file_count="multiple")
@@ -216,4 +221,11 @@ def build_app(
             outputs=[status, timeline, table, downloads],
             api_name="analyse",
         )
+        if example and analyse_example_on_load:
+            demo.load(
+                run,
+                inputs=[recording, clips_csv, media, speakers],
+                outputs=[status, timeline, table, downloads],
+                api_name=False,
+            )
     return demo

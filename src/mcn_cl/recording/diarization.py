@@ -86,7 +86,9 @@ class ResemblyzerEncoder:
             return np.zeros((0, 256), np.float32)
         mels = [self._mel(s) for s in segments]
         order = sorted(range(len(mels)), key=lambda i: -mels[i].shape[0])
-        with torch.inference_mode():
+        # without oneDNN: it caches a kernel per batch shape, and windows of varying lengths make the process grow
+        # with the recording's length (and the plain kernel is no slower here)
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
             packed = pack_sequence([mels[i].to(self.device) for i in order], enforce_sorted=True)
             _, (hidden, _) = self.lstm(packed)
             raw = torch.relu(self.linear(hidden[-1]))

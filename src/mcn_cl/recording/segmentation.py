@@ -187,8 +187,13 @@ class BatchedVAD:
         self.state = None
         self.last = torch.zeros(self.context)
 
-    def __call__(self, frames) -> np.ndarray:
-        """Speech probabilities of consecutive frames [F, 512] (a float tensor) following the previous call's."""
+    def __call__(self, frames, batch: int = 256) -> np.ndarray:
+        """Speech probabilities of consecutive frames [F, 512] (a float tensor) following the previous call's,
+        `batch` frames (8 s) at a time: the encoder's activations of a whole 30 s chunk would take ~200 MB."""
+        if frames.shape[0] > batch:
+            return np.concatenate(
+                [self(frames[i : i + batch], batch) for i in range(0, frames.shape[0], batch)]
+            )
         import torch
 
         if frames.shape[0] == 0:
@@ -196,7 +201,10 @@ class BatchedVAD:
         previous = torch.cat([self.last[None], frames[:-1, -self.context :]])
         x = torch.cat([previous, frames], dim=1)  # [F, 576]
         self.last = frames[-1, -self.context :].clone()
-        with torch.inference_mode():
+        with (
+            torch.inference_mode(),
+            torch.backends.mkldnn.flags(enabled=False),
+        ):  # see ResemblyzerEncoder.embed
             features = self.encoder(self.stft(x)).squeeze(-1)  # [F, 128]
             h, self.state = self.lstm(features[None], self.state)
             out = self.head(h[0].unsqueeze(-1))  # [F, 1, 1]
