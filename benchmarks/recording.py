@@ -72,14 +72,18 @@ def measure_conversation(name, turns, voices, folder, encoder) -> dict:
 
 
 _CHILD = """
-import json, resource, sys, time, os
+import json, sys, time, os
 import torch
 torch.set_num_threads(1)
 from mcn_cl.recording.segmentation import segment_recording, boundary_f1, speaker_error, BatchedVAD
 from mcn_cl.recording.diarization import get_speaker_encoder
 encoder = get_speaker_encoder()
 BatchedVAD()
-loaded_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def hwm():  # this process's peak RSS (ru_maxrss would include the parent's, kept across exec on Linux)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+loaded_mb = hwm()
 t0 = time.perf_counter()
 seg = segment_recording(sys.argv[1], speaker_model=encoder)
 elapsed = time.perf_counter() - t0
@@ -87,7 +91,7 @@ truth = json.load(open(sys.argv[2]))
 print(json.dumps({"duration_s": seg.duration, "seconds": elapsed, "utterances": len(seg.utterances),
     "speakers": len(seg.speakers), "boundary_f1": boundary_f1(seg.utterances, truth)["f1"],
     "speaker_error": speaker_error(seg.utterances, truth),
-    "rss_after_loading_mb": loaded_mb, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    "rss_after_loading_mb": loaded_mb, "peak_rss_mb": hwm()}))
 """
 
 

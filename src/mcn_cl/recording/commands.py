@@ -394,3 +394,36 @@ def run_app(args: argparse.Namespace) -> int:
         return _fail("app", f"{err} (pip install 'mcn-cl[recording]')")
     demo.queue().launch(server_name=args.host, server_port=args.port, share=False)
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A stand-alone parser of the recording commands (`python -m mcn_cl.recording.commands ...`): `segment`,
+    `app`, and `predict` / `stream` taking only `--recording` (the `mcn-cl` parser adds `--recording` to its own
+    `predict` / `stream` instead)."""
+    parser = argparse.ArgumentParser(prog="mcn-cl", description="MCN-CL from a recording.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register_segment(sub)
+    register_app(sub)
+    for name, run in (("predict", run_predict_recording), ("stream", run_stream_recording)):
+        p = sub.add_parser(name, help=f"{name} the emotions of a recording")
+        p.add_argument("--model", required=True, help="checkpoint folder (or Hub id)")
+        add_recording_arguments(p)
+        p.add_argument("--output", help="write the predictions to this JSON file")
+        p.add_argument("--plot", help="draw the emotion timeline into this PNG")
+        p.add_argument("--top_k", type=int, default=None)
+        p.add_argument("--on_error", choices=["raise", "mask"], default="mask")
+        p.add_argument("--device", default=None)
+        p.set_defaults(func=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("predict", "stream") and not args.recording:
+        parser.error(f"{args.command}: --recording is required here")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
