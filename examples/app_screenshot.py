@@ -2,7 +2,7 @@
 """Screenshot of the web page (`mcn-cl app`) in a real headless browser (Debian's chromium), for the README.
 
 Speaks a short two-voice conversation with espeak-ng, serves the app of `--model` on 127.0.0.1 with that recording
-analysed when the page opens, and has chromium load the page and write a PNG:
+analysed as the page's worked example, and has chromium load the page and write a PNG:
 
     python examples/app_screenshot.py --model runs/demo --output docs/images/app.png
 
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="checkpoint folder")
     p.add_argument("--output", default="docs/images/app.png")
-    p.add_argument("--wait", type=float, default=60.0, help="virtual-time budget of the page (s)")
+    p.add_argument("--wait", type=float, default=20.0, help="virtual-time budget of the page (s)")
     p.add_argument("--size", default="1280,1900", help="window width,height in pixels")
     args = p.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     folder = tempfile.mkdtemp(prefix="mcn-cl-screenshot-")
     recording = os.path.join(folder, "lab_morning.wav")
     synthesize_conversation(recording, HELD_OUT_CONVERSATION, HELD_OUT_VOICES)
-    demo = build_app(load_classifier(args.model), example=recording, analyse_example_on_load=True)
+    demo = build_app(load_classifier(args.model), example=recording)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -178,15 +178,17 @@ def build_app(
     asr: str | None = None,
     num_speakers: int | None = None,
     example: str | None = None,
-    analyse_example_on_load: bool = False,
 ):
     """The `gradio.Blocks` page of the `"multimodal-emotion-recognition"` pipeline `classifier`.
 
-    `example`: a recording shown in the upload box when the page opens (and analysed right away with
-    `analyse_example_on_load`, as the screenshot script does)."""
+    `example`: a recording analysed once when the page is built, whose results the page shows when it opens (a
+    worked example; the screenshot script uses it)."""
     import gradio as gr
 
     causal = bool(getattr(classifier.model.config, "causal", False))
+    shown = [None, None, None, None]
+    if example:
+        shown = list(list(analyse(classifier, example, None, (), speaker_model, asr, num_speakers))[-1])
 
     def run(recording, clips_csv, media, speakers):
         n = int(speakers) if speakers else num_speakers
@@ -211,21 +213,14 @@ def build_app(
                 media = gr.File(label="its media files", file_count="multiple")
         speakers = gr.Number(label="Number of speakers (0 = find out)", value=num_speakers or 0, precision=0)
         button = gr.Button("Find the emotions", variant="primary")
-        status = gr.Markdown()
-        timeline = gr.Image(label="Emotion timeline", type="filepath")
-        table = gr.Dataframe(headers=TABLE_COLUMNS, label="Utterances", wrap=True)
-        downloads = gr.File(label="Downloads (JSON, SRT)", file_count="multiple")
+        status = gr.Markdown(shown[0])
+        timeline = gr.Image(shown[1], label="Emotion timeline", type="filepath")
+        table = gr.Dataframe(shown[2], headers=TABLE_COLUMNS, label="Utterances", wrap=True)
+        downloads = gr.File(shown[3] or None, label="Downloads (JSON, SRT)", file_count="multiple")
         button.click(
             run,
             inputs=[recording, clips_csv, media, speakers],
             outputs=[status, timeline, table, downloads],
             api_name="analyse",
         )
-        if example and analyse_example_on_load:
-            demo.load(
-                run,
-                inputs=[recording, clips_csv, media, speakers],
-                outputs=[status, timeline, table, downloads],
-                api_name=False,
-            )
     return demo
