@@ -180,6 +180,27 @@ def test_conversation_csv_is_what_predict_clips_reads(tmp_path):
     assert (u1["start"], u1["text"]) == (0.5, "hello, you")
 
 
+def test_batched_vad_gives_the_frame_by_frame_probabilities():
+    import torch
+
+    from mcn_cl.recording.segmentation import BatchedVAD, load_vad
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 3) / 16000
+    voiced = np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0)  # bursts of a 140 Hz tone
+    audio = (0.3 * voiced + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    frames = torch.from_numpy(audio[: t.size // 512 * 512].reshape(-1, 512).copy())
+    model = load_vad()
+    model.reset_states()
+    with torch.no_grad():
+        reference = np.array([float(model(f, 16000)) for f in frames])
+    vad = BatchedVAD(model)
+    batched = np.concatenate([vad(frames[:40], batch=16), vad(frames[40:])])  # state carried across calls
+    np.testing.assert_allclose(batched, reference, atol=1e-4)
+    vad.reset()
+    np.testing.assert_allclose(vad(frames[:10]), reference[:10], atol=1e-4)
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 
 

@@ -17,6 +17,7 @@ is convincing).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -27,6 +28,21 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SAMPLING_RATE = 16000
+
+
+@contextlib.contextmanager
+def without_onednn():
+    """Run torch's CPU kernels without oneDNN inside the block. oneDNN caches an LSTM kernel for every new batch
+    shape, so speaker windows of varying lengths make a long recording's process grow; the plain kernels are no
+    slower here. (`torch.backends.mkldnn.flags` would also warn about TF32 on every call.)"""
+    import torch
+
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 class ResemblyzerEncoder:
@@ -86,9 +102,7 @@ class ResemblyzerEncoder:
             return np.zeros((0, 256), np.float32)
         mels = [self._mel(s) for s in segments]
         order = sorted(range(len(mels)), key=lambda i: -mels[i].shape[0])
-        # without oneDNN: it caches a kernel per batch shape, and windows of varying lengths make the process grow
-        # with the recording's length (and the plain kernel is no slower here)
-        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
+        with torch.inference_mode(), without_onednn():
             packed = pack_sequence([mels[i].to(self.device) for i in order], enforce_sorted=True)
             _, (hidden, _) = self.lstm(packed)
             raw = torch.relu(self.linear(hidden[-1]))
