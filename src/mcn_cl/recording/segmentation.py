@@ -201,10 +201,12 @@ class BatchedVAD:
         previous = torch.cat([self.last[None], frames[:-1, -self.context :]])
         x = torch.cat([previous, frames], dim=1)  # [F, 576]
         self.last = frames[-1, -self.context :].clone()
+        from .diarization import without_onednn
+
         with (
             torch.inference_mode(),
-            torch.backends.mkldnn.flags(enabled=False),
-        ):  # see ResemblyzerEncoder.embed
+            without_onednn(),
+        ):  # see diarization.without_onednn
             features = self.encoder(self.stft(x)).squeeze(-1)  # [F, 128]
             h, self.state = self.lstm(features[None], self.state)
             out = self.head(h[0].unsqueeze(-1))  # [F, 1, 1]
