@@ -122,6 +122,37 @@ def test_cluster_speakers_chooses_the_number_and_honours_a_given_one():
     assert set(cluster_speakers(same / np.linalg.norm(same, axis=1, keepdims=True))) == {0}
 
 
+def test_a_transformers_xvector_model_folder_is_accepted_as_speaker_model(tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForXVector
+
+    from mcn_cl.recording.diarization import get_speaker_encoder
+
+    config = Wav2Vec2Config(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8, 8),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        tdnn_dim=(8, 8),
+        tdnn_kernel=(3, 1),
+        tdnn_dilation=(1, 1),
+        xvector_output_dim=12,
+    )
+    Wav2Vec2ForXVector(config).save_pretrained(tmp_path)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(tmp_path)
+    encoder = get_speaker_encoder(str(tmp_path))
+    rng = np.random.default_rng(0)
+    out = encoder.embed([rng.standard_normal(n).astype(np.float32) for n in (8000, 16000, 12000)])
+    assert out.shape == (3, 12) and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert get_speaker_encoder("resemblyzer").embed(
+        [rng.standard_normal(16000).astype(np.float32)]
+    ).shape == (1, 256)
+
+
 def test_words_go_to_the_utterance_holding_their_midpoint():
     from mcn_cl.recording.transcription import place_words
 
