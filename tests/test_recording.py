@@ -324,6 +324,65 @@ def test_transcription_places_the_asr_words_into_the_utterances(conversation_wav
     assert out[0]["text"].startswith("w1_0 w1_1")
 
 
+def _tiny_ctc_asr(folder) -> str:
+    """A random-weight wav2vec2 CTC recogniser over the letters a-h, saved as a transformers ASR model folder."""
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate("abcdefgh")}}
+    with open(os.path.join(folder, "vocab.json"), "w") as f:
+        json.dump(vocab, f)
+    tokenizer = Wav2Vec2CTCTokenizer(os.path.join(folder, "vocab.json"), word_delimiter_token="|")
+    Wav2Vec2Processor(Wav2Vec2FeatureExtractor(return_attention_mask=True), tokenizer).save_pretrained(folder)
+    config = Wav2Vec2Config(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8, 8),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    model = Wav2Vec2ForCTC(config)
+    with torch.no_grad():  # letters and word breaks that follow the input, rarely the blank
+        model.lm_head.weight.mul_(30)
+        model.lm_head.bias.zero_()
+        model.lm_head.bias[0] -= 2
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def test_a_transformers_asr_model_id_fills_the_text_by_word_timestamps(tmp_path):
+    from mcn_cl.recording.transcription import load_asr, transcribe_utterances
+
+    asr = _tiny_ctc_asr(tmp_path)
+    sr = 16000
+    audio = np.zeros(6 * sr, np.float32)
+    rng = np.random.default_rng(0)
+    for start, end in ((1.0, 2.5), (3.5, 5.0)):  # two "utterances" of noise, silence around them
+        audio[int(start * sr) : int(end * sr)] = 0.1 * rng.standard_normal(int((end - start) * sr))
+    path = tmp_path / "call.wav"
+    sf.write(path, audio, sr)
+    utterances = [{"start": 1.0, "end": 2.5, "speaker": "a"}, {"start": 3.5, "end": 5.0, "speaker": "b"}]
+    out = transcribe_utterances(str(path), utterances, asr)
+    direct = load_asr(asr)({"raw": audio[sr : 5 * sr], "sampling_rate": sr}, return_timestamps="word")
+    assert all(u["text"] for u in out)  # both bursts got words
+    assert sum(len(u["text"].split()) for u in out) == len(direct["chunks"])  # every word placed once
+    first = [w["text"] for w in direct["chunks"] if sum(w["timestamp"]) / 2 < 1.5]  # block time: before 2.5 s
+    assert out[0]["text"].split()[: len(first)] == first
+
+
 # --------------------------------------------------------------------------------------------- the commands
 
 
