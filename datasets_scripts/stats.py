@@ -1,7 +1,8 @@
 # Copyright 2026 The mcn-cl authors. Licensed under the Apache License, Version 2.0.
 """Per-split statistics of a loaded dataset, to check a local copy against the published numbers.
 
-`data_stats(dataset_dict)` returns a printable table; `main(argv)` is the body of ``mcn-cl data-stats DIR``.
+`data_stats(dataset_dict)` returns a printable table; `run(args)` is the body of ``mcn-cl data-stats DIR`` (its
+arguments: `mcn_cl.cli.data_stats`), `main(argv)` the same from an argument list.
 """
 
 from __future__ import annotations
@@ -136,31 +137,10 @@ def _detect(path: str) -> str:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """Arguments of ``mcn-cl data-stats`` (pass a sub-parser to fill it)."""
-    parser = parser or argparse.ArgumentParser(
-        prog="mcn-cl data-stats", description="Per-split label, dialogue, utterance and missing-media counts."
-    )
-    parser.add_argument(
-        "path",
-        help="IEMOCAP_full_release folder, MELD.Raw folder, feature .pkl, folder of your own conversations "
-        "(conversation.csv), or saved dataset",
-    )
-    parser.add_argument(
-        "--dataset", choices=["auto", "iemocap", "meld", "pickle", "conversations", "saved"], default="auto"
-    )
-    parser.add_argument("--config", default=None, help="iemocap: 6class|4class; meld: emotion|sentiment")
-    parser.add_argument("--keep-unlabelled", action="store_true", help="iemocap: keep other codes as context")
-    parser.add_argument("--csv-dir", default=None, help="meld: folder of the CSVs if not in PATH")
-    parser.add_argument("--no-check-media", action="store_true", help="meld: do not open the clips")
-    parser.add_argument("--max-clip-seconds", type=float, default=60.0, help="meld: longer clips are masked")
-    parser.add_argument("--pickle-dataset", choices=["iemocap", "meld"], default=None, help="pickle: layout")
-    parser.add_argument("--cache-dir", default=None, help="datasets cache folder")
-    parser.add_argument(
-        "--list-missing",
-        action="store_true",
-        help="also list every utterance whose audio or video is masked (null path), one per line",
-    )
-    return parser
+    """Arguments of ``mcn-cl data-stats`` (pass a sub-parser to fill it); defined in `mcn_cl.cli.data_stats`."""
+    from ..cli.data_stats import DESCRIPTION, add_arguments
+
+    return add_arguments(parser or argparse.ArgumentParser(prog="mcn-cl data-stats", description=DESCRIPTION))
 
 
 def missing_media(dataset: DatasetDict) -> list[tuple[str, str, str]]:

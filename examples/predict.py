@@ -21,7 +21,7 @@ def main(model: str, conversation_file: str | None = None) -> None:
     classifier = pipeline("multimodal-emotion-recognition", model=model, trust_remote_code=True)
 
     if conversation_file is not None:
-        from mcn_cl.cli import read_conversation_json  # media paths relative to the JSON file
+        from mcn_cl.cli.readers import read_conversation_json  # media paths relative to the JSON file
 
         conversations = read_conversation_json(conversation_file)
     else:

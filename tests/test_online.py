@@ -297,7 +297,7 @@ def _write_clips_csv(path, rows):
 def test_cli_stream_follow_picks_up_utterances_appended_to_the_csv(
     causal_checkpoint, conversation, tmp_path, capsys, monkeypatch
 ):
-    from mcn_cl import cli
+    from mcn_cl.cli import stream as cli
 
     utterances, _ = conversation
     rows = [f"{u['video']},{u['speaker']},{u['text']}" for u in utterances[:4]]

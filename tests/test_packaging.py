@@ -36,7 +36,10 @@ def test_wheel_holds_every_subpackage_and_imports_without_the_source_tree(tmp_pa
         "mcn_cl/modeling/configuration_mcn_cl.py",
         "mcn_cl/processing/processing_mcn_cl.py",
         "mcn_cl/datasets_scripts/meld.py",
+        "mcn_cl/cli/__init__.py",
+        "mcn_cl/cli/stream.py",
         "mcn_cl/evaluate_metric/mcn_cl_emotion_f1.py",
+        "mcn_cl/recording/segmentation.py",
     ):
         assert required in names, f"{required} missing from {wheel.name}"
 

@@ -7,8 +7,9 @@
   utterance-level sentiment (a score, or a class), one utterance at a time.
 
 Importing the package registers both configs, models, processors and pipeline tasks with the `transformers` Auto
-classes (`mcn_cl.registration`). Everything else is imported on first use, so `import mcn_cl` stays cheap for the
-command line. The files of each model are named after it (`*_mcn_cl.py`, `*_mcihn.py`), what they share `*_base.py`;
+classes (`mcn_cl.registration`): at once if `transformers`' Auto classes are imported already, else the moment they
+are (`mcn_cl._deferred_registration`). Everything, the model classes included, is imported on first use, so
+`import mcn_cl` imports no torch and `mcn-cl --help` answers at once. The files of each model are named after it (`*_mcn_cl.py`, `*_mcihn.py`), what they share `*_base.py`;
 docs/DESIGN.md describes the layout.
 """
 
@@ -17,24 +18,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .modeling import (
-    MCIHNConfig,
-    MCIHNForMultimodalSentiment,
-    MCIHNModel,
-    MCIHNPreTrainedModel,
-    MCIHNSentimentOutput,
-    MCNCLConfig,
-    MCNCLForEmotionRecognition,
-    MCNCLModel,
-    MCNCLOutput,
-    MCNCLPreTrainedModel,
-)
-from .registration import register
+from . import _deferred_registration
 
 __version__ = "0.1.0"
 
 # public name -> submodule that defines it (imported lazily)
 _LAZY = {
+    "MCNCLConfig": "mcn_cl.modeling",
+    "MCNCLPreTrainedModel": "mcn_cl.modeling",
+    "MCNCLModel": "mcn_cl.modeling",
+    "MCNCLForEmotionRecognition": "mcn_cl.modeling",
+    "MCNCLOutput": "mcn_cl.modeling",
+    "MCIHNConfig": "mcn_cl.modeling",
+    "MCIHNPreTrainedModel": "mcn_cl.modeling",
+    "MCIHNModel": "mcn_cl.modeling",
+    "MCIHNForMultimodalSentiment": "mcn_cl.modeling",
+    "MCIHNSentimentOutput": "mcn_cl.modeling",
+    "register": "mcn_cl.registration",
     "MCNCLFeatureExtractor": "mcn_cl.processing",
     "MCNCLVideoProcessor": "mcn_cl.processing",
     "MCNCLProcessor": "mcn_cl.processing",
@@ -73,7 +73,9 @@ def __dir__():
     return sorted(list(globals()) + list(_LAZY))
 
 
-register()
+# registers the model, processor and pipelines with `transformers` now if its Auto classes are imported, else the
+# moment they are (so that this import stays cheap: see mcn_cl._deferred_registration)
+_deferred_registration.install()
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_collator import MCNCLDataCollator  # noqa: F401
@@ -89,6 +91,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from .losses import HardNegativeSupConLoss  # noqa: F401
     from .metrics_mcihn import sentiment_metrics  # noqa: F401
     from .metrics_mcn_cl import compute_metrics  # noqa: F401
+    from .modeling import (  # noqa: F401
+        MCIHNConfig,
+        MCIHNForMultimodalSentiment,
+        MCIHNModel,
+        MCIHNPreTrainedModel,
+        MCIHNSentimentOutput,
+        MCNCLConfig,
+        MCNCLForEmotionRecognition,
+        MCNCLModel,
+        MCNCLOutput,
+        MCNCLPreTrainedModel,
+    )
     from .pipeline_mcihn import MultimodalSentimentAnalysisPipeline  # noqa: F401
     from .pipeline_mcn_cl import MultimodalEmotionRecognitionPipeline  # noqa: F401
     from .plotting import plot_emotion_timeline  # noqa: F401
@@ -100,21 +114,9 @@ if TYPE_CHECKING:  # pragma: no cover
         MCNCLProcessor,
         MCNCLVideoProcessor,
     )
+    from .registration import register  # noqa: F401
     from .streaming import MCNCLStreamingSession  # noqa: F401
     from .trainer_mcihn import MCIHNDataCollator, MCIHNTrainer  # noqa: F401
     from .trainer_mcn_cl import MCNCLTrainer  # noqa: F401
 
-__all__ = [
-    "MCNCLConfig",
-    "MCNCLPreTrainedModel",
-    "MCNCLModel",
-    "MCNCLForEmotionRecognition",
-    "MCNCLOutput",
-    "MCIHNConfig",
-    "MCIHNPreTrainedModel",
-    "MCIHNModel",
-    "MCIHNForMultimodalSentiment",
-    "MCIHNSentimentOutput",
-    "register",
-    *_LAZY,
-]
+__all__ = [*_LAZY]

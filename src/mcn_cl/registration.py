@@ -2,7 +2,8 @@
 """Registration of the package's classes with the `transformers` Auto* factories and pipelines: the one place.
 
 `import mcn_cl` (which runs first whatever submodule is imported: `import mcn_cl.processing` imports the package
-`__init__` before the submodule) calls `register()` once. `register()` imports what it registers itself, in a fixed
+`__init__` before the submodule) has `register()` called once: at once if `transformers`' Auto classes are imported
+already, else the moment they are (`mcn_cl._deferred_registration`, which keeps `import mcn_cl` free of torch). `register()` imports what it registers itself, in a fixed
 order (configs, models, processors and their components, pipelines), so the result does not depend on what was
 imported before; no module registers itself on import. The Hub custom-code path (`trust_remote_code=True`) needs
 none of this: there `auto_map` / `custom_pipelines` in the saved configs point `transformers` at the files copied
