@@ -174,7 +174,7 @@ class GradNormLog:
     (after clipping) and every log line (loss terms, learning rates, dev metrics)."""
 
     @staticmethod
-    def make(records: list, path: str):
+    def make(records: list, path: str, stop_after_epochs: int | None = None):
         from transformers import TrainerCallback
 
         class _Callback(TrainerCallback):
@@ -187,6 +187,10 @@ class GradNormLog:
                         groups[key] = groups.get(key, 0.0) + float(param.grad.float().pow(2).sum())
                 records.append({"step": state.global_step, **{k: v**0.5 for k, v in groups.items()}})
 
+            def on_evaluate(self, args, state, control, **kwargs):
+                if stop_after_epochs and state.epoch is not None and state.epoch >= stop_after_epochs - 1e-6:
+                    control.should_training_stop = True  # the schedule stays the configured one
+
             def on_log(self, args, state, control, logs=None, **kwargs):
                 records.append({"step": state.global_step, "log": logs})
                 with open(path, "w", encoding="utf-8") as f:
@@ -195,7 +199,7 @@ class GradNormLog:
         return _Callback()
 
 
-def run_logged(train_argv: list[str], log_path: str) -> None:
+def run_logged(train_argv: list[str], log_path: str, stop_after_epochs: int | None = None) -> None:
     """`examples/train.py` `main(train_argv)` with [`GradNormLog`] added to the trainer; the log goes to
     `log_path` (JSON list) as it grows."""
     import sys
@@ -211,7 +215,7 @@ def run_logged(train_argv: list[str], log_path: str) -> None:
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.add_callback(GradNormLog.make(records, log_path))
+        self.add_callback(GradNormLog.make(records, log_path, stop_after_epochs))
 
     trainer_mcn_cl.MCNCLTrainer.__init__ = init
     mcn_cl.MCNCLTrainer.__init__ = init
@@ -272,6 +276,12 @@ def main() -> None:
     parser.add_argument(
         "--run", metavar="NAME", help="train with the arguments after --, logged, into --results"
     )
+    parser.add_argument(
+        "--stop_after_epochs",
+        type=int,
+        default=None,
+        help="with --run: stop after this many epochs' evaluation",
+    )
     parser.add_argument("--what", default="", help="with --run: what the run changes, for the table")
     parser.add_argument(
         "--results", default=os.path.join(os.path.dirname(__file__), "results", "long_dialogues.json")
@@ -299,7 +309,7 @@ def main() -> None:
     if args.run:
         os.makedirs(args.log_dir, exist_ok=True)
         log_path = os.path.join(args.log_dir, args.run + ".json")
-        run_logged(train_argv, log_path)
+        run_logged(train_argv, log_path, args.stop_after_epochs)
         command = "python benchmarks/long_dialogues.py " + shlex.join(argv)
         record = summarize(args.run, log_path, command, args.what)
         results = {"runs": []}

