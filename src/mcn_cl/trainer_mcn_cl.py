@@ -89,8 +89,9 @@ class MCNCLTrainer(Trainer):
             ranges: encoder 1e-5 to 5e-5, fusion 1e-4 to 1e-3.
         contrastive_warmup_steps (`int`, *optional*, defaults to 0):
             Optimizer steps over which the contrastive weights (α, β, γ of eq. 27) rise linearly from 0 to the
-            config's values (0: full weights from the start). The contrastive terms slow the first epoch of a fresh
-            model down (BENCHMARKS.md, "Long dialogues"); `examples/train.py` ramps them over the first epoch.
+            config's values (0: full weights from the start; `examples/train.py --contrastive_warmup_epochs`).
+            Without the contrastive terms a fresh model leaves the class prior sooner on long dialogues; a ramp
+            over the first epoch measured within seed noise of none there (BENCHMARKS.md, "Long dialogues").
         *args, **kwargs: those of [`~transformers.Trainer`].
     """
 
