@@ -255,17 +255,33 @@ def summarize(name: str, log_path: str, command: str, what: str) -> dict:
     }
 
 
-def render(results: dict) -> str:
+def _table(runs: list[dict]) -> list[str]:
     lines = [
-        "| run | what changed | optimizer steps / epoch | CE, end of epoch 1 | dev weighted F1 after each epoch |",
+        "| run | what changed | optimizer steps / epoch | CE, last quarter of epoch 1 | dev weighted F1 after each epoch |",
         "|---|---|---:|---:|---|",
     ]
-    for r in results["runs"]:
+    for r in runs:
         dev = ", ".join(f"{x:.1f}" for x in r["dev_weighted_f1"]) or "-"
         ce = "-" if r["ce_epoch1_mean_last_quarter"] is None else f"{r['ce_epoch1_mean_last_quarter']:.2f}"
         lines.append(
             f"| {r['name']} | {r['what']} | {r['optimizer_steps_per_epoch'] or '-'} | {ce} | {dev} |"
         )
+    return lines
+
+
+def render(results: dict) -> str:
+    """The markdown of the results JSON: the exploration runs, then the confirmation runs with their means."""
+    lines = [results.get("note", ""), "", "Exploration (one seed):", ""] + _table(results.get("explore", []))
+    confirm = results.get("confirm", [])
+    if confirm:
+        lines += ["", "Confirmation (three seeds where listed; the shipped schedule):", ""] + _table(confirm)
+        groups: dict[str, list[list[float]]] = {}
+        for r in confirm:
+            groups.setdefault(r["name"].rsplit("_seed", 1)[0], []).append(r["dev_weighted_f1"])
+        lines += ["", "| setting | seeds | mean dev weighted F1, epoch 1 | epoch 2 |", "|---|---:|---:|---:|"]
+        for name, curves in groups.items():
+            means = [sum(c[i] for c in curves) / len(curves) for i in range(min(len(c) for c in curves))]
+            lines.append(f"| {name} | {len(curves)} | " + " | ".join(f"{m:.1f}" for m in means[:2]) + " |")
     return "\n".join(lines)
 
 
