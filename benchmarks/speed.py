@@ -315,6 +315,69 @@ def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 1
     ]
 
 
+def dialogue_rnn_share(device: str = "cpu", dialogues: int = 16, repeats: int = 7) -> dict:
+    """The three DialogueRNNs' share of (a)'s training step (issue 19): the process CPU seconds of the step (forward,
+    loss, backward, fused AdamW) and of the three DialogueRNNs alone (forward + backward on inputs of the step's
+    sizes), timed alternately, median of `repeats`; and their share of the step's floating-point operations
+    (`torch.profiler` with `with_flops`: matrix products, on one profiled run each)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    config = paper_size_config()
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    batch = paper_size_batch(config, dialogues=dialogues, device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    encoders = list(model.mcn_cl.context_encoders.values())
+    hidden = [
+        torch.randn(dialogues, 20, config.hidden_size, device=device, requires_grad=True) for _ in encoders
+    ]
+    present = batch["utterance_mask"].bool()
+
+    def rnns():
+        out = type(encoders[0]).encode_all(encoders, hidden, batch["speaker_ids"], [present] * len(encoders))
+        torch.stack(out).sum().backward()
+
+    def step():
+        _training_step(model, batch, optimizer)
+
+    times = {"step": [], "rnns": []}
+    for fn in (step, rnns):
+        fn()
+    for _ in range(repeats):
+        for name, fn in (("step", step), ("rnns", rnns)):
+            start = time.process_time()
+            fn()
+            _sync(device)
+            times[name].append(time.process_time() - start)
+    flops = {}
+    for name, fn in (("step", step), ("rnns", rnns)):
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            fn()
+        flops[name] = sum(e.flops for e in prof.key_averages())
+    step_s, rnns_s = statistics.median(times["step"]), statistics.median(times["rnns"])
+    # what one large fp32 product reaches on this device (the ceiling of any part's rate)
+    a, b = (torch.randn(1024, 1024, device=device) for _ in range(2))
+    a @ b
+    start = time.process_time()
+    for _ in range(5):
+        a @ b
+    _sync(device)
+    peak = 5 * 2 * 1024**3 / (time.process_time() - start) / 1e9
+    return {
+        "repeats": repeats,
+        "step_cpu_s": round(step_s, 3),
+        "dialogue_rnns_cpu_s": round(rnns_s, 3),
+        "share_of_step_time": round(rnns_s / step_s, 3),
+        "step_gflop": round(flops["step"] / 1e9, 2),
+        "dialogue_rnns_gflop": round(flops["rnns"] / 1e9, 2),
+        "share_of_step_flops": round(flops["rnns"] / flops["step"], 3),
+        "dialogue_rnns_gflops_per_s": round(flops["rnns"] / 1e9 / rnns_s, 1),
+        "rest_of_step_gflops_per_s": round((flops["step"] - flops["rnns"]) / 1e9 / (step_s - rnns_s), 1),
+        "one_1024_matmul_gflops_per_s": round(peak, 1),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3) -> dict:
     """Forward + backward time of the model's parts at the (a) sizes (seconds, median), before and after."""
     torch.manual_seed(0)
@@ -836,6 +899,20 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                         f"{compiled['seconds_per_step_median']:.3f} s / step."
                     )
             lines.append("")
+        share = r.get("dialogue_rnn_share")
+        if share:
+            lines.append(
+                f"The three DialogueRNNs in (a)'s fp32 step (issue 19): {share['dialogue_rnns_cpu_s']:.3f} of "
+                f"{share['step_cpu_s']:.3f} CPU-s (**{100 * share['share_of_step_time']:.0f} %**; forward + backward "
+                f"alone vs the whole step, timed alternately, median of {share['repeats']}), "
+                f"{share['dialogue_rnns_gflop']:.1f} of {share['step_gflop']:.1f} GFLOP "
+                f"(**{100 * share['share_of_step_flops']:.0f} %** of the step's matrix-product operations, "
+                "`torch.profiler` `with_flops`). Rate: the DialogueRNNs "
+                f"{share['dialogue_rnns_gflops_per_s']:.0f} GFLOP/s, the rest of the step "
+                f"{share['rest_of_step_gflops_per_s']:.0f} GFLOP/s, one 1024 x 1024 fp32 product "
+                f"{share['one_1024_matmul_gflops_per_s']:.0f} GFLOP/s."
+            )
+            lines.append("")
         profile = r.get("training_profile")
         if profile:
             lines.append("Top operators of one (a) step by self CPU time (`torch.profiler`):")
@@ -1046,6 +1123,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             if "profile" in parts:
                 result["training_parts_s"] = time_module_parts(args.device, args.dialogues)
                 result["training_profile"] = profile_training_step(args.device, args.dialogues)
+                result["dialogue_rnn_share"] = dialogue_rnn_share(args.device, args.dialogues)
                 report("training_parts_s")
             if "compile" in parts:
                 try:
