@@ -241,20 +241,14 @@ def grouped_dialogue_rnn(
     w_party, h_party, b_party, bh_party = _stacked_gru(cells, "party_cell")
     w_emotion, h_emotion, b_emotion, bh_emotion = _stacked_gru(cells, "emotion_cell")
     attention = torch.stack([cell.attention.weight for cell in cells])  # [G, H, H]
-    # q_s goes through the global GRU's input weights and the party GRU's hidden weights: one product of 6H
-    q_weights = torch.cat([w_global[:, hidden:], h_party], dim=-1)  # [G, H, 6H]
-    step_weights = [q_weights, h_global, w_party[:, hidden:], w_emotion, h_emotion]
+    step_weights = [w_global[:, hidden:], h_global, w_party[:, hidden:], h_party, w_emotion, h_emotion]
     deferred = _DeferredWeightGradients(step_weights)
     x = deferred.tie(x)
 
     # Hoisted out of the loop, for all t at once: the u_t parts of the global and party GRUs (biases included)
     # and the attention queries W_a u_t; the per-step masks.
     flat = x.reshape(groups, batch * num_utt, hidden)
-    in_global = torch.baddbmm(b_global, flat, w_global[:, :hidden])
-    in_global = torch.cat(
-        [in_global, bh_party.expand_as(in_global)], dim=-1
-    )  # with the party GRU's hidden bias
-    in_global = in_global.view(groups, batch, num_utt, -1).unbind(2)
+    in_global = torch.baddbmm(b_global, flat, w_global[:, :hidden]).view(groups, batch, num_utt, -1).unbind(2)
     in_party = torch.baddbmm(b_party, flat, w_party[:, :hidden]).view(groups, batch, num_utt, -1).unbind(2)
     queries = torch.bmm(flat, attention.mT).view(rows, num_utt, 1, hidden).unbind(1)  # per t: [G*B, 1, H]
     steps = torch.arange(num_utt, device=x.device)
@@ -277,8 +271,7 @@ def grouped_dialogue_rnn(
     outputs = []
     for t in range(num_utt):
         q_speaker = party.gather(2, speaker_index[t]).squeeze(2)  # [G, B, H]
-        # [u_t; q_s] -> 3H of the global GRU (the u_t part hoisted) and q_s -> 3H of the party GRU's hidden part
-        gi, gh_party = deferred.baddbmm(0, in_global[t], q_speaker).split(3 * hidden, dim=-1)
+        gi = deferred.baddbmm(0, in_global[t], q_speaker)  # [u_t; q_s] -> 3H, the u_t part hoisted
         new_global = _gru_update(gi, deferred.baddbmm(1, bh_global, global_state), global_state)
         if t == 0:
             context = torch.zeros_like(global_state)
@@ -291,9 +284,9 @@ def grouped_dialogue_rnn(
             context = torch.bmm(weights, history)
         context = context.view(groups, batch, hidden)
         gi = deferred.baddbmm(2, in_party[t], context)  # [u_t; c_t] -> 3H
-        new_party = _gru_update(gi, gh_party, q_speaker)
-        gi = deferred.baddbmm(3, b_emotion, new_party)
-        new_emotion = _gru_update(gi, deferred.baddbmm(4, bh_emotion, emotion), emotion)
+        new_party = _gru_update(gi, deferred.baddbmm(3, bh_party, q_speaker), q_speaker)
+        gi = deferred.baddbmm(4, b_emotion, new_party)
+        new_emotion = _gru_update(gi, deferred.baddbmm(5, bh_emotion, emotion), emotion)
         global_state = torch.where(valid[t], new_global, global_state)
         emotion = torch.where(valid[t], new_emotion, emotion)
         party = torch.where(party_update[t], new_party.unsqueeze(2), party)
