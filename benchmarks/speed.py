@@ -634,7 +634,8 @@ def bench_opensmile(seconds: float = 60.0, repeats: int = 2) -> dict:
 
 def iemocap_shaped_token_rows(seed: int, max_tokens: int = 128) -> list[list[list[int]]]:
     """Token ids of one IEMOCAP-shaped batch: 2 dialogues of 50-110 utterances whose lengths (with [CLS] and
-    [SEP]) follow a log-normal of median 17.3 and sigma 0.62 (mean 21, 95th percentile 48 tokens), cut to
+    [SEP]) follow a log-normal of median 17.3 and sigma 0.62 (mean 21, 95th percentile 48 tokens; over the 50
+    batches of `bench_text_padding` 21.6 and 50 after the cut and the one longest utterance), cut to
     [3, max_tokens], one utterance per batch of `max_tokens` (the longest, truncated). BERT-style ids: 101 ...
     102, words from 1000 to 29999."""
     g = torch.Generator().manual_seed(seed)
