@@ -215,24 +215,27 @@ class MCNCLPyramidSqueezeAttention(nn.Module):
 
 
 class MCNCLVisualEncoder(nn.Module):
-    """Visual: torchvision ResNet-101 per frame (1000-d; frozen by default, run under `no_grad` then), Linear
-    1000 -> hidden_size, PSA over the frames, mean over the valid frames -> one vector per utterance."""
+    """Visual: a torchvision backbone per frame (`config.visual_backbone`: ResNet-101, ResNet-18 or SqueezeNet 1.1,
+    1000-d ImageNet logits; frozen by default, run under `no_grad` then), Linear 1000 -> hidden_size, PSA over the
+    frames, mean over the valid frames -> one vector per utterance."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         self.backbone = None
         self.freeze_backbone = config.freeze_visual_backbone
-        if config.visual_backbone == "resnet101":
-            from torchvision.models import resnet101
+        if config.visual_backbone is not None:
+            import torchvision.models
 
-            self.backbone = resnet101(weights=None)
+            # weights=None: torchvision's random initialisation; ImageNet weights come from
+            # `from_pretrained_encoders(visual_weights=...)` or from the checkpoint.
+            self.backbone = getattr(torchvision.models, config.visual_backbone)(weights=None)
             if self.freeze_backbone:
                 self.backbone.requires_grad_(False)
         self.projection = nn.Linear(config.visual_feature_size, config.hidden_size)
         self.psa = MCNCLPyramidSqueezeAttention(config) if config.use_psa else None
 
     def encode_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[F, 3, H, W] ImageNet-normalised frames -> [F, 1000] backbone features."""
+        """[F, 3, H, W] ImageNet-normalised frames -> [F, visual_feature_size] backbone features."""
         if self.backbone is None:
             raise ValueError(
                 "pixel_values were given but this model has no visual backbone (config.visual_backbone=None); "
