@@ -35,6 +35,8 @@ def train(tmp_path, rows, steps=80, **config_overrides):
     torch.manual_seed(0)
     config = make_mcihn_config(use_text_encoder=False, text_feature_size=TEXT_SIZE, **config_overrides)
     model = MCIHNForMultimodalSentiment(config)
+    model.train()
+    model(**pad_utterances(rows))  # one training-mode pass: the input standardisation's statistics, no update
     before = code_statistics(model, rows)
     args = TrainingArguments(
         output_dir=str(tmp_path / "run"), max_steps=steps, per_device_train_batch_size=16, learning_rate=3e-3,
@@ -49,9 +51,9 @@ def train(tmp_path, rows, steps=80, **config_overrides):
 def test_codes_approach_the_prior_while_reconstruction_improves(tmp_path):
     rows = make_utterances(64, seed=3)
     trainer, (mmd_before, rec_before), (mmd_after, rec_after) = train(tmp_path, rows, adversarial_weight=3.0)
-    assert mmd_after < 0.75 * mmd_before  # seen: 0.58 -> 0.35
-    assert rec_after < 0.6 * rec_before  # seen: 1.20 -> 0.43
-    # the same run without the encoders' adversarial term: the codes stay further from the prior (seen: 0.49)
+    assert mmd_after < 0.75 * mmd_before  # seen: 0.53 -> 0.29
+    assert rec_after < 0.6 * rec_before  # seen: 1.27 -> 0.52
+    # the same run without the encoders' adversarial term: the codes stay further from the prior (seen: 0.44)
     _, _, (mmd_control, _) = train(tmp_path, rows, adversarial_weight=0.0)
     assert mmd_after < mmd_control - 0.05
     logged = [e for e in trainer.state.log_history if "loss" in e]
