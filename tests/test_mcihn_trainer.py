@@ -100,3 +100,37 @@ def test_collator_runs_raw_rows_through_the_processor():
     assert batch["modality_mask"].tolist() == [[1, 0, 0], [1, 0, 0]]
     with pytest.raises(ValueError, match="utterance 0 holds raw media / text but no processor"):
         MCIHNDataCollator()([{"text": "hi"}])
+
+
+def test_resume_restores_the_discriminators_optimizer_and_schedule(tmp_path):
+    """A run resumed from its step-2 checkpoint ends with the same discriminators as the uninterrupted run (their
+    Adam moments and learning-rate schedule are checkpointed; before, the resumed run restarted them)."""
+    rows = make_utterances(16, seed=4)
+
+    def run(out, resume=None):
+        torch.manual_seed(0)
+        model = MCIHNForMultimodalSentiment(
+            make_mcihn_config(use_text_encoder=False, text_feature_size=TEXT_SIZE)
+        )
+        args = TrainingArguments(
+            output_dir=str(out), max_steps=4, per_device_train_batch_size=8, learning_rate=1e-2,
+            lr_scheduler_type="linear", report_to="none", remove_unused_columns=False, use_cpu=True,
+            save_strategy="steps", save_steps=2, seed=0, disable_tqdm=True, data_seed=0,
+        )  # fmt: skip
+        trainer = MCIHNTrainer(model=model, args=args, train_dataset=rows, data_collator=MCIHNDataCollator())
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer
+
+    full = run(tmp_path / "full")
+    checkpoint = tmp_path / "full" / "checkpoint-2"
+    assert (checkpoint / "discriminator_optimizer.pt").exists()
+    saved = torch.load(checkpoint / "discriminator_scheduler.pt", weights_only=True)
+    assert saved["last_epoch"] == 2  # one schedule step per discriminator step
+    # linear decay to 0 over the 4 steps: the discriminators' learning rate follows it
+    assert full.discriminator_optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+    resumed = run(tmp_path / "resumed", resume=str(checkpoint))
+    for a, b in zip(full.model.discriminator_parameters(), resumed.model.discriminator_parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    state_full = full.discriminator_optimizer.state_dict()["state"]
+    state_resumed = resumed.discriminator_optimizer.state_dict()["state"]
+    assert int(state_resumed[0]["step"]) == int(state_full[0]["step"]) == 4
