@@ -12,7 +12,7 @@ from _fixtures_mcihn import make_mcihn_config
 from conftest import TINY_TEXT_CONFIG, make_tiny_tokenizer, run_without_mcn_cl
 from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor, pipeline
 
-from mcn_cl import MCIHNForMultimodalSentiment, MCIHNProcessor
+from mcn_cl import MCIHNForMultimodalSentiment, MCIHNProcessor, MCNCLMediaError
 from mcn_cl.hub_mcihn import save_mcihn_for_hub
 from mcn_cl.pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
 
@@ -72,7 +72,8 @@ def test_unreadable_medium_raises_or_is_skipped(tmp_path, caplog):
     model, processor = make_pair()
     analyser = pipeline(TASK, model=model, processor=processor, device="cpu")
     utterance = {"text": "where were you", "audio": str(tmp_path / "missing.wav")}
-    with pytest.raises(ValueError, match="missing.wav'?: file not found"):
+    # this model has no speech tower: raw audio is refused before the file is read (a media error, maskable)
+    with pytest.raises(MCNCLMediaError, match="missing.wav'?: this model has no speech tower"):
         analyser(utterance)
     with caplog.at_level(logging.WARNING):
         result = analyser(utterance, on_error="mask")
