@@ -486,17 +486,12 @@ class MCIHNModel(MCIHNPreTrainedModel):
     def _sequences(self, inputs: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor] | None]:
         """Each modality's frame sequence [B, T, D] and frame mask [B, T] (None when absent from the batch).
 
-        One input per modality: `input_ids` (through the text tower) or `text_features`, `input_values` (speech
-        tower) or `audio_features`, `pixel_values` (vision tower) or `visual_features`; both forms of one modality
-        are an error (which one is meant cannot be guessed: MMSA rows carry token ids and BERT states alike)."""
+        Per utterance, one input per modality: `input_ids` (through the text tower) or `text_features`,
+        `input_values` (speech tower) or `audio_features`, `pixel_values` (vision tower) or `visual_features`. A
+        batch may mix the two forms over its utterances (each row uses the one it has); an utterance with valid
+        frames in both is an error (which one is meant cannot be guessed: MMSA rows carry token ids and BERT
+        states alike)."""
         config = self.config
-        for raw, features in (("input_ids", "text_features"), ("input_values", "audio_features"),
-                              ("pixel_values", "visual_features")):  # fmt: skip
-            if inputs[raw] is not None and inputs[features] is not None:
-                raise ValueError(
-                    f"{raw} and {features} were both given: pass one input per modality ({raw} for the tower, "
-                    f"{features} for precomputed frames)"
-                )
         sizes = {"text": config.text_feature_size, "audio": config.audio_feature_size,
                  "visual": config.visual_feature_size}  # fmt: skip
         out: dict[str, tuple[torch.Tensor, torch.Tensor] | None] = dict.fromkeys(MCIHN_MODALITIES)
@@ -509,22 +504,37 @@ class MCIHNModel(MCIHNPreTrainedModel):
                     f"{modality}_features: expected [batch, frames, {sizes[modality]}], got {list(features.shape)}"
                 )
             out[modality] = (features, _frame_mask(inputs[f"{modality}_mask"], features))
+        towers = {}
         if inputs["input_ids"] is not None:
-            out["text"] = self.text_encoder(inputs["input_ids"], inputs["attention_mask"])
+            towers["text"] = (
+                "input_ids",
+                lambda: self.text_encoder(inputs["input_ids"], inputs["attention_mask"]),
+            )
         if inputs["input_values"] is not None:
             if self.audio_encoder is None:
                 raise ValueError(
                     "input_values were given but this model has no speech tower (config.audio_config=None); "
                     "pass audio_features instead."
                 )
-            out["audio"] = self.audio_encoder(inputs["input_values"], inputs["audio_attention_mask"])
+            towers["audio"] = (
+                "input_values",
+                lambda: self.audio_encoder(inputs["input_values"], inputs["audio_attention_mask"]),
+            )
         if inputs["pixel_values"] is not None:
             if self.visual_encoder is None:
                 raise ValueError(
                     "pixel_values were given but this model has no vision tower (config.visual_config=None); "
                     "pass visual_features instead."
                 )
-            out["visual"] = self.visual_encoder(inputs["pixel_values"], inputs["frame_mask"])
+            towers["visual"] = (
+                "pixel_values",
+                lambda: self.visual_encoder(inputs["pixel_values"], inputs["frame_mask"]),
+            )
+        for modality, (name, run) in towers.items():
+            states, mask = run()
+            if out[modality] is not None:
+                states, mask = _merge_rows(out[modality], (states, mask), f"{modality}_features", name)
+            out[modality] = (states, mask)
         return out
 
     def adversarial_terms(
@@ -684,6 +694,31 @@ class MCIHNModel(MCIHNPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+def _merge_rows(
+    first: tuple[torch.Tensor, torch.Tensor],
+    second: tuple[torch.Tensor, torch.Tensor],
+    name_a: str,
+    name_b: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One modality given in two forms over the rows of a batch: each row keeps the form with valid frames."""
+    (a, mask_a), (b, mask_b) = first, second
+    rows_a, rows_b = mask_a.bool().any(1), mask_b.bool().any(1)
+    if bool((rows_a & rows_b).any()):
+        row = int((rows_a & rows_b).nonzero()[0, 0])
+        raise ValueError(
+            f"{name_b} and {name_a} were both given for utterance {row} of the batch: pass one input per modality "
+            f"({name_b} for the tower, {name_a} for precomputed frames)"
+        )
+    length = max(a.shape[1], b.shape[1])
+    states = a.new_zeros(a.shape[0], length, a.shape[-1], dtype=torch.promote_types(a.dtype, b.dtype))
+    mask = torch.zeros(a.shape[0], length, dtype=torch.bool, device=a.device)
+    states[:, : a.shape[1]] = torch.where(rows_a[:, None, None], a.to(states.dtype), 0.0)
+    mask[:, : a.shape[1]] = mask_a.bool() & rows_a[:, None]
+    states[:, : b.shape[1]] += torch.where(rows_b[:, None, None], b.to(states.dtype), 0.0)
+    mask[:, : b.shape[1]] |= mask_b.bool() & rows_b[:, None]
+    return states, mask
+
+
 def _frame_mask(mask: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor:
     if mask is None:
         return torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
@@ -705,6 +740,17 @@ class MCIHNForMultimodalSentiment(MCIHNPreTrainedModel):
             nn.Linear(config.classifier_hidden_size, config.num_labels),
         )
         self.post_init()
+
+    # Extra steps of `save_pretrained`: callables `(model, save_directory)` run before the weights and config are
+    # written. The `mcn_cl` package registers one that adds the `multimodal-sentiment-analysis` pipeline's code and
+    # `custom_pipelines` to the folder, so that any saved folder (`save_pretrained`, `Trainer.save_model`) serves
+    # `pipeline(..., trust_remote_code=True)` in a fresh interpreter; loaded as Hub code, the list is empty.
+    save_hooks: list = []
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        for hook in type(self).save_hooks:
+            hook(self, save_directory)
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def get_input_embeddings(self) -> nn.Module | None:
         return self.mcihn.get_input_embeddings()

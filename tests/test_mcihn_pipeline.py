@@ -141,3 +141,33 @@ def test_hub_folder_loads_and_predicts_the_same_without_the_package(tmp_path):
     local = pipeline(TASK, model=str(folder), pipeline_class=MultimodalSentimentAnalysisPipeline)(UTTERANCES)
     assert [r["polarity"] for r in remote] == [r["polarity"] for r in local]
     assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)
+
+
+PLAIN_FOLDER_SCRIPT = """
+import json, sys
+from transformers import pipeline
+
+folder, out_path = sys.argv[1:3]
+analyser = pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True, device=-1)
+json.dump(analyser([{"text": "where were you"}, {"text": "stop"}]), open(out_path, "w"))
+"""
+
+
+def test_a_plain_save_pretrained_folder_serves_the_pipeline_in_a_fresh_interpreter(tmp_path):
+    """`model.save_pretrained` + `processor.save_pretrained` (what `Trainer.save_model` writes) is enough: the
+    folder carries the pipeline code and `custom_pipelines` (before: `KeyError: Unknown task` without mcn_cl)."""
+    model, processor = make_pair()
+    folder = tmp_path / "plain"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"][TASK]["impl"] == "pipeline_mcihn.MultimodalSentimentAnalysisPipeline"
+    assert (folder / "pipeline_mcihn.py").exists()
+    result = run_without_mcn_cl(PLAIN_FOLDER_SCRIPT, folder, tmp_path / "out.json", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads((tmp_path / "out.json").read_text())
+    local = pipeline(TASK, model=model, processor=processor, device="cpu")(
+        [{"text": "where were you"}, {"text": "stop"}]
+    )
+    assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)
+    assert [r["polarity"] for r in remote] == [r["polarity"] for r in local]

@@ -111,13 +111,20 @@ def test_a_modality_without_valid_frames_is_masked_not_a_bias_token():
         model(**pad_utterances([only_empty]))
 
 
-def test_token_ids_and_text_features_together_are_an_error_not_a_silent_choice():
+def test_token_ids_and_text_features_for_one_utterance_are_an_error_not_a_silent_choice():
     torch.manual_seed(0)
     model = MCIHNForMultimodalSentiment(make_mcihn_config(text_feature_size=None)).eval()
     batch = pad_utterances(make_utterances(2, text="tokens"))
     states = torch.zeros(2, 4, model.config.text_feature_size)
-    with pytest.raises(ValueError, match="input_ids and text_features were both given"):
+    with pytest.raises(ValueError, match="input_ids and text_features were both given for utterance 0"):
         model(**batch, text_features=states)
+    # a batch may mix the forms over its rows: each row uses the one it has, as it would alone
+    rows = make_utterances(2, text="tokens")
+    rows[1] = {**rows[1], "input_ids": None, "text_features": torch.randn(3, model.config.text_feature_size)}
+    with torch.no_grad():
+        mixed = model(**pad_utterances(rows)).logits
+        alone = [model(**pad_utterances([r])).logits for r in rows]
+    torch.testing.assert_close(mixed, torch.cat(alone), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match=r"audio_features: expected \[batch, frames, 5\]"):
         model(**{**batch, "audio_features": batch["audio_features"][..., :3]})
 

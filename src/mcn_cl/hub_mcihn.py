@@ -188,6 +188,25 @@ def write_mcihn_model_card(save_directory, config, test_results=None, **kwargs) 
     return card
 
 
+def add_pipeline_code(model, save_directory) -> None:
+    """`MCIHNForMultimodalSentiment.save_hooks` step (registered by `import mcn_cl`): every saved folder gets the
+    pipeline's code (`pipeline_mcihn.py` and the sibling it imports) and `custom_pipelines` in its `config.json`, so
+    that `pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True)` works in an interpreter
+    that never imported `mcn_cl` (without it: `KeyError: Unknown task`)."""
+    from transformers.dynamic_module_utils import custom_object_save
+
+    from .pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
+
+    if os.path.isfile(save_directory):
+        return  # save_pretrained reports it
+    os.makedirs(save_directory, exist_ok=True)
+    impl = f"{MultimodalSentimentAnalysisPipeline.__module__.split('.')[-1]}.{MultimodalSentimentAnalysisPipeline.__name__}"
+    pipelines = dict(getattr(model.config, "custom_pipelines", None) or {})
+    pipelines[TASK] = {"impl": impl, "pt": ["AutoModel"], "type": "multimodal"}
+    model.config.custom_pipelines = pipelines
+    custom_object_save(MultimodalSentimentAnalysisPipeline, save_directory)
+
+
 def save_mcihn_for_hub(model, processor, save_directory, test_results=None, dataset_name=None, **card_kwargs):
     """[`mcn_cl.hub.save_for_hub`] with MCIHN's pipeline (`"multimodal-sentiment-analysis"`) and card."""
     from .pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
@@ -205,4 +224,4 @@ def save_mcihn_for_hub(model, processor, save_directory, test_results=None, data
     )
 
 
-__all__ = ["mcihn_model_card", "save_mcihn_for_hub", "write_mcihn_model_card"]
+__all__ = ["add_pipeline_code", "mcihn_model_card", "save_mcihn_for_hub", "write_mcihn_model_card"]
