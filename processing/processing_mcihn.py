@@ -61,9 +61,10 @@ _ALIASES = {"audio_path": "audio", "video_path": "video"}
 
 
 def _as_array(value: Any, dtype) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().astype(dtype, copy=False)
-    return np.asarray(value, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # an out-of-range value becomes inf: checked by the caller
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().numpy().astype(dtype, copy=False)
+        return np.asarray(value, dtype=dtype)
 
 
 def _pad_sequences(
