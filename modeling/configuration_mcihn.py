@@ -134,7 +134,8 @@ class MCIHNConfig(PretrainedConfig):
             Momentum of the running per-feature statistics that standardise each modality's frames before its
             autoencoder (a cumulative average over the first 1 / momentum training batches, then exponential).
         use_cgmm (`bool`, *optional*, defaults to `True`):
-            Run the CGMM paths (the paper's "w/o CGMM" ablation sets it off: the FFM sees the unimodal features only).
+            Run the CGMM paths (the paper's "w/o CGMM" ablation sets it off: the FFM sees the unimodal features only;
+            the MMD term between each pair's pooled codes stays, weighted by `mmd_weight`).
         mmd_kernel_scales (`Sequence[float]`, *optional*, defaults to `(0.5, 1.0, 2.0, 4.0)`):
             Bandwidths of the Gaussian kernels of the MMD (this package's choice), as multiples of `latent_size`:
             k(x, y) = sum_s exp(-||x - y||^2 / (s * latent_size)).

@@ -653,15 +653,21 @@ class MCIHNModel(MCIHNPreTrainedModel):
         for a, b in MCIHN_PAIRS:
             ia, ib = MCIHN_MODALITIES.index(a), MCIHN_MODALITIES.index(b)
             both = modality_mask[:, ia] & modality_mask[:, ib]
-            if self.gates is None or codes[ia] is None or codes[ib] is None or not bool(both.any()):
+            if codes[ia] is None or codes[ib] is None or not bool(both.any()):
+                tokens.append(zeros)
+                token_mask.append(torch.zeros(batch, dtype=torch.bool, device=device))
+                continue
+            # the MMD term aligns the pair's pooled codes whether or not its gate runs (use_cgmm=False keeps it, so
+            # that "without CGMM" and "without MMD" are separate ablations; mmd_weight=0 turns it off)
+            if int(both.sum()) >= 2:
+                pooled_a, pooled_b = masked_mean(codes[ia], masks[ia]), masked_mean(codes[ib], masks[ib])
+                mmd.append(mmd_rbf(pooled_a[both], pooled_b[both], self.config.mmd_kernel_scales))
+            if self.gates is None:
                 tokens.append(zeros)
                 token_mask.append(torch.zeros(batch, dtype=torch.bool, device=device))
                 continue
             tokens.append(self.gates[f"{a}_{b}"](codes[ia], masks[ia], codes[ib], masks[ib]))
             token_mask.append(both)
-            if int(both.sum()) >= 2:
-                pooled_a, pooled_b = masked_mean(codes[ia], masks[ia]), masked_mean(codes[ib], masks[ib])
-                mmd.append(mmd_rbf(pooled_a[both], pooled_b[both], self.config.mmd_kernel_scales))
         for i, modality in enumerate(MCIHN_MODALITIES):
             if codes[i] is None:
                 tokens.append(zeros)
