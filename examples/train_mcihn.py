@@ -122,6 +122,9 @@ class MCIHNArguments:
         metadata={"help": f"Raw data: a CLIP or ResNet checkpoint, or '{RANDOM_RESNET}' (a small random ResNet) for the "
                   f"face frames (default: '{RANDOM_RESNET}' for the demo, no video otherwise)."},
     )  # fmt: skip
+    demo_dialogues: int = field(
+        default=40, metadata={"help": "Demo: generated dialogues (about 4.5 utterances each)."}
+    )
     conflict_share: float = field(
         default=0.0,
         metadata={
@@ -159,7 +162,10 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[MCIHNArguments, Trai
         if "output_dir" not in given:
             defaults["output_dir"] = os.path.join("runs", "mcihn-demo")
         parser.set_defaults(**defaults)
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        return parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # HfArgumentParser's "Some specified arguments are not used", invalid values
+        raise UsageError(str(err)) from None
 
 
 def resolve_encoder(name: str) -> str:
@@ -210,6 +216,9 @@ def check_arguments(args: MCIHNArguments) -> None:
         raise UsageError(f"--features_pkl {args.features_pkl!r}: no such file")
     if args.text_input not in ("tokens", "features"):
         raise UsageError(f"--text_input must be 'tokens' or 'features', got {args.text_input!r}")
+    config_overrides(args.config_overrides)  # bad JSON, unknown fields
+    if args.demo_dialogues < 3:
+        raise UsageError(f"--demo_dialogues must be >= 3 (one per split), got {args.demo_dialogues}")
     if not 0.0 <= args.conflict_share <= 1.0:
         raise UsageError(f"--conflict_share must be in [0, 1], got {args.conflict_share!r}")
     if args.dataset == "demo":
@@ -243,7 +252,10 @@ def load_data(args: MCIHNArguments, output_dir: str = "."):
         demo_dir = args.data_dir or os.path.join(
             os.path.dirname(os.path.abspath(output_dir)), "mcihn_demo_corpus"
         )
-        return make_sentiment_demo(demo_dir, conflict_share=args.conflict_share), {
+        data = make_sentiment_demo(
+            demo_dir, num_dialogues=args.demo_dialogues, conflict_share=args.conflict_share
+        )
+        return data, {
             "num_labels": 1, "sentiment_range": (-3.0, 3.0)}  # fmt: skip
     if args.dataset in ("meld", "iemocap"):  # emotion classes of utterances, text only
         if args.dataset == "meld":
