@@ -122,6 +122,12 @@ class MCIHNArguments:
         metadata={"help": f"Raw data: a CLIP or ResNet checkpoint, or '{RANDOM_RESNET}' (a small random ResNet) for the "
                   f"face frames (default: '{RANDOM_RESNET}' for the demo, no video otherwise)."},
     )  # fmt: skip
+    meld_labels: str = field(
+        default="emotion",
+        metadata={
+            "help": "MELD: 'emotion' (7 classes) or 'sentiment' (the CSVs' Sentiment column: 3 classes)."
+        },
+    )
     demo_dialogues: int = field(
         default=40, metadata={"help": "Demo: generated dialogues (about 4.5 utterances each)."}
     )
@@ -217,6 +223,8 @@ def check_arguments(args: MCIHNArguments) -> None:
     if args.text_input not in ("tokens", "features"):
         raise UsageError(f"--text_input must be 'tokens' or 'features', got {args.text_input!r}")
     config_overrides(args.config_overrides)  # bad JSON, unknown fields
+    if args.meld_labels not in ("emotion", "sentiment"):
+        raise UsageError(f"--meld_labels must be 'emotion' or 'sentiment', got {args.meld_labels!r}")
     if args.demo_dialogues < 3:
         raise UsageError(f"--demo_dialogues must be >= 3 (one per split), got {args.demo_dialogues}")
     if not 0.0 <= args.conflict_share <= 1.0:
@@ -259,7 +267,7 @@ def load_data(args: MCIHNArguments, output_dir: str = "."):
             "num_labels": 1, "sentiment_range": (-3.0, 3.0)}  # fmt: skip
     if args.dataset in ("meld", "iemocap"):  # emotion classes of utterances, text only
         if args.dataset == "meld":
-            dialogues = load_meld(csv_dir=args.data_dir, check_media=False)
+            dialogues = load_meld(csv_dir=args.data_dir, config=args.meld_labels, check_media=False)
         else:
             dialogues = load_iemocap(args.data_dir)
         names = label_names(dialogues)
