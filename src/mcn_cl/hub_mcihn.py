@@ -36,6 +36,11 @@ DEFAULT_TAGS = ("mcihn", "mcn-cl", "sentiment-analysis", "multimodal", "custom_c
 DATASETS = {
     "mosi": ("CMU-MOSI", "CMU-MOSI: opinion videos from YouTube, English, sentiment in [-3, 3]", "en"),
     "sims": ("CH-SIMS", "CH-SIMS: Chinese movie / TV clips, sentiment in [-1, 1]", "zh"),
+    "demo": (
+        "generated demo corpus",
+        "a generated corpus (mcn_cl.demo_mcihn): sentiment shown in words, tone and a moving shape, not real people",
+        "en",
+    ),
     "meld": (
         "MELD",
         "MELD: utterances of the TV series *Friends* (7 emotions, no dialogue context), English",
@@ -114,9 +119,17 @@ def mcihn_model_card(
         if config.use_text_encoder
         else f"text: precomputed {config.text_feature_size}-d sequences",
         f"audio: {config.audio_config.model_type} tower"
+        + (" (frozen)" if config.freeze_audio_encoder else "")
         if config.audio_config is not None
-        else f"audio: precomputed {config.audio_feature_size}-d sequences",
+        else f"audio: {config.audio_feature_size}-d frame sequences (precomputed, or openSMILE descriptors from the "
+        "processor)",
         f"visual: {config.visual_config.model_type} tower"
+        + (" (frozen)" if config.freeze_visual_encoder else "")
+        + (
+            ", random weights unless a checkpoint was loaded into it (the demo's is random)"
+            if config.visual_config.model_type == "resnet"
+            else ""
+        )
         if config.visual_config is not None
         else f"visual: precomputed {config.visual_feature_size}-d sequences",
         f"adversarial autoencoders: {config.latent_size}-d codes, prior N(0, I); CGMM paths: "
@@ -152,7 +165,10 @@ def mcihn_model_card(
         "",
         f'analyser = pipeline("multimodal-sentiment-analysis", model="{where}", trust_remote_code=True)',
         'analyser({"text": "I loved it", "audio": "clip.mp4", "video": "clip.mp4"})'
-        if config.audio_config is not None and config.visual_config is not None
+        if config.visual_config is not None
+        and (
+            config.audio_config is not None or processor is not None and processor.audio_input == "opensmile"
+        )
         else "# no speech / vision tower here: give the text and/or precomputed [frames, size] audio / visual sequences\n"
         f'analyser({{"text": "I loved it", "audio_features": audio_{config.audio_feature_size}d, '
         f'"visual_features": visual_{config.visual_feature_size}d}})',
