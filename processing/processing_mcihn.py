@@ -61,7 +61,8 @@ _ALIASES = {"audio_path": "audio", "video_path": "video"}
 
 
 def _as_array(value: Any, dtype) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):  # an out-of-range value becomes inf: checked by the caller
+    # an out-of-range value becomes inf: the callers check finiteness
+    with np.errstate(over="ignore", invalid="ignore"):
         if isinstance(value, torch.Tensor):
             return value.detach().cpu().numpy().astype(dtype, copy=False)
         return np.asarray(value, dtype=dtype)
