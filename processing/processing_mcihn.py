@@ -302,6 +302,21 @@ class MCIHNProcessor(ProcessorMixin):
             has fewer; the rest is padding with `frame_mask` 0).
         max_text_length (`int`, *optional*, defaults to 64): tokens per utterance (truncation).
         max_audio_seconds (`float`, *optional*, defaults to 20.0): waveforms are cut to this length.
+        text_input (`str` or `None`, *optional*, defaults to `"tokens"`): raw `text` is tokenised for the text tower;
+            `None`: the model has none, raw text is a media error (masked under `on_error="mask"`).
+        audio_input (`str` or `None`, *optional*, defaults to `"waveform"`): raw audio becomes `input_values` for a
+            speech tower (`"waveform"`), or `audio_features` of openSMILE low-level descriptors (`"opensmile"`:
+            `opensmile_feature_set` per 10 ms, averaged over `opensmile_pool` frames); `None`: refused (media error).
+        visual_input (`str` or `None`, *optional*, defaults to `"frames"`): video becomes `pixel_values` for a vision
+            tower; `None`: refused (media error).
+        feature_sizes (`dict`, *optional*): expected size of precomputed `text` / `audio` / `visual` frames (a
+            sequence of another size is a media error).
+        min_audio_samples (`int`, *optional*, defaults to 400): shortest waveform the speech tower's convolutions
+            take (25 ms at 16 kHz for wav2vec2-base); shorter audio is a media error, alone or batched.
+        num_labels, sentiment_range (*optional*): the model's label kind, for checking gold labels.
+
+    `configure_for_model(config)` sets the last six from an `MCIHNConfig` (the pipeline and the training script
+    call it).
 
     Example:
 
