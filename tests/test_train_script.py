@@ -478,3 +478,19 @@ def test_a_warmup_fraction_never_takes_more_than_half_the_first_epoch(
     )
     assert train.steps_per_epoch(args, _FakeTrainer(batches)) == -(-batches // accumulation)
     assert train.capped_warmup(args, _FakeTrainer(batches)) == expected
+
+
+def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has(tmp_path, capsys):
+    """Issue 20 item 5: the lighter frame backbones have only IMAGENET1K_V1; the default IMAGENET1K_V2 (ResNet-101's)
+    is refused before training, not silently replaced by random weights."""
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    out = ["--output_dir", str(tmp_path / "run")]
+    message = misuse([demo, "--visual_weights", "IMAGENET1K_V2", *out], capsys)
+    assert (
+        "--visual_weights IMAGENET1K_V2: torchvision's squeezenet1_1 has ['DEFAULT', 'IMAGENET1K_V1']"
+        in message
+    )
+    overrides = ["--config_overrides", '{"visual_backbone": "resnet18"}']
+    message = misuse([demo, *overrides, "--visual_weights", "IMAGENET1K_V7", *out], capsys)
+    assert "torchvision's resnet18 has ['DEFAULT', 'IMAGENET1K_V1']" in message
+    assert not (tmp_path / "run").exists()
