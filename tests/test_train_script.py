@@ -443,6 +443,43 @@ def test_resume_from_an_incomplete_or_absent_checkpoint_is_a_clear_error(tmp_pat
     assert train.resolve_resume_checkpoint(None, str(tmp_path)) is None
 
 
+class _FakeTrainer:
+    """What `capped_warmup` / `steps_per_epoch` read of a trainer: the train set and its dataloader's length."""
+
+    def __init__(self, batches: int):
+        self.train_dataset = object()
+        self._batches = batches
+
+    def get_train_dataloader(self):
+        return range(self._batches)
+
+
+@pytest.mark.parametrize(
+    ("batches", "accumulation", "epochs", "warmup", "expected"),
+    [
+        (54, 2, 15, 0.1, 13),  # long dialogues: 27 steps / epoch, 10 % of 405 = 40 steps -> half an epoch
+        (260, 1, 5, 0.1, 0.1),  # MELD: 130 of 1,300 steps is half an epoch: the fraction stays
+        (54, 2, 15, 0.0, 0.0),  # no warm-up
+        (54, 2, 15, 20, 20),  # warm-up given in steps: as given
+    ],
+)
+def test_a_warmup_fraction_never_takes_more_than_half_the_first_epoch(
+    tmp_path, batches, accumulation, epochs, warmup, expected
+):
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        gradient_accumulation_steps=accumulation,
+        num_train_epochs=epochs,
+        warmup_steps=warmup,
+        report_to=[],
+        use_cpu=True,
+    )
+    assert train.steps_per_epoch(args, _FakeTrainer(batches)) == -(-batches // accumulation)
+    assert train.capped_warmup(args, _FakeTrainer(batches)) == expected
+
+
 def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has(tmp_path, capsys):
     """Issue 20 item 5: the lighter frame backbones have only IMAGENET1K_V1; the default IMAGENET1K_V2 (ResNet-101's)
     is refused before training, not silently replaced by random weights."""

@@ -134,6 +134,29 @@ def test_compute_loss_is_ce_plus_weighted_contrastive_terms(tmp_path):
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_contrastive_weights_ramp_up_over_the_warmup_steps(tmp_path):
+    """With `contrastive_warmup_steps=4` the contrastive terms enter training with (step + 1) / 4 of their weight,
+    full weight from step 3 on; evaluation always uses the full weights."""
+    trainer = make_trainer(tmp_path)
+    trainer.contrastive_warmup_steps = 4
+    model = trainer.model.train()
+    batch = MCNCLDataCollator()(make_dialogues(4))
+    outputs = model(**batch)
+    terms = sum(0.5 * t for t in contrastive_terms(outputs, batch["labels"], model.config).values())
+    for step, factor in ((0, 0.25), (1, 0.5), (3, 1.0), (10, 1.0)):
+        trainer.state.global_step = step
+        assert trainer.contrastive_ramp() == factor
+        loss = trainer.compute_loss(model, dict(batch))
+        assert loss.item() == pytest.approx((outputs.loss + factor * terms).item(), rel=1e-5)
+    trainer.state.global_step = 0
+    model.eval()
+    assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(
+        (outputs.loss + terms).item(), rel=1e-5
+    )
+    with pytest.raises(ValueError, match="contrastive_warmup_steps"):
+        MCNCLTrainer(model=model, args=training_args(tmp_path), contrastive_warmup_steps=-1)
+
+
 def test_modality_with_zero_weight_is_not_added(tmp_path):
     model = tiny_model()
     model.config.contrastive_weight_audio = 0.0

@@ -87,6 +87,11 @@ class MCNCLTrainer(Trainer):
             (the fusion network: projections, PSA, context encoders, MCN layers, heads, classifier), which starts
             from random weights and needs a larger one. Default (`None`): `args.learning_rate` for both. The usual
             ranges: encoder 1e-5 to 5e-5, fusion 1e-4 to 1e-3.
+        contrastive_warmup_steps (`int`, *optional*, defaults to 0):
+            Optimizer steps over which the contrastive weights (α, β, γ of eq. 27) rise linearly from 0 to the
+            config's values (0: full weights from the start; `examples/train.py --contrastive_warmup_epochs`).
+            Without the contrastive terms a fresh model leaves the class prior sooner on long dialogues; a ramp
+            over the first epoch measured within seed noise of none there (BENCHMARKS.md, "Long dialogues").
         *args, **kwargs: those of [`~transformers.Trainer`].
     """
 
@@ -95,10 +100,17 @@ class MCNCLTrainer(Trainer):
     # must divide by the gradient-accumulation steps itself, and must not pass `num_items_in_batch` to the model.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, encoder_learning_rate: float | None = None, **kwargs):
+    def __init__(
+        self, *args, encoder_learning_rate: float | None = None, contrastive_warmup_steps: int = 0, **kwargs
+    ):
         if encoder_learning_rate is not None and not encoder_learning_rate > 0:
             raise ValueError(f"MCNCLTrainer: encoder_learning_rate must be > 0, got {encoder_learning_rate}")
         self.encoder_learning_rate = encoder_learning_rate
+        if contrastive_warmup_steps < 0:
+            raise ValueError(
+                f"MCNCLTrainer: contrastive_warmup_steps must be >= 0, got {contrastive_warmup_steps}"
+            )
+        self.contrastive_warmup_steps = contrastive_warmup_steps
         super().__init__(*args, **kwargs)
         # The model's forward takes `**kwargs`, which would make the Trainer treat it as accepting
         # `num_items_in_batch` (sum-reduced CE normalised across the accumulated batch). MCN-CL's CE is a per-batch
@@ -212,13 +224,21 @@ class MCNCLTrainer(Trainer):
         loss = outputs.loss
         terms = {"ce": outputs.loss}
         weights = config.contrastive_weights
+        ramp = self.contrastive_ramp() if model.training else 1.0
         for modality, term in contrastive_terms(outputs, labels, config).items():
-            loss = loss + weights[modality] * term
+            loss = loss + ramp * weights[modality] * term
             terms[modality] = term
 
         if model.training:
             self._loss_terms.add(terms)
         return (loss, outputs) if return_outputs else loss
+
+    def contrastive_ramp(self) -> float:
+        """The factor of the contrastive weights at the current optimizer step: (step + 1) / warm-up steps, at
+        most 1 (1 without warm-up)."""
+        if not self.contrastive_warmup_steps:
+            return 1.0
+        return min(1.0, (self.state.global_step + 1) / self.contrastive_warmup_steps)
 
     def prediction_step(
         self,
