@@ -7,9 +7,10 @@ only public libraries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -216,8 +217,10 @@ def _read_with_soundfile(path: str, start: float | None, end: float | None) -> t
     return data.mean(axis=1), sr
 
 
-def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
-    """The (first) audio track of a container (mp4, avi, ...), mixed to mono float32 at its own rate."""
+@contextlib.contextmanager
+def open_audio_stream(path: str) -> Iterator[tuple[Any, Any]]:
+    """`with open_audio_stream(path) as (container, stream)`: the PyAV container of `path` and its first audio
+    stream; `MCNCLMediaError` naming the file when it cannot be opened or has no audio stream."""
     import av
 
     try:
@@ -227,7 +230,14 @@ def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[
     with container:
         if not container.streams.audio:
             raise MCNCLMediaError("the file has no audio stream", path)
-        stream = container.streams.audio[0]
+        yield container, container.streams.audio[0]
+
+
+def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+    """The (first) audio track of a container (mp4, avi, ...), mixed to mono float32 at its own rate."""
+    import av
+
+    with open_audio_stream(path) as (container, stream):
         declared_end = None
         if stream.duration is not None and stream.time_base is not None:
             declared_end = float(

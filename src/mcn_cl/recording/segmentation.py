@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..processing import MCNCLMediaError
-from ..processing.feature_extraction_mcn_cl import SOUNDFILE_EXTENSIONS
+from ..processing.feature_extraction_mcn_cl import SOUNDFILE_EXTENSIONS, open_audio_stream
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +82,7 @@ def _chunks_soundfile(path: str, chunk: int) -> Iterator[np.ndarray]:
 def _chunks_pyav(path: str, chunk: int) -> Iterator[np.ndarray]:
     import av
 
-    try:
-        container = av.open(path)
-    except Exception as err:  # av.error.InvalidDataError, av.FFmpegError, ...
-        raise MCNCLMediaError(f"unreadable or corrupt file ({err})", path) from err
-    with container:
-        if not container.streams.audio:
-            raise MCNCLMediaError("the file has no audio stream", path)
-        stream = container.streams.audio[0]
+    with open_audio_stream(path) as (container, stream):
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLING_RATE)
         pending, size, any_samples = [], 0, False
         try:
