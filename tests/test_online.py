@@ -20,6 +20,7 @@ from conftest import TINY_TEXT_CONFIG, make_tiny_config
 
 from mcn_cl import (
     MCNCLForEmotionRecognition,
+    MCNCLInputError,
     MCNCLProcessor,
     MCNCLStreamingSession,
     MultimodalEmotionRecognitionPipeline,
@@ -192,16 +193,16 @@ def test_bad_medium_raises_naming_the_utterance_or_is_masked_with_a_warning(
 def test_utterance_without_any_usable_modality_is_an_error(causal_model, tmp_path):
     model, processor = causal_model
     session = MCNCLStreamingSession(model, processor, on_error="mask")
-    with pytest.raises(ValueError, match="utterance 0 has no modality"):
+    with pytest.raises(ValueError, match="utterance 0: no modality"):
         session.add({"speaker": "Ann"})
-    with pytest.raises(ValueError, match="utterance 0 has no modality left"):
+    with pytest.raises(ValueError, match="utterance 0: no modality left"):
         session.add({"speaker": "Ann", "audio": str(tmp_path / "gone.wav")})
     with pytest.raises(TypeError, match="utterance 0: expected a dict"):
         session.add("hello")
     assert len(session) == 0
 
 
-def test_missing_modality_is_zero_filled_and_an_extra_one_is_ignored(causal_model, conversation, caplog):
+def test_missing_modality_is_zero_filled_and_every_modality_of_the_model_is_fed(causal_model, conversation):
     model, processor = causal_model
     utterances, _ = conversation
     first, second = dict(utterances[0]), dict(utterances[1])
@@ -213,14 +214,47 @@ def test_missing_modality_is_zero_filled_and_an_extra_one_is_ignored(causal_mode
     assert calls[0].keys() == calls[1].keys()
     assert calls[1]["modality_mask"].tolist() == [[[1, 0, 1]]]
     assert not calls[1]["audio_features"].any()
+    assert session.modalities == ("text", "audio", "visual")
 
-    text_only = MCNCLStreamingSession(model, processor)
-    calls = _spy_steps(text_only)
-    text_only.add({"speaker": "Ann", "text": "we won the game"})
+
+def test_a_later_utterance_with_another_modality_is_read_not_dropped(causal_model, conversation):
+    """Issue 18: an audio-only first utterance used to fix the session to audio, so a later text-only utterance
+    was predicted from zero inputs (text dropped with a log line, no `skipped`)."""
+    model, processor = causal_model
+    utterances, _ = conversation
+    audio_only = {k: v for k, v in utterances[0].items() if k not in ("text", "video")}
+    text_only = {"speaker": utterances[1]["speaker"], "text": utterances[1]["text"]}
+    session = MCNCLStreamingSession(model, processor)
+    calls = _spy_steps(session)
+    predictions = session.extend([audio_only, text_only])
+    assert calls[1]["modality_mask"].tolist() == [[[1, 0, 0]]]  # the text is read
+    assert calls[1]["input_ids"].shape[-1] > 2  # real tokens, not the empty sequence
+    assert predictions[1]["modalities"] == ["text"] and predictions[0]["modalities"] == ["audio"]
+    for i, online in enumerate(predictions):
+        _assert_same_prediction(online, _pipeline(model, processor)([audio_only, text_only][: i + 1])[-1])
+
+
+def test_modalities_option_refuses_the_others_clearly(causal_model, conversation, caplog):
+    model, processor = causal_model
+    utterances, _ = conversation
+    text_only = {"speaker": "Ann", "text": "we won the game"}
+    with pytest.raises(ValueError, match="modalities must be"):
+        MCNCLStreamingSession(model, processor, modalities=("text", "smell"))
+    session = MCNCLStreamingSession(model, processor, modalities=("audio",))
+    with pytest.raises(MCNCLInputError, match=r"utterance 0: text: .*session feeds the model audio only"):
+        session.add(text_only)
+    with pytest.raises(MCNCLInputError, match=r"utterance 0: video: .*audio only"):
+        session.add({k: v for k, v in utterances[0].items() if k != "text"})
+    assert len(session) == 0
+    masked = MCNCLStreamingSession(model, processor, modalities=("audio",), on_error="mask")
+    with pytest.raises(MCNCLInputError, match="utterance 0: no modality"):
+        masked.add(text_only)  # never a prediction from nothing
+    calls = _spy_steps(masked)
     with caplog.at_level(logging.WARNING):
-        text_only.add(first)
-    assert "ignoring its audio" in caplog.text and "ignoring its visual" in caplog.text
-    assert calls[1].keys() == calls[0].keys() and text_only.modalities == ("text",)
+        prediction = masked.add(utterances[0])
+    assert prediction["skipped"] == ["text", "visual"] and prediction["modalities"] == ["audio"]
+    assert "skipped text" in caplog.text
+    assert calls[0]["modality_mask"].tolist() == [[[0, 1, 0]]] and "input_ids" not in calls[0]
 
 
 def test_reset_starts_a_new_conversation(causal_model, conversation):
@@ -285,6 +319,40 @@ def test_cli_stream_prints_each_prediction_with_its_latency_and_writes_json_and_
     assert [p["label"] for p in predictions] == [r[2] for r in rows]
     assert all(p["latency_s"] > 0 for p in predictions)
     assert png.stat().st_size > 0 and f"timeline written to {png}" in out
+
+
+def test_cli_stream_equals_predict_on_a_conversation_with_mixed_modalities(
+    causal_checkpoint, conversation, tmp_path, capsys
+):
+    """Issue 18: `stream` gave other labels than `predict` (2 of 6) because the session fed the model only the
+    first utterance's modalities; every modality now goes in, and `--modalities` narrows them."""
+    utterances, _ = conversation
+    mixed = []
+    for i, u in enumerate(utterances[:6]):
+        drop = [("video",), ("text",), (), ("audio",), ("text", "video"), ()][i]
+        mixed.append({k: v for k, v in u.items() if k not in drop})
+    table = tmp_path / "mixed.json"
+    table.write_text(json.dumps({"dialogue_id": "mixed", "utterances": mixed}))
+    common = ["--model", causal_checkpoint, "--conversation", str(table)]
+    assert main(["predict", *common, "--output", str(tmp_path / "offline.json")]) == 0
+    assert main(["stream", *common, "--output", str(tmp_path / "online.json")]) == 0
+    offline = json.loads((tmp_path / "offline.json").read_text())[0]["predictions"]
+    online = json.loads((tmp_path / "online.json").read_text())[0]["predictions"]
+    assert len(online) == len(offline) == 6
+    for a, b in zip(online, offline):
+        _assert_same_prediction(a, b)
+    assert [p["modalities"] for p in online[:2]] == [["text", "audio"], ["audio", "visual"]]
+
+    argv = ["stream", *common, "--modalities", "text,audio", "--output", str(tmp_path / "ta.json")]
+    assert main(argv) == 2  # utterance 1 brings video: refused, the earlier prediction is kept
+    err = capsys.readouterr().err
+    assert "mcn-cl stream: error:" in err and "utterance 1: video" in err and "--modalities" in err
+    assert len(json.loads((tmp_path / "ta.json").read_text())[0]["predictions"]) == 1
+    assert main([*argv, "--on_error", "mask"]) == 0
+    masked = json.loads((tmp_path / "ta.json").read_text())[0]["predictions"]
+    assert masked[1]["skipped"] == ["visual"] and masked[1]["modalities"] == ["audio"]
+    assert main(["stream", *common, "--modalities", "text,smell"]) == 2
+    assert "--modalities" in capsys.readouterr().err
 
 
 def _write_clips_csv(path, rows):

@@ -98,6 +98,20 @@ class _FileWatch:
         return True
 
 
+_MODALITY_NAMES = {"text": "text", "audio": "audio", "video": "visual", "visual": "visual"}
+
+
+def modality_list(value: str) -> tuple[str, ...]:
+    """`--modalities`: "text,audio" -> ("text", "audio") (video or visual both name the visual modality)."""
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in _MODALITY_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list among text, audio, video, got {value!r}"
+        )
+    return tuple(dict.fromkeys(_MODALITY_NAMES[n] for n in names))
+
+
 _STREAM_COLUMNS = (("utterance", 9), ("speaker", 12), ("emotion", 12), ("confidence", 10), ("latency", 10))
 
 
@@ -155,6 +169,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--poll", type=positive_seconds, default=0.2, help="with --follow: seconds between looks at the file"
     )
+    p.add_argument(
+        "--modalities",
+        type=modality_list,
+        default=None,
+        help="comma-separated modalities fed to the model, among text, audio, video (default: all three, as "
+        "predict); an utterance bringing another one is an error (skipped with --on_error mask)",
+    )
     p.add_argument("--output", help="write the predictions (with their latency_s) to this JSON file")
     p.add_argument("--plot", help="draw the emotion timeline of the streamed predictions into this PNG")
     add_prediction_arguments(p)
@@ -182,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
             processor,
             on_error=args.on_error,
             top_k=args.top_k,
+            modalities=args.modalities,
             dialogue_id=conversation["dialogue_id"],
         )
     except (ValueError, TypeError) as err:  # a bidirectional checkpoint, or code without online mode
