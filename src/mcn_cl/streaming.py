@@ -201,7 +201,10 @@ class MCNCLStreamingSession:
                 if all(u.get(MODALITY_KEYS[m]) is None for m in modalities):
                     reasons = "; ".join(e["reason"] for e in errors)
                     raise MCNCLInputError(
-                        f"no modality left: every input was skipped ({reasons})", None, index, self.dialogue_id
+                        f"no modality left: every input was skipped ({reasons})",
+                        None,
+                        index,
+                        self.dialogue_id,
                     ) from err
         if (
             self._text_context_past
