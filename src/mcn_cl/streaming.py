@@ -8,14 +8,16 @@
 >>> processor = MCNCLProcessor.from_pretrained("runs/demo_causal")
 >>> session = MCNCLStreamingSession(model, processor, on_error="mask")
 >>> session.add({"speaker": "Ann", "text": "We won the game!", "audio": "utt0.wav", "video": "utt0.mp4"})
-{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {...}, 'latency_s': 0.04}
+{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {...}, 'modalities': [...], ...}
 >>> session.add({"speaker": "Ben", "text": "I know.", "audio": "utt1.wav", "video": "utt1.mp4"})
 {'utterance': 1, 'speaker': 'Ben', ...}
 ```
 
 The session processes each utterance with the processor (the same per-utterance reading as the pipeline, under
 the same `on_error` contract) and feeds it to the model's stream (`model.init_stream()`), which keeps the recurrent
-states and the past keys / values: one utterance costs one step, however long the conversation already is.
+states and the past keys / values: one utterance costs one step, not a re-run of the conversation so far. A step
+still grows with the conversation (utterance i attends to its i past utterances: O(i) time and cached memory per
+step by design; figures in BENCHMARKS.md, "Online mode").
 Prediction i equals the causal model's prediction for utterance i over the whole conversation (and the
 `"multimodal-emotion-recognition"` pipeline's on the conversation's first i + 1 utterances).
 """
@@ -253,10 +255,16 @@ class MCNCLStreamingSession:
 
         Returns:
             `{"utterance": i, "speaker": ..., "label": str, "score": float, "scores": {label: probability},
-            "latency_s": float}` (`scores` sorted by probability, `top_k` of them; `latency_s`: seconds from the
-            call to the prediction, reading the media included), plus `"skipped": ["audio", ...]` when
-            `on_error="mask"` masked a modality. On an error the session is unchanged: fix the input and add it
-            again.
+            "modalities": [...], "latency_s": float}` (`scores` sorted by probability, `top_k` of them;
+            `modalities`: those the prediction was made from; `latency_s`: seconds from the call to the
+            prediction, reading the media included), plus `"skipped": ["audio", ...]` when `on_error="mask"`
+            masked a modality (unreadable, or outside the session's `modalities`). On an error the session is
+            unchanged: fix the input and add it again.
+
+        Raises:
+            MCNCLInputError: the utterance has no usable modality, or (`on_error="raise"`) brings a modality
+                outside the session's `modalities`.
+            MCNCLMediaError: (`on_error="raise"`) a medium is missing, unreadable or corrupt.
         """
         started = time.perf_counter()
         index = len(self.predictions)
