@@ -39,6 +39,7 @@ def test_wheel_holds_every_subpackage_and_imports_without_the_source_tree(tmp_pa
         "mcn_cl/cli/__init__.py",
         "mcn_cl/cli/stream.py",
         "mcn_cl/evaluate_metric/mcn_cl_emotion_f1.py",
+        "mcn_cl/recording/segmentation.py",
     ):
         assert required in names, f"{required} missing from {wheel.name}"
 

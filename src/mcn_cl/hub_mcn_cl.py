@@ -487,10 +487,13 @@ def save_for_hub(
     pipeline_class=None,
     task: str | None = None,
     card_writer=None,
+    space: bool = True,
     **card_kwargs,
 ) -> list[str]:
     """Write a Hub-ready checkpoint folder: weights, config (with `auto_map` and `custom_pipelines`), model,
-    processor and pipeline code, processor configs and the model card (`README.md`).
+    processor and pipeline code, processor configs and the model card (`README.md`); for MCN-CL also the Gradio
+    page's `app.py` + `requirements.txt` ([`mcn_cl.recording.app.write_space`]), so that the folder pushed to a
+    Space serves the model.
 
     MCN-CL's defaults for [`mcn_cl.hub_base.save_folder_for_hub`] (a staged write: see there).
 
@@ -504,15 +507,17 @@ def save_for_hub(
         card_kwargs: more [`model_card`] arguments (`training_args`, `repo_id`, `model_name`, `tags`, ...).
         pipeline_class, task, card_writer (*optional*): another model's pipeline class, its task name and card
             writer (`write_model_card`'s signature); default: MCN-CL's.
+        space (`bool`, *optional*, defaults to `True`): with MCN-CL's pipeline, write the Space files too.
 
     Returns:
         The names of the files written.
     """
-    if pipeline_class is None:
+    own_model = pipeline_class is None
+    if own_model:
         from .pipeline_mcn_cl import TASK as task
         from .pipeline_mcn_cl import MultimodalEmotionRecognitionPipeline as pipeline_class
 
-    return save_folder_for_hub(
+    written = save_folder_for_hub(
         model,
         processor,
         save_directory,
@@ -523,6 +528,11 @@ def save_for_hub(
         dataset_name=dataset_name,
         **card_kwargs,
     )
+    if own_model and space:
+        from .recording.app import write_space
+
+        written = list(written) + write_space(save_directory)
+    return written
 
 
 def make_hub_ready(

@@ -5,6 +5,9 @@
     mcn-cl predict --model runs/demo --clips my_clips/ [--csv my_clips/conversation.csv] [--on_error mask]
     mcn-cl stream --model runs/demo_causal --conversation demo_corpus/manifest.json --dialogue demo014 [--follow]
     mcn-cl data-stats /data/MELD.Raw
+    mcn-cl segment call.wav -o conversation.csv [--asr openai/whisper-small]
+    mcn-cl predict --model runs/demo --recording call.mp4 --plot timeline.png --subtitles call.srt
+    mcn-cl app --model runs/demo
 
 One module per subcommand (`predict`, `stream`, `data_stats`), each with `register(subparsers)`, which adds its
 parser without importing anything heavy and sets `func=run`, and `run(args) -> int`, which imports torch,
@@ -19,6 +22,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..recording.commands import register_app, register_segment
 from . import data_stats, predict, stream
 from .common import EXIT_USAGE, CLIError, error_message
 from .common import write_timelines as _plot  # noqa: F401  (the name the timeline tests use)
@@ -35,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers)
+    register_segment(subparsers)  # mcn-cl segment RECORDING -o conversation.csv
+    register_app(subparsers)  # mcn-cl app --model DIR (Gradio)
     return parser
 
 

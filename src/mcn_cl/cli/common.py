@@ -45,15 +45,16 @@ def positive_seconds(value: str) -> float:
     return seconds
 
 
-def add_input_arguments(p: argparse.ArgumentParser, model_help: str, dialogue_help: str) -> None:
+def add_input_arguments(p: argparse.ArgumentParser, model_help: str, dialogue_help: str):
     """`predict`'s and `stream`'s checkpoint and conversation source arguments (read by `load_classifier` and
-    `read_conversations`)."""
+    `read_conversations`); returns the group of the mutually exclusive conversation sources."""
     p.add_argument("--model", required=True, help=model_help)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--conversation", help="JSON file: a conversation, a list of them or a demo manifest")
     source.add_argument("--clips", help="folder of utterance clips, described by --csv")
     p.add_argument("--csv", help="utterance table of --clips (default: CLIPS/conversation.csv)")
     p.add_argument("--dialogue", help=dialogue_help)
+    return source
 
 
 def add_prediction_arguments(p: argparse.ArgumentParser) -> None:

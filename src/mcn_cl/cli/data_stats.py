@@ -50,15 +50,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets_scripts import stats
+    from ..datasets_scripts._common import DatasetFormatError
     from .common import CLIError
 
     try:
-        return stats.run(args)
-    except SystemExit as err:  # stats: a path it cannot classify ("data-stats: cannot tell what ...")
-        if isinstance(err.code, str):
-            raise CLIError(err.code.removeprefix("data-stats: ")) from err
-        raise
-    except (OSError, ValueError) as err:  # a missing folder, MCNCLInputError of a loader (names the file)
+        return stats._run(args)
+    except (stats.DataStatsError, DatasetFormatError, OSError, ValueError) as err:
+        # a path it cannot classify, a format error naming file:line, a missing folder or file
         raise CLIError(str(err)) from err
 
 

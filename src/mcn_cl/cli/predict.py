@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..recording.commands import add_recording_arguments
 from .common import (
     PLOT_HELP,
     CLIError,
@@ -61,7 +62,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "folder of clips with a CSV of clip, speaker, text, audio, start, end, dialogue_id columns) "
         "with a saved MCN-CL checkpoint, and print a table.",
     )
-    add_input_arguments(
+    source = add_input_arguments(
         p,
         model_help="checkpoint folder (or Hub id) holding model and processor",
         dialogue_help="only the conversation with this dialogue_id",
@@ -70,11 +71,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_prediction_arguments(p)
     p.add_argument("--batch_size", type=int, default=1, help="conversations per forward pass")
     p.add_argument("--plot", help=PLOT_HELP)
+    add_recording_arguments(p, source)  # --recording, --asr, --subtitles (mcn_cl.recording)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "recording", None):
+        from ..recording.commands import run_predict_recording
+
+        return run_predict_recording(args)
     check_model_path(args)
     conversations = read_conversations(args)
     check_output(args.output)

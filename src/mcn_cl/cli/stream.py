@@ -21,6 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..recording.commands import add_recording_arguments
 from .common import (
     CLIError,
     add_input_arguments,
@@ -182,7 +183,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "causal MCN-CL checkpoint one utterance at a time and print each prediction as soon as it is computed, "
         "with its latency. With --follow, keep reading the file for utterances appended to the conversation.",
     )
-    add_input_arguments(
+    source = add_input_arguments(
         p,
         model_help="causal checkpoint folder (or Hub id): model and processor",
         dialogue_help="the conversation with this dialogue_id (needed when the file has several)",
@@ -211,11 +212,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the predictions (with their latency_s) to this JSON file")
     p.add_argument("--plot", help="draw the emotion timeline of the streamed predictions into this PNG")
     add_prediction_arguments(p)
+    add_recording_arguments(p, source)  # --recording, --asr, --subtitles (mcn_cl.recording)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "recording", None):
+        from ..recording.commands import run_stream_recording
+
+        return run_stream_recording(args)
     import time
 
     from ..streaming import MCNCLStreamingSession
