@@ -53,7 +53,7 @@ def _cat_history() -> None:
     modeling_mcn_cl._append_utterance = append
 
 
-def one_run(context_encoder: str, history: str, utterances: int, every: int) -> dict:
+def one_run(context_encoder: str, history: str, utterances: int, every: int, hidden: int = 32) -> dict:
     """The measurement itself (in a fresh process): RSS growth and step time along one long stream."""
     import torch
     from speed import paper_size_batch
@@ -63,6 +63,12 @@ def one_run(context_encoder: str, history: str, utterances: int, every: int) -> 
     if history == "cat":
         _cat_history()
     model = build_model("tiny", context_encoder)
+    if hidden != model.config.hidden_size:  # the tiny model, wider (heads of 16)
+        config = model.config
+        config.hidden_size, config.intermediate_size = hidden, 2 * hidden
+        config.num_attention_heads = max(2, hidden // 16)
+        torch.manual_seed(0)
+        model = type(model)(config).eval()
     batch = paper_size_batch(model.config, dialogues=1, utterances=50, frames=16, seed=0)
     steps = [{k: v[:, i : i + 1] for k, v in batch.items() if k in STEP_KEYS} for i in range(50)]
     stream = model.init_stream(batch_size=1)
@@ -82,7 +88,7 @@ def one_run(context_encoder: str, history: str, utterances: int, every: int) -> 
                     "step_ms_median_last_100": round(1000 * statistics.median(times[-100:]), 2),
                 }
             )
-    return {"context_encoder": context_encoder, "history": history, "points": points}
+    return {"context_encoder": context_encoder, "history": history, "hidden": hidden, "points": points}
 
 
 def render_markdown(result: dict, path: str) -> str:
@@ -96,17 +102,17 @@ def render_markdown(result: dict, path: str) -> str:
         "",
         f"`{m['command']}` · {m['model']} · torch {machine['torch']}",
         "",
-        "| context encoder | history | "
+        "| context encoder | hidden | history | "
         + " | ".join(f"RSS growth at {n} (MB)" for n in shown)
         + " | "
         + " | ".join(f"step at {n} (ms)" for n in shown)
         + " |",
-        "|---|---|" + "---|" * (2 * len(shown)),
+        "|---|---|---|" + "---|" * (2 * len(shown)),
     ]
     for run in result["runs"]:
         at = {p["utterances"]: p for p in run["points"]}
         lines.append(
-            f"| {run['context_encoder']} | {run['history']} | "
+            f"| {run['context_encoder']} | {run.get('hidden', 32)} | {run['history']} | "
             + " | ".join(f"{at[n]['rss_growth_mb']:+.1f}" for n in shown)
             + " | "
             + " | ".join(f"{at[n]['step_ms_median_last_100']:.2f}" for n in shown)
@@ -126,13 +132,15 @@ def main(argv: list[str] | None = None) -> dict:
         default="bigru:cat,bigru:buffer,dialoguernn:buffer,transformer:buffer",
         help="comma-separated context_encoder:history runs (history: cat = before issue 18, buffer = now)",
     )
+    parser.add_argument("--hidden", type=int, default=32, help="hidden size of the tiny model")
     parser.add_argument("--output", default=None, help="JSON file of the results (default: print only)")
     parser.add_argument("--write_markdown", default=None, help="render the results into this file's section")
+    parser.add_argument("--section", default=SECTION, help="the section of --write_markdown (a marker name)")
     parser.add_argument("--one_run", default=None, help=argparse.SUPPRESS)  # internal: the child process
     args = parser.parse_args(argv)
     if args.one_run:
         encoder, history = args.one_run.split(":")
-        print(json.dumps(one_run(encoder, history, args.utterances, args.every)))
+        print(json.dumps(one_run(encoder, history, args.utterances, args.every, args.hidden)))
         return {}
     from _common import machine_info
 
@@ -143,14 +151,21 @@ def main(argv: list[str] | None = None) -> dict:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "command": "OMP_NUM_THREADS=1 python benchmarks/stream_memory.py "
             + " ".join(sys.argv[1:] if argv is None else argv),
-            "model": "tiny causal MCN-CL (hidden 32, T=2), random weights and features",
+            "model": f"tiny causal MCN-CL (hidden {args.hidden}, T=2), random weights and features",
         },
         "runs": [],
     }
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for spec in args.runs.split(","):
         child = [sys.executable, os.path.abspath(__file__), "--one_run", spec]
-        child += ["--utterances", str(args.utterances), "--every", str(args.every)]
+        child += [
+            "--utterances",
+            str(args.utterances),
+            "--every",
+            str(args.every),
+            "--hidden",
+            str(args.hidden),
+        ]
         done = subprocess.run(child, capture_output=True, text=True, env=env, cwd=HERE, check=True)
         run = json.loads(done.stdout.strip().splitlines()[-1])
         result["runs"].append(run)
@@ -163,7 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
         from _common import write_markdown
 
         shown = os.path.relpath(args.output, os.path.dirname(HERE)) if args.output else "(not saved)"
-        write_markdown(args.write_markdown, SECTION, render_markdown(result, shown))
+        write_markdown(args.write_markdown, args.section, render_markdown(result, shown))
     return result
 
 
