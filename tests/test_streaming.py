@@ -126,9 +126,9 @@ def _state_tensors(state) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("context_encoder", ("dialoguernn", "bigru", "transformer"))
 def test_the_stream_history_grows_in_place_and_a_restored_state_branches_safely(context_encoder):
-    """Issue 18: every step copied the whole past into a new, larger tensor (`torch.cat`), O(t) copies and an
-    ever larger allocation per step (+717 MB over 5,000 utterances). The history now lives in buffers whose
-    capacity doubles; a state restored after later steps must still branch without touching the later states."""
+    """Issue 18: every step copied the whole past into a new, larger tensor (`torch.cat`): an O(t) copy and an
+    ever larger allocation per step. The history now lives in buffers whose capacity doubles; a state restored
+    after later steps must still branch without touching the later states."""
     model = causal_model(context_encoder=context_encoder, kv_source="previous_layer", num_context_layers=2)
     inputs = {k: torch.cat([v[:1]] * 7, dim=1) for k, v in make_dialogues(model.config).items()}  # 42 utt.
     stream = model.init_stream(batch_size=1)
