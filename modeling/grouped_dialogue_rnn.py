@@ -6,9 +6,10 @@ past global states, a party GRU and an emotion GRU, all on [B, H] rows. Run one 
 recurrence is a handful of tiny kernels; here the G recurrences advance together and every matrix product is one
 batched matmul over the group (weights stacked at forward time, so the modules' parameters and state-dict keys are
 unchanged). The parts of the GRU inputs that depend on u_t only, and the attention queries, are computed for all t
-at once before the loop; the past global states live in a fixed-size [G * B, N, H] buffer written with one `where`
-per step (no re-stacking of the history); the weight gradients of the per-step products are computed once after
-the loop's backward (`_DeferredWeightGradients`).
+at once before the loop; the past global states live in a fixed-size [G * B, N, H] buffer written in place, one
+slot per step, each step attending to the slots before it only, and their gradients are gathered in place too
+(`_History`: no re-stacking and no copy of the history per step); the weight gradients of the per-step products are
+computed once after the loop's backward (`_DeferredWeightGradients`).
 
 This file travels to the Hub next to `modeling_mcn_cl.py`: it imports only public libraries.
 """
@@ -115,6 +116,93 @@ class _TieWeightGradients(torch.autograd.Function):
         return None, grad, *weights
 
 
+class _History:
+    """The global states after each step, [R, N, H] (R = G * B rows), written in place one slot per step, and the
+    attention of a step over the slots before it.
+
+    Autograd never sees the buffer: `record` (`_RecordGlobalState`) writes step t's state into slot t and passes
+    the state on; `attend` (`_AttendToPast`) reads slots < t, which never change after they are written, and its
+    backward adds the gradients of those slots into `grads` in place; `record`'s backward adds slot t's gathered
+    gradient to the state's. Autograd runs it after the backward of every later step's attention, because each
+    `attend` takes the previous step's recorded state as an (ordering only) input. Without autograd tracking (no
+    gradients, or under `torch.compile`, where the engine keeps the out-of-place buffer) nothing is saved."""
+
+    def __init__(self, reference: torch.Tensor, num_utt: int):
+        rows, hidden = reference.shape[0] * reference.shape[1], reference.shape[-1]
+        self.states = reference.new_zeros(rows, num_utt, hidden)
+        self.grads: torch.Tensor | None = None
+
+    def record(self, t: int, state: torch.Tensor) -> torch.Tensor:
+        """Write `state` [G, B, H] into slot t; returns it (as the node later steps are ordered after)."""
+        return _RecordGlobalState.apply(self, t, state)
+
+    def attend(
+        self,
+        t: int,
+        query: torch.Tensor,
+        blocked: torch.Tensor,
+        has_past: torch.Tensor,
+        previous: torch.Tensor,
+    ) -> torch.Tensor:
+        """Softmax attention of `query` [R, 1, H] over slots < t where `blocked` [R, 1, >= t] is false, times
+        `has_past` [R, 1, 1]: the context [R, 1, H]. `previous` is `record`'s output of step t - 1."""
+        return _AttendToPast.apply(self, t, query, blocked[..., :t], has_past, previous)
+
+    def add_grads(self, t: int, grads: torch.Tensor) -> None:
+        if self.grads is None:
+            self.grads = torch.zeros_like(self.states)
+        self.grads[:, :t].add_(grads.to(self.grads.dtype))
+
+
+class _RecordGlobalState(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, history: _History, t: int, state: torch.Tensor) -> torch.Tensor:
+        history.states[:, t].copy_(state.detach().reshape(-1, state.shape[-1]))
+        ctx.history, ctx.t = history, t
+        return state.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        gathered = ctx.history.grads
+        if gathered is not None:
+            grad = grad + gathered[:, ctx.t].view(grad.shape).to(grad.dtype)
+        return None, None, grad
+
+
+class _AttendToPast(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, history, t, query, blocked, has_past, previous):
+        past = history.states[:, :t]
+        scores = torch.bmm(query, past.mT)
+        scores = scores.masked_fill(blocked, torch.finfo(scores.dtype).min)
+        probs = torch.softmax(scores, dim=-1)
+        context = torch.bmm(probs * has_past, past)
+        ctx.save_for_backward(query, probs, blocked, has_past)
+        ctx.history, ctx.t = history, t
+        return context
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        query, probs, blocked, has_past = ctx.saved_tensors
+        dtype = probs.dtype  # under autocast the forward's products ran in lower precision
+        past = ctx.history.states[:, : ctx.t].to(dtype)
+        grad, has_past = grad.to(dtype), has_past.to(dtype)
+        grad_probs = torch.bmm(grad, past.mT) * has_past  # [R, 1, t]
+        grad_scores = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True))
+        grad_scores = grad_scores.masked_fill(blocked, 0.0)
+        grad_query = torch.bmm(grad_scores, past)
+        # the slots' gradients: through the context (weights^T grad) and through the scores (scores_grad^T query)
+        ctx.history.add_grads(
+            ctx.t,
+            torch.bmm(
+                torch.cat([probs * has_past, grad_scores], 1).mT, torch.cat([grad, query.to(dtype)], 1)
+            ),
+        )
+        return None, None, grad_query.to(query.dtype), None, None, None
+
+
 def grouped_dialogue_rnn(
     x: torch.Tensor, speaker_ids: torch.Tensor, step_mask: torch.Tensor, cells: Sequence[nn.Module]
 ) -> torch.Tensor:
@@ -177,16 +265,24 @@ def grouped_dialogue_rnn(
     party = x.new_zeros(groups, batch, num_speakers, hidden)
     global_state = x.new_zeros(groups, batch, hidden)
     emotion = x.new_zeros(groups, batch, hidden)
-    history = x.new_zeros(rows, num_utt, hidden)  # g after each step; rows >= t are never attended
+    # g after each step: written in place (`_History`), or out of place under torch.compile
+    in_place = not torch.compiler.is_compiling()
+    history = _History(x, num_utt) if in_place else x.new_zeros(rows, num_utt, hidden)
     outputs = []
     for t in range(num_utt):
         q_speaker = party.gather(2, speaker_index[t]).squeeze(2)  # [G, B, H]
         gi = deferred.baddbmm(0, in_global[t], q_speaker)  # [u_t; q_s] -> 3H, the u_t part hoisted
         new_global = _gru_update(gi, deferred.baddbmm(1, bh_global, global_state), global_state)
-        scores = torch.bmm(queries[t], history.mT)  # [G*B, 1, N]
-        scores = scores.masked_fill(blocked[t], torch.finfo(scores.dtype).min)
-        weights = torch.softmax(scores, dim=-1) * has_past[t]
-        context = torch.bmm(weights, history).view(groups, batch, hidden)
+        if t == 0:
+            context = torch.zeros_like(global_state)
+        elif in_place:
+            context = history.attend(t, queries[t], blocked[t], has_past[t], global_state)
+        else:  # slots >= t are blocked
+            scores = torch.bmm(queries[t], history.mT)  # [G*B, 1, N]
+            scores = scores.masked_fill(blocked[t], torch.finfo(scores.dtype).min)
+            weights = torch.softmax(scores, dim=-1) * has_past[t]
+            context = torch.bmm(weights, history)
+        context = context.view(groups, batch, hidden)
         gi = deferred.baddbmm(2, in_party[t], context)  # [u_t; c_t] -> 3H
         new_party = _gru_update(gi, deferred.baddbmm(3, bh_party, q_speaker), q_speaker)
         gi = deferred.baddbmm(4, b_emotion, new_party)
@@ -194,8 +290,10 @@ def grouped_dialogue_rnn(
         global_state = torch.where(valid[t], new_global, global_state)
         emotion = torch.where(valid[t], new_emotion, emotion)
         party = torch.where(party_update[t], new_party.unsqueeze(2), party)
-        # out of place: an in-place write would change a tensor the attention above saved for backward
-        history = torch.where(slot[t], global_state.view(rows, 1, hidden), history)
+        if in_place:
+            global_state = history.record(t, global_state)
+        else:  # out of place: an in-place write would change a tensor the attention above saved for backward
+            history = torch.where(slot[t], global_state.view(rows, 1, hidden), history)
         outputs.append(emotion)
     return torch.stack(outputs, dim=2)
 

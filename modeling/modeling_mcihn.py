@@ -3,11 +3,12 @@
 Recognition" (Zhang, Yang, Sun, Pang, Xu; arXiv 2510.24827). Utterance-level: one sentiment score (or class) per
 utterance from its text, speech and face-video sequences.
 
-Modules: feature extraction (BERT / Wav2Vec2 / CLIP towers, our choice: the paper names no extractor; or
-precomputed sequences), then, named after the paper, the Feature Reconstruction Module
-(`MCIHNAdversarialAutoencoder`, one per modality), Cross-modal Gate Mechanism Model (`MCIHNCrossModalGate`, one
-per modality pair, with an MMD objective; its Gaussian kernels are ours), Feature Fusion Module (`MCIHNFusion`) and
-the head. The choices the paper leaves open are documented in `MCIHNConfig`.
+What the available paper text names: the Feature Reconstruction Module (adversarial autoencoders,
+`MCIHNAdversarialAutoencoder`, one per modality), the Cross-modal Gate Mechanism Model with an MMD objective
+(`MCIHNCrossModalGate`, one per modality pair), the Feature Fusion Module (`MCIHNFusion`) and the datasets.
+Everything else is this package's choice, not named by the paper and documented in `MCIHNConfig`: the feature
+extractors (BERT / MiniLM text towers, Wav2Vec2 or openSMILE low-level descriptors for speech, CLIP or ResNet
+frame features for faces, or precomputed sequences), the MLP shapes, the MMD kernels, the input standardisation.
 
 This file travels to the Hub next to the weights (`save_pretrained` copies it flat into the checkpoint folder so
 that `AutoModel.from_pretrained(folder, trust_remote_code=True)` works without the `mcn_cl` package): it imports
@@ -175,32 +176,58 @@ class MCIHNTextEncoder(nn.Module):
 
 class MCIHNAudioEncoder(nn.Module):
     """Speech: a Wav2Vec2 tower built from `config.audio_config` (frozen by default) on raw 16 kHz waveforms ->
-    frame states [B, T', D_a] with their mask."""
+    frame states [B, T', D_a] with their mask.
+
+    A group-norm feature encoder (`feat_extract_norm="group"`, e.g. wav2vec2-base) normalises its first convolution
+    over the whole padded waveform, so its output depends on the padding: such a tower runs on each utterance's
+    unpadded waveform (the result does not depend on the batch). A waveform shorter than the convolutions' receptive
+    field (25 ms for wav2vec2-base) gives no frame: its frames are all masked (and so is the modality)."""
 
     def __init__(self, config: MCIHNConfig):
         super().__init__()
         self.encoder = AutoModel.from_config(config.audio_config)
         self.frozen = config.freeze_audio_encoder
+        self.per_utterance = getattr(config.audio_config, "feat_extract_norm", "layer") == "group"
         if self.frozen:
             self.encoder.requires_grad_(False)
+
+    def _run(self, values: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return self.encoder(values, attention_mask=attention_mask).last_hidden_state
 
     def forward(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, samples = input_values.shape
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_values, dtype=torch.long)
+        lengths = attention_mask.long().sum(-1)
+        frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=0)
+        size = self.encoder.config.hidden_size
+        dtype = next(self.encoder.parameters()).dtype
         if self.frozen:
             self.encoder.eval()
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
-            states = self.encoder(input_values, attention_mask=attention_mask).last_hidden_state
-        if attention_mask is None:
-            mask = torch.ones(states.shape[:2], dtype=torch.bool, device=states.device)
-        else:
-            mask = self.encoder._get_feature_vector_attention_mask(states.shape[1], attention_mask).bool()
+            usable = (frames > 0).nonzero().flatten().tolist()
+            longest = int(frames.max()) if usable else 0
+            states = input_values.new_zeros(batch, max(longest, 1), size, dtype=dtype)
+            if self.per_utterance:
+                rows = [self._run(input_values[b : b + 1, : int(lengths[b])], None)[0] for b in usable]
+            elif usable:
+                keep = torch.tensor(usable, device=input_values.device)
+                width = int(lengths[keep].max())
+                out = self._run(input_values[keep, :width], attention_mask[keep, :width])
+                rows = [out[i, : int(frames[b])] for i, b in enumerate(usable)]
+            else:
+                rows = []
+            for b, row in zip(usable, rows):
+                states[b, : row.shape[0]] = row[: int(frames[b])]
+        mask = torch.arange(states.shape[1], device=states.device) < frames.unsqueeze(1)
         return states, mask
 
 
 class MCIHNVisualEncoder(nn.Module):
-    """Face video: a CLIP vision tower built from `config.visual_config` (frozen by default), its pooled output per
-    frame -> [B, L, D_v]."""
+    """Face video: a vision tower built from `config.visual_config` (a CLIP vision model or a ResNet; frozen by
+    default), its pooled output per frame -> [B, L, D_v]."""
 
     def __init__(self, config: MCIHNConfig):
         super().__init__()
@@ -217,13 +244,53 @@ class MCIHNVisualEncoder(nn.Module):
             self.encoder.eval()
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
             pooled = self.encoder(pixel_values=pixel_values.flatten(0, 1)).pooler_output
-        states = pooled.view(batch, frames, -1)
+        states = pooled.reshape(batch, frames, -1)  # CLIP: [N, D]; ResNet: [N, C, 1, 1]
         if frame_mask is None:
             frame_mask = torch.ones(batch, frames, dtype=torch.bool, device=states.device)
         return states, frame_mask.bool()
 
 
 # ------------------------------------------------------------------------------ Feature Reconstruction Module
+
+
+class MCIHNInputStandardizer(nn.Module):
+    """Per-feature standardisation of a modality's frames, (x - mean) / sqrt(var + eps), with one mean and variance
+    per feature dimension estimated on the valid frames of the training batches (buffers: saved with the weights).
+
+    Unlike a per-frame LayerNorm it keeps each frame's scale and offset (a loud and a quiet frame stay different;
+    on MOSI's 5-d COVAREP frames a per-frame LayerNorm removes 2 of the 5 degrees of freedom), and unlike batch
+    statistics at inference it makes a prediction independent of the rest of its batch. In training mode each
+    batch first updates the running statistics (a cumulative average over the first 1 / momentum batches, then an
+    exponential average, so that the statistics follow a tower that is being fine-tuned); evaluation uses them as
+    stored. A model that never trained has mean 0, variance 1 (identity).
+    """
+
+    def __init__(self, size: int, momentum: float = 0.01, eps: float = 1e-5):
+        super().__init__()
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.register_buffer("running_mean", torch.zeros(size))
+        self.register_buffer("running_var", torch.ones(size))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor, mask: torch.Tensor) -> None:
+        """Fold the valid frames of one training batch into the running statistics."""
+        valid = features[mask].float()
+        if valid.shape[0] == 0:
+            return
+        mean, var = valid.mean(0), valid.var(0, unbiased=False)
+        rate = max(self.momentum, 1.0 / (int(self.num_batches_tracked) + 1))
+        shift = mean - self.running_mean
+        self.running_var.mul_(1 - rate).add_(rate * var + rate * (1 - rate) * shift.pow(2))
+        self.running_mean.add_(rate * shift)
+        self.num_batches_tracked.add_(1)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """features [B, T, D], mask [B, T] -> standardised features (the padding is left to the caller)."""
+        if self.training and torch.is_grad_enabled():
+            self.update(features.detach(), mask)
+        scale = torch.rsqrt(self.running_var + self.eps)
+        return (features - self.running_mean.to(features.dtype)) * scale.to(features.dtype)
 
 
 class MCIHNAdversarialAutoencoder(nn.Module):
@@ -234,7 +301,9 @@ class MCIHNAdversarialAutoencoder(nn.Module):
     def __init__(self, config: MCIHNConfig, input_size: int):
         super().__init__()
         hidden, latent = config.autoencoder_hidden_size, config.latent_size
-        self.input_norm = nn.LayerNorm(input_size, eps=config.layer_norm_eps, elementwise_affine=False)
+        self.input_norm = MCIHNInputStandardizer(
+            input_size, config.normalization_momentum, config.layer_norm_eps
+        )
         self.encoder = _mlp([input_size, hidden, latent])
         self.decoder = _mlp([latent, hidden, input_size])
         disc = config.discriminator_hidden_size
@@ -248,7 +317,7 @@ class MCIHNAdversarialAutoencoder(nn.Module):
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """features [B, T, D], mask [B, T] -> (codes S [B, T, latent] (0 on padding), L_AE over the valid frames)."""
-        x = self.input_norm(features.to(self.encoder[0].weight.dtype))
+        x = self.input_norm(features.to(self.encoder[0].weight.dtype), mask)
         x = torch.where(mask.unsqueeze(-1), x, 0.0)
         codes = torch.where(mask.unsqueeze(-1), self.encoder(x), 0.0)
         target = x.detach()  # stop-gradient: a trainable tower must not lower L_AE by collapsing its output
@@ -378,6 +447,10 @@ class MCIHNPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=0.02)
+        elif isinstance(module, MCIHNInputStandardizer):
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
 
 
 class MCIHNModel(MCIHNPreTrainedModel):
@@ -416,36 +489,57 @@ class MCIHNModel(MCIHNPreTrainedModel):
         self.text_encoder.encoder.set_input_embeddings(value)
 
     def _sequences(self, inputs: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor] | None]:
-        """Each modality's frame sequence [B, T, D] and frame mask [B, T] (None when absent from the batch)."""
+        """Each modality's frame sequence [B, T, D] and frame mask [B, T] (None when absent from the batch).
+
+        Per utterance, one input per modality: `input_ids` (through the text tower) or `text_features`,
+        `input_values` (speech tower) or `audio_features`, `pixel_values` (vision tower) or `visual_features`. A
+        batch may mix the two forms over its utterances (each row uses the one it has); an utterance with valid
+        frames in both is an error (which one is meant cannot be guessed: MMSA rows carry token ids and BERT
+        states alike)."""
+        config = self.config
+        sizes = {"text": config.text_feature_size, "audio": config.audio_feature_size,
+                 "visual": config.visual_feature_size}  # fmt: skip
         out: dict[str, tuple[torch.Tensor, torch.Tensor] | None] = dict.fromkeys(MCIHN_MODALITIES)
-        if inputs["text_features"] is not None:
-            out["text"] = (inputs["text_features"], _frame_mask(inputs["text_mask"], inputs["text_features"]))
-        elif inputs["input_ids"] is not None:
-            out["text"] = self.text_encoder(inputs["input_ids"], inputs["attention_mask"])
-        if inputs["audio_features"] is not None:
-            out["audio"] = (
-                inputs["audio_features"],
-                _frame_mask(inputs["audio_mask"], inputs["audio_features"]),
+        for modality in MCIHN_MODALITIES:
+            features = inputs[f"{modality}_features"]
+            if features is None:
+                continue
+            if features.dim() != 3 or features.shape[-1] != sizes[modality]:
+                raise ValueError(
+                    f"{modality}_features: expected [batch, frames, {sizes[modality]}], got {list(features.shape)}"
+                )
+            out[modality] = (features, _frame_mask(inputs[f"{modality}_mask"], features))
+        towers = {}
+        if inputs["input_ids"] is not None:
+            towers["text"] = (
+                "input_ids",
+                lambda: self.text_encoder(inputs["input_ids"], inputs["attention_mask"]),
             )
-        elif inputs["input_values"] is not None:
+        if inputs["input_values"] is not None:
             if self.audio_encoder is None:
                 raise ValueError(
                     "input_values were given but this model has no speech tower (config.audio_config=None); "
                     "pass audio_features instead."
                 )
-            out["audio"] = self.audio_encoder(inputs["input_values"], inputs["audio_attention_mask"])
-        if inputs["visual_features"] is not None:
-            out["visual"] = (
-                inputs["visual_features"],
-                _frame_mask(inputs["visual_mask"], inputs["visual_features"]),
+            towers["audio"] = (
+                "input_values",
+                lambda: self.audio_encoder(inputs["input_values"], inputs["audio_attention_mask"]),
             )
-        elif inputs["pixel_values"] is not None:
+        if inputs["pixel_values"] is not None:
             if self.visual_encoder is None:
                 raise ValueError(
                     "pixel_values were given but this model has no vision tower (config.visual_config=None); "
                     "pass visual_features instead."
                 )
-            out["visual"] = self.visual_encoder(inputs["pixel_values"], inputs["frame_mask"])
+            towers["visual"] = (
+                "pixel_values",
+                lambda: self.visual_encoder(inputs["pixel_values"], inputs["frame_mask"]),
+            )
+        for modality, (name, run) in towers.items():
+            states, mask = run()
+            if out[modality] is not None:
+                states, mask = _merge_rows(out[modality], (states, mask), f"{modality}_features", name)
+            out[modality] = (states, mask)
         return out
 
     def adversarial_terms(
@@ -520,13 +614,26 @@ class MCIHNModel(MCIHNPreTrainedModel):
         for modality, seq in sequences.items():
             if seq is not None and seq[0].shape[0] != batch:
                 raise ValueError(f"{modality} input has batch size {seq[0].shape[0]}, expected {batch}")
-        supplied = torch.tensor([sequences[m] is not None for m in MCIHN_MODALITIES], device=device)
+        # a modality is present for an utterance when it is given, not masked, and has at least one valid frame
+        # (a zero-frame modality must not enter the fusion as a bias-only token)
+        has_frames = torch.stack(
+            [
+                sequences[m][1].bool().any(1) if sequences[m] is not None else torch.zeros(batch, dtype=torch.bool,
+                                                                                          device=device)
+                for m in MCIHN_MODALITIES
+            ],
+            1,
+        )  # fmt: skip
         if modality_mask is None:
-            modality_mask = supplied.expand(batch, 3)
-        modality_mask = modality_mask.bool() & supplied
+            modality_mask = has_frames
+        elif tuple(modality_mask.shape) != (batch, 3):
+            raise ValueError(f"modality_mask: expected shape ({batch}, 3), got {tuple(modality_mask.shape)}")
+        modality_mask = modality_mask.bool() & has_frames
         if not bool(modality_mask.any(1).all()):
             row = int((~modality_mask.any(1)).nonzero()[0, 0])
-            raise ValueError(f"modality_mask: utterance {row} of the batch has no modality present")
+            raise ValueError(
+                f"modality_mask: utterance {row} of the batch has no modality present (or only ones without frames)"
+            )
 
         codes: list[torch.Tensor | None] = []
         masks: list[torch.Tensor | None] = []
@@ -551,15 +658,21 @@ class MCIHNModel(MCIHNPreTrainedModel):
         for a, b in MCIHN_PAIRS:
             ia, ib = MCIHN_MODALITIES.index(a), MCIHN_MODALITIES.index(b)
             both = modality_mask[:, ia] & modality_mask[:, ib]
-            if self.gates is None or codes[ia] is None or codes[ib] is None or not bool(both.any()):
+            if codes[ia] is None or codes[ib] is None or not bool(both.any()):
+                tokens.append(zeros)
+                token_mask.append(torch.zeros(batch, dtype=torch.bool, device=device))
+                continue
+            # the MMD term aligns the pair's pooled codes whether or not its gate runs (use_cgmm=False keeps it, so
+            # that "without CGMM" and "without MMD" are separate ablations; mmd_weight=0 turns it off)
+            if int(both.sum()) >= 2:
+                pooled_a, pooled_b = masked_mean(codes[ia], masks[ia]), masked_mean(codes[ib], masks[ib])
+                mmd.append(mmd_rbf(pooled_a[both], pooled_b[both], self.config.mmd_kernel_scales))
+            if self.gates is None:
                 tokens.append(zeros)
                 token_mask.append(torch.zeros(batch, dtype=torch.bool, device=device))
                 continue
             tokens.append(self.gates[f"{a}_{b}"](codes[ia], masks[ia], codes[ib], masks[ib]))
             token_mask.append(both)
-            if int(both.sum()) >= 2:
-                pooled_a, pooled_b = masked_mean(codes[ia], masks[ia]), masked_mean(codes[ib], masks[ib])
-                mmd.append(mmd_rbf(pooled_a[both], pooled_b[both], self.config.mmd_kernel_scales))
         for i, modality in enumerate(MCIHN_MODALITIES):
             if codes[i] is None:
                 tokens.append(zeros)
@@ -592,6 +705,31 @@ class MCIHNModel(MCIHNPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+def _merge_rows(
+    first: tuple[torch.Tensor, torch.Tensor],
+    second: tuple[torch.Tensor, torch.Tensor],
+    name_a: str,
+    name_b: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One modality given in two forms over the rows of a batch: each row keeps the form with valid frames."""
+    (a, mask_a), (b, mask_b) = first, second
+    rows_a, rows_b = mask_a.bool().any(1), mask_b.bool().any(1)
+    if bool((rows_a & rows_b).any()):
+        row = int((rows_a & rows_b).nonzero()[0, 0])
+        raise ValueError(
+            f"{name_b} and {name_a} were both given for utterance {row} of the batch: pass one input per modality "
+            f"({name_b} for the tower, {name_a} for precomputed frames)"
+        )
+    length = max(a.shape[1], b.shape[1])
+    states = a.new_zeros(a.shape[0], length, a.shape[-1], dtype=torch.promote_types(a.dtype, b.dtype))
+    mask = torch.zeros(a.shape[0], length, dtype=torch.bool, device=a.device)
+    states[:, : a.shape[1]] = torch.where(rows_a[:, None, None], a.to(states.dtype), 0.0)
+    mask[:, : a.shape[1]] = mask_a.bool() & rows_a[:, None]
+    states[:, : b.shape[1]] += torch.where(rows_b[:, None, None], b.to(states.dtype), 0.0)
+    mask[:, : b.shape[1]] |= mask_b.bool() & rows_b[:, None]
+    return states, mask
+
+
 def _frame_mask(mask: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor:
     if mask is None:
         return torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
@@ -613,6 +751,17 @@ class MCIHNForMultimodalSentiment(MCIHNPreTrainedModel):
             nn.Linear(config.classifier_hidden_size, config.num_labels),
         )
         self.post_init()
+
+    # Extra steps of `save_pretrained`: callables `(model, save_directory)` run before the weights and config are
+    # written. The `mcn_cl` package registers one that adds the `multimodal-sentiment-analysis` pipeline's code and
+    # `custom_pipelines` to the folder, so that any saved folder (`save_pretrained`, `Trainer.save_model`) serves
+    # `pipeline(..., trust_remote_code=True)` in a fresh interpreter; loaded as Hub code, the list is empty.
+    save_hooks: list = []
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        for hook in type(self).save_hooks:
+            hook(self, save_directory)
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def get_input_embeddings(self) -> nn.Module | None:
         return self.mcihn.get_input_embeddings()

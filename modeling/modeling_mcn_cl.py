@@ -151,8 +151,9 @@ class MCNCLPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """Fusion layers: normal(0, std) with std = `config.initializer_range`, or 1/sqrt(fan_in) when it is None.
         The pretrained towers are left alone: the text encoder is a `PreTrainedModel` and initialises itself; the
-        ResNet keeps torchvision's initialisation (or its ImageNet weights); PSA convolutions and the recurrent
-        context encoders keep PyTorch's."""
+        frame backbone keeps torchvision's initialisation (or its ImageNet weights), except a ResNet's final `fc`
+        Linear, which takes the fusion layers' initialisation; PSA convolutions and the recurrent context encoders
+        keep PyTorch's."""
         if isinstance(module, nn.Conv2d | nn.BatchNorm2d):  # inside the torchvision backbone and PSA
             return
         if isinstance(module, nn.Conv1d | nn.Linear):
@@ -195,8 +196,8 @@ class MCNCLModel(MCNCLPreTrainedModel):
         self.text_encoder.encoder.set_input_embeddings(value)
 
     def get_visual_backbone(self) -> nn.Module | None:
-        """The frame backbone (torchvision ResNet-101, ImageNet-normalised [F, 3, H, W] -> [F, 1000]), e.g. to
-        precompute `visual_features` once per clip; `None` when the model takes precomputed features only."""
+        """The frame backbone (torchvision `config.visual_backbone`, ImageNet-normalised [F, 3, H, W] -> [F, 1000]),
+        e.g. to precompute `visual_features` once per clip; `None` when the model takes precomputed features only."""
         return self.visual_encoder.backbone
 
     @staticmethod
@@ -467,8 +468,11 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
                 weights are copied into the text tower. `None` keeps a randomly initialised tower (or none, with
                 `use_text_encoder=False`).
             visual_weights (`str`, *optional*, defaults to `"IMAGENET1K_V2"`):
-                torchvision weights enum name for the ResNet-101. Offline, when torchvision cannot fetch them, the
-                backbone stays randomly initialised and a warning says so. `None` skips them.
+                torchvision weights enum name for the frame backbone (`config.visual_backbone`; ResNet-101 has
+                `IMAGENET1K_V1` and `IMAGENET1K_V2`, ResNet-18 and SqueezeNet 1.1 only `IMAGENET1K_V1`;
+                `DEFAULT` is torchvision's recommended one), a `ValueError` for a name the backbone does not have.
+                Offline, when torchvision cannot fetch them, the backbone stays randomly initialised and a warning
+                says so. `None` skips them.
             config_kwargs:
                 Any other [`MCNCLConfig`] field (labels, feature sizes, T, ...).
         """
@@ -492,14 +496,21 @@ class MCNCLForEmotionRecognition(MCNCLPreTrainedModel):
             config.text_config._name_or_path = text_encoder
         backbone = model.get_visual_backbone()
         if backbone is not None and visual_weights is not None:
-            from torchvision.models import ResNet101_Weights
+            from torchvision.models import get_model_weights
 
+            weights_enum = get_model_weights(config.visual_backbone)
+            if visual_weights not in weights_enum.__members__:
+                raise ValueError(
+                    f"visual_weights={visual_weights!r}: torchvision's {config.visual_backbone} has "
+                    f"{sorted(weights_enum.__members__)}, or pass None for random weights"
+                )
             try:
-                state = ResNet101_Weights[visual_weights].get_state_dict(progress=False)
+                state = weights_enum[visual_weights].get_state_dict(progress=False)
             except Exception as err:  # offline or no cache: keep the random backbone, loudly
                 logger.warning(
-                    "Could not load torchvision ResNet-101 weights %r (%s: %s); the visual backbone stays randomly "
+                    "Could not load torchvision %s weights %r (%s: %s); the visual backbone stays randomly "
                     "initialised. Precompute visual features with pretrained weights for real training.",
+                    config.visual_backbone,
                     visual_weights,
                     type(err).__name__,
                     err,

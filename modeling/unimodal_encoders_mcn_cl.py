@@ -37,10 +37,60 @@ def _build_text_tower(text_config) -> PreTrainedModel:
         return AutoModel.from_config(text_config)
 
 
+def _length_buckets(lengths: list[int], token_budget: int, call_cost: int) -> list[list[int]]:
+    """Rows grouped for the text tower: `lengths` (tokens each row needs) -> lists of row indices, each run as
+    one call padded to its own longest row.
+
+    The rows are sorted by length and cut into runs of consecutive lengths that minimise the padded tokens plus
+    `call_cost` tokens per call (dynamic programming over the distinct lengths, at most one per token
+    position); a run whose padded size exceeds `token_budget` tokens is cut into calls of at most
+    `token_budget // length` rows (at least one)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    ordered = [lengths[i] for i in order]
+    # ends[j]: one past the last row of the j-th distinct length; a run always covers whole lengths
+    bounds = [0] + [
+        k + 1 for k in range(len(ordered)) if k + 1 == len(ordered) or ordered[k + 1] != ordered[k]
+    ]
+
+    def cost(start: int, end: int) -> int:
+        width = max(ordered[end - 1], 1)
+        rows_per_call = max(1, token_budget // width)
+        calls = -(-(end - start) // rows_per_call)
+        return (end - start) * width + calls * call_cost
+
+    best, cut = [0], [0]
+    for j in range(1, len(bounds)):
+        options = [(best[i] + cost(bounds[i], bounds[j]), i) for i in range(j)]
+        value, i = min(options)
+        best.append(value)
+        cut.append(i)
+    runs, j = [], len(bounds) - 1
+    while j > 0:
+        runs.append((bounds[cut[j]], bounds[j]))
+        j = cut[j]
+    buckets = []
+    for start, end in reversed(runs):
+        rows_per_call = max(1, token_budget // max(ordered[end - 1], 1))
+        buckets.extend(order[k : min(k + rows_per_call, end)] for k in range(start, end, rows_per_call))
+    return buckets
+
+
 class MCNCLTextEncoder(nn.Module):
     """Text tower: `AutoModel.from_config(config.text_config)` (RoBERTa-base by default), pooled to one vector per
     utterance, then Linear D_t -> hidden_size. With `use_text_encoder=False` only the projection of precomputed
-    `text_features` exists."""
+    `text_features` exists.
+
+    The tower does not pay for padding: the utterances are sorted by real length (up to their last attended
+    token), grouped in length buckets (`_length_buckets`: at most `token_budget` padded tokens per call), each
+    bucket trimmed to its own longest utterance, and the pooled vectors put back in the original order. Trimming
+    trailing padding columns changes nothing for a tower whose position ids do not depend on the padding after
+    a token (BERT / RoBERTa and their kin: absolute positions from the left, masked keys get zero attention),
+    with right padding, which is what `pad_dialogues` writes. Left-padded input (a row whose first column is
+    masked) runs as one call, as before. `token_budget = 0` turns the buckets off (one call padded to the
+    longest utterance)."""
+
+    token_budget = 8192  # padded tokens per call of the text tower
+    call_cost = 64  # fixed cost of one call, in tokens, for choosing the buckets
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
@@ -50,17 +100,42 @@ class MCNCLTextEncoder(nn.Module):
             self.encoder.requires_grad_(False)
         self.projection = nn.Linear(config.text_feature_size, config.hidden_size)
 
+    def _encode_padded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One call of the tower on [M, T] token ids -> [M, D_t] pooled vectors."""
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "first":
+            return states[:, 0]
+        return _masked_mean(states, attention_mask.unsqueeze(-1), dim=1)
+
     def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """[M, T] token ids -> [M, D_t] utterance vectors."""
+        """[M, T] token ids -> [M, D_t] utterance vectors, in length buckets (see the class docstring)."""
         if self.encoder is None:
             raise ValueError(
                 "input_ids were given but this model has no text encoder (config.use_text_encoder=False); "
                 "pass text_features instead."
             )
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "first":
-            return states[:, 0]
-        return _masked_mean(states, attention_mask.unsqueeze(-1), dim=1)
+        num_rows, num_tok = input_ids.shape
+        if self.token_budget <= 0 or num_rows == 0:
+            return self._encode_padded(input_ids, attention_mask)
+        attended = attention_mask.ne(0)
+        # tokens each row needs: up to its last attended column (holes in the mask are kept)
+        columns = torch.arange(1, num_tok + 1, device=input_ids.device)
+        needed = torch.where(attended, columns, 0).amax(1)
+        left_padded = (~attended[:, 0] & (needed > 0)).any()
+        # a row without any attended token keeps the full width (its output depends on it), as before
+        lengths = torch.where(needed > 0, needed, num_tok).tolist()
+        if bool(left_padded) or min(lengths) == num_tok:
+            return self._encode_padded(input_ids, attention_mask)
+        buckets = _length_buckets(lengths, self.token_budget, self.call_cost)
+        pooled = []
+        for rows in buckets:
+            width = max(lengths[i] for i in rows)
+            index = torch.tensor(rows, device=input_ids.device)
+            pooled.append(self._encode_padded(input_ids[index, :width], attention_mask[index, :width]))
+        order = torch.tensor([i for rows in buckets for i in rows], device=input_ids.device)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(num_rows, device=input_ids.device)
+        return torch.cat(pooled)[inverse]
 
     def forward(
         self,
@@ -140,24 +215,27 @@ class MCNCLPyramidSqueezeAttention(nn.Module):
 
 
 class MCNCLVisualEncoder(nn.Module):
-    """Visual: torchvision ResNet-101 per frame (1000-d; frozen by default, run under `no_grad` then), Linear
-    1000 -> hidden_size, PSA over the frames, mean over the valid frames -> one vector per utterance."""
+    """Visual: a torchvision backbone per frame (`config.visual_backbone`: ResNet-101, ResNet-18 or SqueezeNet 1.1,
+    1000-d ImageNet logits; frozen by default, run under `no_grad` then), Linear 1000 -> hidden_size, PSA over the
+    frames, mean over the valid frames -> one vector per utterance."""
 
     def __init__(self, config: MCNCLConfig):
         super().__init__()
         self.backbone = None
         self.freeze_backbone = config.freeze_visual_backbone
-        if config.visual_backbone == "resnet101":
-            from torchvision.models import resnet101
+        if config.visual_backbone is not None:
+            import torchvision.models
 
-            self.backbone = resnet101(weights=None)
+            # weights=None: torchvision's random initialisation; ImageNet weights come from
+            # `from_pretrained_encoders(visual_weights=...)` or from the checkpoint.
+            self.backbone = getattr(torchvision.models, config.visual_backbone)(weights=None)
             if self.freeze_backbone:
                 self.backbone.requires_grad_(False)
         self.projection = nn.Linear(config.visual_feature_size, config.hidden_size)
         self.psa = MCNCLPyramidSqueezeAttention(config) if config.use_psa else None
 
     def encode_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[F, 3, H, W] ImageNet-normalised frames -> [F, 1000] backbone features."""
+        """[F, 3, H, W] ImageNet-normalised frames -> [F, visual_feature_size] backbone features."""
         if self.backbone is None:
             raise ValueError(
                 "pixel_values were given but this model has no visual backbone (config.visual_backbone=None); "

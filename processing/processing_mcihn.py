@@ -30,11 +30,28 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import MEDIA_ALIASES, MODALITIES, ON_ERROR, MCNCLMediaError, load_audio
+from .feature_extraction_mcn_cl import (
+    MEDIA_ALIASES,
+    MODALITIES,
+    ON_ERROR,
+    MCNCLInputError,
+    MCNCLMediaError,
+    load_audio,
+)
 from .video_processing_mcn_cl import decode_video_frames, sample_frame_indices
 
 logger = logging.get_logger(__name__)
 
+# what the processor makes of each raw medium (None: that medium is refused, precomputed features only)
+TEXT_INPUTS = ("tokens", None)
+AUDIO_INPUTS = (
+    "waveform",
+    "opensmile",
+    None,
+)  # Wav2Vec2 tower input, or openSMILE low-level descriptor frames
+VISUAL_INPUTS = ("frames", None)  # pixel_values for the vision tower (CLIP or ResNet)
+# openSMILE low-level descriptors per 10 ms frame of each feature set (opensmile 2.6)
+OPENSMILE_LLD_SIZES = {"eGeMAPSv02": 25, "GeMAPSv01b": 18, "ComParE_2016": 65}
 # precomputed sequence key -> (modality index, mask key)
 FEATURE_KEYS = {
     "text_features": (0, "text_mask"),
@@ -47,17 +64,26 @@ FEATURE_KEYS = {
 
 
 def _as_array(value: Any, dtype) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().astype(dtype, copy=False)
-    return np.asarray(value, dtype=dtype)
+    # an out-of-range value becomes inf: the callers check finiteness
+    with np.errstate(over="ignore", invalid="ignore"):
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().numpy().astype(dtype, copy=False)
+        return np.asarray(value, dtype=dtype)
 
 
-def _pad_sequences(rows: list[np.ndarray | None], dtype, pad_value=0) -> tuple[np.ndarray, np.ndarray]:
+def _pad_sequences(
+    rows: list[np.ndarray | None], dtype, pad_value=0, field: str = "input"
+) -> tuple[np.ndarray, np.ndarray]:
     """Stack arrays [T_b, *S] (or None) into [B, T_max, *S] and a [B, T_max] mask (1 = real frame)."""
-    shapes = {r.shape[1:] for r in rows if r is not None}
-    if len(shapes) != 1:
-        raise ValueError(f"pad_utterances: inconsistent frame shapes across utterances: {sorted(shapes)}")
-    inner = shapes.pop()
+    first = next(b for b, r in enumerate(rows) if r is not None)
+    inner = rows[first].shape[1:]
+    for b, r in enumerate(rows):
+        if r is not None and r.shape[1:] != inner:
+            raise MCNCLInputError(
+                f"frames of shape {list(r.shape[1:])} differ from utterance {first}'s {list(inner)} in one batch",
+                field,
+                b,
+            )
     length = max(max((r.shape[0] for r in rows if r is not None), default=1), 1)
     out = np.full((len(rows), length, *inner), pad_value, dtype=dtype)
     mask = np.zeros((len(rows), length), dtype=np.int64)
@@ -68,15 +94,57 @@ def _pad_sequences(rows: list[np.ndarray | None], dtype, pad_value=0) -> tuple[n
     return out, mask
 
 
+def check_label(value: Any, num_labels: int | None = None, sentiment_range: Sequence[float] | None = None,
+                utterance: int | None = None) -> float | int | None:  # fmt: skip
+    """A gold label, validated: `None` (unlabelled), a sentiment score (`float`) or a class id (`int`; -1 / -100
+    unlabelled). With `num_labels` (the model's) the kind is fixed: 1 = a finite score inside `sentiment_range`,
+    more = a whole class id in [0, num_labels). Anything else is an `MCNCLInputError` naming the utterance."""
+
+    def fail(reason: str):
+        raise MCNCLInputError(reason, "label", utterance)
+
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        fail(f"{value!r:.40} is not a number (a sentiment score or a class id)")
+    number = float(value)
+    if not np.isfinite(number):
+        fail(f"{value!r} is not finite")
+    whole = number == int(number)
+    if num_labels is None:
+        if isinstance(value, int | np.integer) and not (number in (-1, -100) or 0 <= number < 2**31):
+            fail(f"{value!r} is not a class id")
+        return int(value) if isinstance(value, int | np.integer) else number
+    if num_labels == 1:
+        if sentiment_range is not None:
+            low, high = sentiment_range
+            if not low <= number <= high:
+                fail(f"score {value!r} outside the model's sentiment range [{low:g}, {high:g}]")
+        return number
+    if not whole:
+        fail(f"{value!r} is not a whole class id (the model has {num_labels} classes)")
+    if int(number) in (-1, -100):
+        return -100
+    if not 0 <= int(number) < num_labels:
+        fail(f"class id {int(number)} outside [0, {num_labels})")
+    return int(number)
+
+
 def _labels(features: Sequence[Mapping[str, Any]]) -> torch.Tensor | None:
-    values = [row.get("labels", row.get("label")) for row in features]
+    values = [check_label(row.get("labels", row.get("label")), utterance=b) for b, row in enumerate(features)]
     if all(v is None for v in values):
         return None
-    regression = any(isinstance(v, float | np.floating) for v in values)
+    regression = any(isinstance(v, float) for v in values)
     if regression:
         missing = [b for b, v in enumerate(values) if v is None]
         if missing:
-            raise ValueError(f"pad_utterances: utterance(s) {missing} have no sentiment score (label)")
+            raise MCNCLInputError(
+                "no sentiment score while others of the batch have one", "label", missing[0]
+            )
         return torch.tensor([float(v) for v in values], dtype=torch.float32)
     return torch.tensor([-100 if v is None or int(v) < 0 else int(v) for v in values], dtype=torch.long)
 
@@ -101,8 +169,16 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
         or int64 ids, -100 = unlabelled) when any utterance has one.
     """
     if len(features) == 0:
-        raise ValueError("pad_utterances: received no utterance")
+        raise MCNCLInputError("received no utterance", "utterances")
     batch = len(features)
+    for b, row in enumerate(features):
+        if row.get("input_ids") is not None and row.get("text_features") is not None:
+            raise MCNCLInputError(
+                "input_ids and text_features both given: one text input per utterance (input_ids for the text "
+                "tower, text_features for precomputed frames)",
+                "text_features",
+                b,
+            )
     out: dict[str, torch.Tensor] = {}
     has = np.zeros((batch, 3), dtype=bool)
 
@@ -111,7 +187,7 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
             _as_array(row["input_ids"], np.int64) if row.get("input_ids") is not None else None
             for row in features
         ]
-        padded, mask = _pad_sequences(ids, np.int64, pad_token_id)
+        padded, mask = _pad_sequences(ids, np.int64, pad_token_id, "input_ids")
         for b, row in enumerate(features):
             if row.get("attention_mask") is not None:
                 given = _as_array(row["attention_mask"], np.int64)
@@ -125,7 +201,7 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
             else None
             for row in features
         ]
-        padded, mask = _pad_sequences(waves, np.float32)
+        padded, mask = _pad_sequences(waves, np.float32, field="input_values")
         has[:, 1] |= [w is not None for w in waves]
         out["input_values"], out["audio_attention_mask"] = torch.from_numpy(padded), torch.from_numpy(mask)
     if any(row.get("pixel_values") is not None for row in features):
@@ -133,7 +209,7 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
             _as_array(row["pixel_values"], np.float32) if row.get("pixel_values") is not None else None
             for row in features
         ]
-        padded, mask = _pad_sequences(frames, np.float32)
+        padded, mask = _pad_sequences(frames, np.float32, field="pixel_values")
         for b, row in enumerate(features):
             if row.get("frame_mask") is not None:
                 given = _as_array(row["frame_mask"], np.int64)
@@ -147,10 +223,8 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
         rows = [_as_array(row[key], np.float32) if row.get(key) is not None else None for row in features]
         for b, r in enumerate(rows):
             if r is not None and r.ndim != 2:
-                raise ValueError(
-                    f"pad_utterances: utterance {b}: {key} must be [frames, size], got {list(r.shape)}"
-                )
-        padded, mask = _pad_sequences(rows, np.float32)
+                raise MCNCLInputError(f"must be [frames, size], got {list(r.shape)}", key, b)
+        padded, mask = _pad_sequences(rows, np.float32, field=key)
         for b, row in enumerate(features):
             if row.get(mask_key) is not None:
                 given = _as_array(row[mask_key], np.int64)
@@ -164,15 +238,41 @@ def pad_utterances(features: Sequence[Mapping[str, Any]], pad_token_id: int = 0)
         if row.get("modality_mask") is not None:
             given = _as_array(row["modality_mask"], np.int64).reshape(-1)
             if given.shape != (3,):
-                raise ValueError(
-                    f"pad_utterances: utterance {b} has modality_mask of shape {given.shape}, expected (3,)"
-                )
+                raise MCNCLInputError(f"shape {given.shape}, expected (3,)", "modality_mask", b)
             modality_mask[b] &= given
     out["modality_mask"] = torch.from_numpy(modality_mask)
     labels = _labels(features)
     if labels is not None:
         out["labels"] = labels
     return BatchFeature(out)
+
+
+def _path_of(medium: Any) -> str | None:
+    return os.fspath(medium) if isinstance(medium, str | os.PathLike) else None
+
+
+def check_utterance_list(utterances: Any) -> None:
+    """`MCNCLInputError` unless `utterances` is a non-empty list (or tuple) of utterance dicts."""
+    if utterances is None:
+        raise MCNCLInputError(
+            "give an utterance (a dict with text / audio / video) or a list of them", "utterances"
+        )
+    if isinstance(utterances, str | bytes) or not isinstance(utterances, list | tuple):
+        raise MCNCLInputError(
+            f"expected a dict or a list of dicts, got {type(utterances).__name__}", "utterances"
+        )
+    if len(utterances) == 0:
+        raise MCNCLInputError("the list of utterances is empty", "utterances")
+    for i, u in enumerate(utterances):
+        if not isinstance(u, Mapping):
+            raise MCNCLInputError(f"expected a dict, got {type(u).__name__}", None, i)
+
+
+def check_usable(features: Mapping[str, Any], index: int | None = None) -> None:
+    """`MCNCLInputError` when a prepared utterance has no usable modality left (every one missing or masked)."""
+    if not np.asarray(features["modality_mask"]).any():
+        reasons = "; ".join(e["reason"] for e in features["media_errors"]) or "no text, audio or video given"
+        raise MCNCLInputError(f"no usable modality ({reasons})", None, index)
 
 
 # --------------------------------------------------------------------------------------------------- processor
@@ -205,6 +305,21 @@ class MCIHNProcessor(ProcessorMixin):
             has fewer; the rest is padding with `frame_mask` 0).
         max_text_length (`int`, *optional*, defaults to 64): tokens per utterance (truncation).
         max_audio_seconds (`float`, *optional*, defaults to 20.0): waveforms are cut to this length.
+        text_input (`str` or `None`, *optional*, defaults to `"tokens"`): raw `text` is tokenised for the text tower;
+            `None`: the model has none, raw text is a media error (masked under `on_error="mask"`).
+        audio_input (`str` or `None`, *optional*, defaults to `"waveform"`): raw audio becomes `input_values` for a
+            speech tower (`"waveform"`), or `audio_features` of openSMILE low-level descriptors (`"opensmile"`:
+            `opensmile_feature_set` per 10 ms, averaged over `opensmile_pool` frames); `None`: refused (media error).
+        visual_input (`str` or `None`, *optional*, defaults to `"frames"`): video becomes `pixel_values` for a vision
+            tower; `None`: refused (media error).
+        feature_sizes (`dict`, *optional*): expected size of precomputed `text` / `audio` / `visual` frames (a
+            sequence of another size is a media error).
+        min_audio_samples (`int`, *optional*, defaults to 400): shortest waveform the speech tower's convolutions
+            take (25 ms at 16 kHz for wav2vec2-base); shorter audio is a media error, alone or batched.
+        num_labels, sentiment_range (*optional*): the model's label kind, for checking gold labels.
+
+    `configure_for_model(config)` sets the last six from an `MCIHNConfig` (the pipeline and the training script
+    call it).
 
     Example:
 
@@ -225,6 +340,15 @@ class MCIHNProcessor(ProcessorMixin):
         num_frames: int = 8,
         max_text_length: int = 64,
         max_audio_seconds: float = 20.0,
+        text_input: str | None = "tokens",
+        audio_input: str | None = "waveform",
+        visual_input: str | None = "frames",
+        feature_sizes: Mapping[str, int | None] | None = None,
+        min_audio_samples: int = 400,
+        opensmile_feature_set: str = "eGeMAPSv02",
+        opensmile_pool: int = 4,
+        num_labels: int | None = None,
+        sentiment_range: Sequence[float] | None = None,
         **kwargs,
     ):
         if tokenizer is None:
@@ -239,10 +363,88 @@ class MCIHNProcessor(ProcessorMixin):
             raise ValueError(f"MCIHNProcessor.num_frames must be a positive integer, got {num_frames!r}")
         if not max_audio_seconds > 0:
             raise ValueError(f"MCIHNProcessor.max_audio_seconds must be > 0, got {max_audio_seconds!r}")
+        for name, value, allowed in (("text_input", text_input, TEXT_INPUTS), ("audio_input", audio_input,
+                                     AUDIO_INPUTS), ("visual_input", visual_input, VISUAL_INPUTS)):  # fmt: skip
+            if value not in allowed:
+                raise ValueError(f"MCIHNProcessor.{name} must be one of {allowed}, got {value!r}")
+        if opensmile_feature_set not in OPENSMILE_LLD_SIZES:
+            raise ValueError(
+                f"MCIHNProcessor.opensmile_feature_set must be one of {sorted(OPENSMILE_LLD_SIZES)}, "
+                f"got {opensmile_feature_set!r}"
+            )
+        if not isinstance(opensmile_pool, int) or opensmile_pool <= 0:
+            raise ValueError(
+                f"MCIHNProcessor.opensmile_pool must be a positive integer, got {opensmile_pool!r}"
+            )
         self.num_frames = num_frames
         self.max_text_length = int(max_text_length)
         self.max_audio_seconds = float(max_audio_seconds)
+        self.text_input, self.audio_input, self.visual_input = text_input, audio_input, visual_input
+        self.feature_sizes = {m: (feature_sizes or {}).get(m) for m in MODALITIES}
+        self.min_audio_samples = int(min_audio_samples)
+        self.opensmile_feature_set = opensmile_feature_set
+        self.opensmile_pool = opensmile_pool
+        self.num_labels = num_labels
+        self.sentiment_range = list(sentiment_range) if sentiment_range is not None else None
+        self._smile = None
         super().__init__(tokenizer, feature_extractor, image_processor, **kwargs)
+
+    def configure_for_model(self, config) -> MCIHNProcessor:
+        """Match this processor to an `MCIHNConfig` (read by attribute, so that this file needs no modeling import):
+        raw text only with a text tower, waveforms only with a speech tower (openSMILE frames when this processor
+        extracts them and the model takes their size), frames only with a vision tower; the feature size of every
+        precomputed sequence, the shortest waveform the speech tower's convolutions take, and the label kind.
+        Called by the pipeline and the training script; returns the processor."""
+        self.text_input = "tokens" if getattr(config, "use_text_encoder", True) else None
+        if getattr(config, "audio_config", None) is not None:
+            self.audio_input = "waveform"
+            kernels = getattr(config.audio_config, "conv_kernel", None)
+            strides = getattr(config.audio_config, "conv_stride", None)
+            if kernels and strides:
+                samples = 1
+                for kernel, stride in reversed(list(zip(kernels, strides))):
+                    samples = (samples - 1) * stride + kernel
+                self.min_audio_samples = int(samples)
+        elif self.audio_input == "opensmile" and config.audio_feature_size == self.opensmile_size:
+            pass
+        else:
+            self.audio_input = None
+        self.visual_input = "frames" if getattr(config, "visual_config", None) is not None else None
+        self.feature_sizes = {
+            "text": config.text_feature_size,
+            "audio": config.audio_feature_size,
+            "visual": config.visual_feature_size,
+        }
+        self.num_labels = int(config.num_labels)
+        self.sentiment_range = list(config.sentiment_range) if config.num_labels == 1 else None
+        return self
+
+    @property
+    def opensmile_size(self) -> int:
+        """Size of an openSMILE audio frame (`audio_input="opensmile"`): the feature set's low-level descriptors."""
+        return OPENSMILE_LLD_SIZES[self.opensmile_feature_set]
+
+    @property
+    def smile(self):
+        """The `opensmile.Smile` engine of the low-level descriptors (built on first use, never saved)."""
+        if self._smile is None:
+            import opensmile
+
+            self._smile = opensmile.Smile(
+                feature_set=opensmile.FeatureSet[self.opensmile_feature_set],
+                feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+            )
+        return self._smile
+
+    def to_dict(self, *args, **kwargs) -> dict[str, Any]:
+        output = super().to_dict(*args, **kwargs)
+        output.pop("_smile", None)
+        return output
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_smile"] = None
+        return state
 
     @classmethod
     def from_text_encoder(cls, text_encoder: str | os.PathLike, **kwargs) -> MCIHNProcessor:
@@ -281,10 +483,14 @@ class MCIHNProcessor(ProcessorMixin):
             raise MCNCLMediaError(f"text must be a string, got {type(text).__name__}", None, "text")
         if not text.strip():
             raise MCNCLMediaError("empty text", None, "text")
+        if self.text_input is None:
+            raise MCNCLMediaError(
+                "this model has no text tower: give text_features instead of text", None, "text"
+            )
         encoded = self.tokenizer(text, truncation=True, max_length=self.max_text_length)
         return {"input_ids": list(encoded["input_ids"]), "attention_mask": list(encoded["attention_mask"])}
 
-    def _audio(self, u: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def _samples(self, u: Mapping[str, Any]) -> np.ndarray:
         audio = u["audio"]
         start, end = u.get("audio_start"), u.get("audio_end")
         same_file = isinstance(audio, str | os.PathLike) and isinstance(u.get("video"), str | os.PathLike)
@@ -292,37 +498,98 @@ class MCIHNProcessor(ProcessorMixin):
             start, end = u.get("start"), u.get("end")
         rate = self.feature_extractor.sampling_rate
         samples = load_audio(audio, u.get("sampling_rate"), start, end, target_sampling_rate=rate)
-        samples = samples[: int(self.max_audio_seconds * rate)]
+        return samples[: int(self.max_audio_seconds * rate)]
+
+    def _audio(self, u: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        if self.audio_input is None:
+            raise MCNCLMediaError(
+                "this model has no speech tower or extractor: give audio_features instead of audio",
+                _path_of(u["audio"]),
+                "audio",
+            )
+        samples = self._samples(u)
+        rate = self.feature_extractor.sampling_rate
+        if self.audio_input == "opensmile":
+            return {"audio_features": self._opensmile_frames(samples, rate)}
+        if samples.shape[0] < self.min_audio_samples:
+            raise MCNCLMediaError(
+                f"{1000 * samples.shape[0] / rate:.1f} ms of audio: the speech tower needs at least "
+                f"{1000 * self.min_audio_samples / rate:.1f} ms ({self.min_audio_samples} samples)",
+                None,
+                "audio",
+            )
         values = self.feature_extractor(samples, sampling_rate=rate, return_tensors="np")["input_values"][0]
-        return {"input_values": np.asarray(values, dtype=np.float32).reshape(-1)}
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+        if not np.isfinite(values).all():
+            raise MCNCLMediaError("the normalised waveform is not finite", None, "audio")
+        return {"input_values": values}
+
+    def _opensmile_frames(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        """openSMILE low-level descriptors [frames, D] (10 ms hop), averaged over `opensmile_pool` frames."""
+        lld = self.smile.process_signal(samples, rate).to_numpy(dtype=np.float32)
+        usable = (lld.shape[0] // self.opensmile_pool) * self.opensmile_pool
+        if usable == 0:
+            raise MCNCLMediaError(
+                f"{1000 * samples.shape[0] / rate:.1f} ms of audio give fewer than {self.opensmile_pool} openSMILE "
+                "frames",
+                None,
+                "audio",
+            )
+        pooled = lld[:usable].reshape(-1, self.opensmile_pool, lld.shape[1]).mean(1)
+        if not np.isfinite(pooled).all():
+            raise MCNCLMediaError("openSMILE gave non-finite descriptors", None, "audio")
+        return pooled
 
     def _video(self, u: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        if self.visual_input is None:
+            raise MCNCLMediaError(
+                "this model has no vision tower: give visual_features instead of video",
+                _path_of(u["video"]),
+                "video",
+            )
         video = u["video"]
         if isinstance(video, str | os.PathLike):
             frames, _ = decode_video_frames(os.fspath(video), self.num_frames, u.get("start"), u.get("end"))
         else:
-            array = np.asarray(video)
-            if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or array.shape[0] == 0:
+            try:
+                array = (
+                    np.asarray(video) if isinstance(video, np.ndarray | list | tuple) else np.asarray(None)
+                )
+            except (ValueError, TypeError, OverflowError):
+                array = np.asarray(None)
+            if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or 0 in array.shape[:3]:
                 raise MCNCLMediaError(
-                    f"a frames array must be uint8 [F > 0, H, W, 3], got {array.dtype} {array.shape}",
+                    f"a frames array must be uint8 [F > 0, H > 0, W > 0, 3], got {array.dtype} {array.shape}",
                     None,
                     "video",
                 )
             frames = array[sample_frame_indices(array.shape[0], self.num_frames)]
-        pixel_values = self.image_processor(images=list(frames), return_tensors="np")["pixel_values"]
+        if any(0 in np.shape(f)[:2] for f in frames):
+            raise MCNCLMediaError("a frame has no pixels (0 height or width)", None, "video")
+        try:
+            pixel_values = self.image_processor(images=list(frames), return_tensors="np")["pixel_values"]
+        except (ValueError, ZeroDivisionError, TypeError, IndexError) as err:
+            raise MCNCLMediaError(f"the frames cannot be resized: {err}", None, "video") from err
         return {
             "pixel_values": np.asarray(pixel_values, dtype=np.float32),
             "frame_mask": np.ones(len(frames), np.int64),
         }
 
-    @staticmethod
-    def _features(key: str, modality: str):
+    def _features(self, key: str, modality: str):
+        size = self.feature_sizes.get(key.split("_")[0])
+
         def read(u: Mapping[str, Any]) -> dict[str, np.ndarray]:
-            array = _as_array(u[key], np.float32)
-            if array.ndim != 2 or array.shape[0] == 0:
+            try:
+                array = _as_array(u[key], np.float32)
+            except (TypeError, ValueError, OverflowError) as err:
+                raise MCNCLMediaError(f"{key} is not a numeric array: {err}", None, modality) from err
+            if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
                 raise MCNCLMediaError(
-                    f"{key} must be [frames > 0, size], got {list(array.shape)}", None, modality
+                    f"{key} must be [frames > 0, size > 0], got {list(array.shape)}", None, modality
                 )
+            if size is not None and array.shape[1] != size:
+                raise MCNCLMediaError(f"{key} frames have {array.shape[1]} values, the model takes {size}", None,
+                                      modality)  # fmt: skip
             if not np.isfinite(array).all():
                 raise MCNCLMediaError(f"{key} holds NaN or inf", None, modality)
             return {key: array}
@@ -349,10 +616,13 @@ class MCIHNProcessor(ProcessorMixin):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         if not isinstance(utterance, Mapping):
-            raise TypeError(
-                f"utterance {index if index is not None else ''}: expected a dict, got {type(utterance).__name__}"
-            )
+            raise MCNCLInputError(f"expected a dict, got {type(utterance).__name__}", None, index)
         u = dict(utterance)
+        if u.get("text") is not None and u.get("text_features") is not None:
+            raise MCNCLInputError(
+                "text and text_features both given: one text input per utterance", "text_features", index
+            )
+        label = check_label(u.get("label", u.get("labels")), self.num_labels, self.sentiment_range, index)
         for alias, key in MEDIA_ALIASES.items():
             value = u.pop(alias, None)
             if u.get(key) is None and value is not None:
@@ -386,7 +656,7 @@ class MCIHNProcessor(ProcessorMixin):
                 continue
             modality_mask[MODALITIES.index(modality)] = 1
         if "label" in u or "labels" in u:
-            out["labels"] = u.get("label", u.get("labels"))
+            out["labels"] = label
         out["modality_mask"] = modality_mask
         out["media_errors"] = errors
         return out
@@ -415,19 +685,14 @@ class MCIHNProcessor(ProcessorMixin):
         Returns:
             `BatchFeature` of padded `[B, ...]` tensors (see [`pad_utterances`]); B = 1 for one utterance.
         """
-        if utterances is None:
-            raise ValueError(
-                "MCIHNProcessor needs an utterance (a dict with text / audio / video) or a list of them"
-            )
         if kwargs:
             raise TypeError(f"MCIHNProcessor.__call__ got unexpected arguments {sorted(kwargs)}")
         if isinstance(utterances, Mapping):
             utterances = [utterances]
+        check_utterance_list(utterances)
         features = [self.prepare_utterance(u, on_error=on_error, index=i) for i, u in enumerate(utterances)]
         for i, f in enumerate(features):
-            if not f["modality_mask"].any():
-                reasons = "; ".join(e["reason"] for e in f["media_errors"]) or "no text, audio or video given"
-                raise ValueError(f"utterance {i} has no usable modality ({reasons})")
+            check_usable(f, i)
         batch = self.pad_utterances(features)
         if return_tensors == "np":
             return BatchFeature({k: v.numpy() for k, v in batch.items()})
@@ -441,4 +706,4 @@ class MCIHNProcessor(ProcessorMixin):
 MCIHNProcessor.register_for_auto_class("AutoProcessor")
 
 
-__all__ = ["MCIHNProcessor", "pad_utterances"]
+__all__ = ["MCIHNProcessor", "check_label", "check_usable", "check_utterance_list", "pad_utterances"]

@@ -393,3 +393,187 @@ def assert_finite(batch: Mapping[str, Any]) -> None:
         array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
         if np.issubdtype(array.dtype, np.floating):
             assert np.isfinite(array).all(), f"{key} holds non-finite values"
+
+
+# ------------------------------------------------------------------------------------------------------- MCIHN
+# Batches of single utterances through `MCIHNProcessor` + `MCIHNForMultimodalSentiment` (issue 18 item 4): media,
+# precomputed feature sequences of random shapes and values, regression labels valid and not. The model has a
+# group-norm Wav2Vec2 speech tower and no vision tower, so both "tower present" and "tower absent" are reached.
+
+MCIHN_AUDIO_SIZE, MCIHN_VISUAL_SIZE, MCIHN_TEXT_SIZE = 5, 7, 24
+MCIHN_RANGE = (-3.0, 3.0)
+
+
+def _sequence(rows: int, size: int, special: str) -> Any:
+    rng = np.random.default_rng(rows * 31 + size)
+    x = rng.standard_normal((rows, size)).astype(np.float32)
+    if special == "nan" and x.size:
+        x.flat[0] = np.nan
+    elif special == "flat":
+        return x.reshape(-1)
+    elif special == "list":
+        return x.tolist()
+    return x
+
+
+def feature_sequences(size: int) -> st.SearchStrategy:
+    return weighted(
+        (5, st.builds(_sequence, st.integers(1, 6), st.just(size), st.just(""))),
+        (1, st.builds(_sequence, st.integers(0, 4), st.sampled_from([size, size + 1, 3, 0]), st.just(""))),
+        (1, st.builds(_sequence, st.integers(1, 3), st.just(size), st.sampled_from(["nan", "flat", "list"]))),
+        (1, JUNK),
+    )
+
+
+MCIHN_LABELS = weighted(
+    (12, st.floats(min_value=-3.0, max_value=3.0)),
+    (3, st.sampled_from([None, 0.0, -3.0, 3.0, 2])),
+    (1, st.sampled_from(["", "joy", float("nan"), 99.0, -3.5, float("inf"), True])),
+    (1, JUNK),
+)
+
+
+def mcihn_utterances(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """One MCIHN utterance: text, audio, video (as for MCN-CL), and precomputed sequences valid or not."""
+    base = utterances(pool, with_text)
+    extra = st.fixed_dictionaries(
+        {},
+        optional={
+            "label": MCIHN_LABELS,
+            "audio_features": feature_sequences(MCIHN_AUDIO_SIZE),
+            "visual_features": feature_sequences(MCIHN_VISUAL_SIZE),
+            "text_features": weighted((1, feature_sequences(MCIHN_TEXT_SIZE)), (6, st.none())),
+        },
+    )
+    return st.builds(lambda a, b: {**a, **b}, base, extra)
+
+
+def make_mcihn_pair(seed: int = 0):
+    """(model, processor): a tiny MCIHN with a group-norm Wav2Vec2 tower, no vision tower (5-d audio sequences are
+    not taken then: the tower's 16-d frames are; 7-d visual sequences), its processor configured for it."""
+    import torch
+    from conftest import TINY_TEXT_CONFIG, make_tiny_tokenizer
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from mcn_cl import MCIHNConfig, MCIHNForMultimodalSentiment, MCIHNProcessor
+
+    tokenizer = make_tiny_tokenizer()
+    config = MCIHNConfig(
+        text_config=dict(TINY_TEXT_CONFIG, vocab_size=len(tokenizer)),
+        audio_config=dict(
+            model_type="wav2vec2", hidden_size=MCIHN_AUDIO_SIZE * 2, num_hidden_layers=1, num_attention_heads=2,
+            intermediate_size=16, conv_dim=[8, 8], conv_kernel=[10, 3], conv_stride=[5, 2],
+            num_feat_extract_layers=2, num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
+            feat_extract_norm="group", do_stable_layer_norm=False,
+        ),  # fmt: skip
+        visual_feature_size=MCIHN_VISUAL_SIZE,
+        latent_size=8, autoencoder_hidden_size=16, discriminator_hidden_size=16, hidden_size=16,
+        num_attention_heads=2, fusion_intermediate_size=32, classifier_hidden_size=16,
+        sentiment_range=MCIHN_RANGE,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = MCIHNForMultimodalSentiment(config).eval()
+    processor = MCIHNProcessor(tokenizer, Wav2Vec2FeatureExtractor(return_attention_mask=True), num_frames=2)
+    return model, processor.configure_for_model(config)
+
+
+def make_mcihn_pipeline(pair):
+    from mcn_cl.pipeline_mcihn import MultimodalSentimentAnalysisPipeline
+
+    model, processor = pair
+    return MultimodalSentimentAnalysisPipeline(model=model, processor=processor, device="cpu")
+
+
+def mcihn_label_problem(value: Any) -> str | None:
+    """Why `value` is not a valid sentiment score of the fuzz model (None or a finite number in [-3, 3]), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return f"label of type {type(value).__name__}"
+    if not math.isfinite(value) or not MCIHN_RANGE[0] <= value <= MCIHN_RANGE[1]:
+        return f"label {value!r} outside {MCIHN_RANGE}"
+    return None
+
+
+def mcihn_structural_problem(batch: Any, for_pipeline: bool = False) -> str | None:
+    """The reason a batch of MCIHN utterances must raise `MCNCLInputError`, or None."""
+    if isinstance(batch, str | bytes | Mapping) or not isinstance(batch, Sequence):
+        return "not a list"
+    if len(batch) == 0:
+        return "empty"
+    for u in batch:
+        if not isinstance(u, Mapping):
+            return "an utterance is not a dict"
+    for u in batch:
+        if u.get("text") is not None and u.get("text_features") is not None:
+            return "text and text_features both given"
+        if not for_pipeline and mcihn_label_problem(u.get("label")):
+            return mcihn_label_problem(u.get("label"))
+    labelled = {u.get("label") is not None for u in batch}
+    if not for_pipeline and len(labelled) == 2:
+        return "scores for some utterances of the batch only"
+    return None
+
+
+def check_mcihn_case(pair, batch: Any, counts: FuzzCounts) -> None:
+    """Processor (`on_error="mask"`) then model: `MCNCLInputError` exactly for structurally invalid batches (or an
+    utterance left without a usable modality), nothing else; finite logits; a masked modality has no frame."""
+    import torch
+
+    model, processor = pair
+
+    def call():
+        inputs = processor(batch, on_error="mask")
+        with torch.no_grad():
+            return inputs, model(**inputs)
+
+    ok, result = _call_under_contract(call, batch, counts, mcihn_structural_problem(batch),
+                                      tolerated="no usable modality")  # fmt: skip
+    if not ok:
+        return
+    inputs, output = result
+    if not torch.isfinite(output.logits).all():
+        counts.fail(batch, f"non-finite logits {output.logits.tolist()}")
+    given = sum(
+        1
+        for u in batch
+        for keys in (("text", "text_features"), ("audio", "audio_features"), ("video", "visual_features"))
+        if any(u.get(k) is not None for k in keys)
+    )
+    counts["masked"] += given - int(inputs["modality_mask"].sum())
+
+
+def check_mcihn_pipeline_case(analyser, batch: Any, counts: FuzzCounts) -> None:
+    """The `multimodal-sentiment-analysis` pipeline with `on_error="mask"`: same contract, finite scores."""
+    ok, predictions = _call_under_contract(
+        lambda: analyser(batch, on_error="mask"), batch, counts,
+        mcihn_structural_problem(batch, for_pipeline=True), tolerated="no usable modality",
+    )  # fmt: skip
+    if not ok:
+        return
+    if len(predictions) != len(batch):
+        counts.fail(batch, f"{len(predictions)} predictions for {len(batch)} utterances")
+    for p in predictions:
+        counts["masked"] += len(p.get("skipped", []))
+        if not math.isfinite(p["score"]):
+            counts.fail(batch, f"non-finite score {p}")
+
+
+def run_mcihn_cases(
+    check, target, pool: Mapping[str, str], cases: int, with_text: bool = False
+) -> FuzzCounts:
+    """`run_cases` with MCIHN batches (lists of `mcihn_utterances`, sometimes structurally broken)."""
+    counts = FuzzCounts()
+    utterance = mcihn_utterances(pool, with_text)
+    batches = weighted(
+        (8, st.lists(utterance, min_size=1, max_size=4)),
+        (1, st.one_of(JUNK, st.just([]), st.lists(st.one_of(utterance, JUNK), min_size=1, max_size=3))),
+    )
+
+    @fuzz_settings(cases)
+    @given(batches)
+    def case(batch):
+        check(target, batch, counts)
+
+    case()
+    return counts

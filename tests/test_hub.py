@@ -333,3 +333,44 @@ def test_card_fields_say_what_was_trained_on_what(model_and_processor):
     install = re.search(r"installs from a clone of its repository: `([^`]+)`", card.text).group(1)
     assert install == "pip install ." and f"`{install}`" in readme
     assert "pip install mcn-cl" not in card.text
+
+
+def test_hub_folder_of_a_squeezenet_model_loads_in_a_fresh_process_with_the_same_logits(
+    model_and_processor, demo_corpus, tmp_path
+):
+    """The demo's lighter frame backbone (issue 20 item 5) goes through the remote-code folder like the ResNet-101."""
+    from _fixtures_pipeline import INITIALIZER_RANGE, NUM_FRAMES
+    from conftest import TINY_TEXT_CONFIG, make_tiny_config, run_without_mcn_cl
+
+    from mcn_cl import MCNCLForEmotionRecognition
+    from mcn_cl.demo import DEMO_LABELS
+
+    _, processor = model_and_processor
+    config = make_tiny_config(
+        text_config=dict(TINY_TEXT_CONFIG, vocab_size=len(processor.tokenizer)),
+        audio_feature_size=processor.feature_extractor.feature_size,
+        visual_backbone="squeezenet1_1",
+        visual_feature_size=1000,
+        num_frames=NUM_FRAMES,
+        id2label=dict(enumerate(DEMO_LABELS)),
+        label2id={name: i for i, name in enumerate(DEMO_LABELS)},
+        initializer_range=INITIALIZER_RANGE,
+    )
+    torch.manual_seed(0)
+    model = MCNCLForEmotionRecognition(config).eval()
+    folder = tmp_path / "hub"
+    save_for_hub(model, processor, str(folder), dataset_name="demo")
+    assert json.loads((folder / "config.json").read_text())["visual_backbone"] == "squeezenet1_1"
+    assert (folder / "model.safetensors").stat().st_size < 6e6  # no ResNet-101 (178.6 MB) inside
+    assert "visual tower: squeezenet1_1" in (folder / "README.md").read_text()
+    _, ds = demo_corpus
+    inputs = dict(processor(conversation_of(ds["test"][0])))
+    assert inputs["pixel_values"].abs().sum() > 0  # the frames go through the backbone in both processes
+    torch.save(inputs, tmp_path / "inputs.pt")
+    result = run_without_mcn_cl(
+        REMOTE_MODEL_SCRIPT, folder, tmp_path / "inputs.pt", tmp_path / "logits.pt", workdir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), expected, atol=1e-6, rtol=0)

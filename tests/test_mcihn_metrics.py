@@ -42,3 +42,20 @@ def test_bad_inputs_are_errors_and_the_trainer_hook_reads_logits():
         label_ids = np.array([2.0, 1.0])
 
     assert make_sentiment_metrics("mosi")(Prediction())["acc_2"] == pytest.approx(0.5)
+
+
+def test_sims_mae_and_corr_use_predictions_and_labels_clipped_to_unit_range_as_mmsa():
+    # MMSA __eval_sims_regression clips both to [-1, 1] before MAE / Corr: [1.5, -0.5, 0.2] -> [1.0, -0.5, 0.2]
+    m = sentiment_metrics([1.5, -0.5, 0.2], [1.0, -0.4, 0.3], "sims")
+    assert m["mae"] == pytest.approx((0.0 + 0.1 + 0.1) / 3)  # unclipped it would be 0.2333
+    # Pearson of [1.0, -0.5, 0.2] and [1.0, -0.4, 0.3], worked by hand: means 0.2333 / 0.3;
+    # deviations (0.7667, -0.7333, -0.0333) and (0.7, -0.7, 0.0): cov 1.05 / sqrt(1.1267 * 0.98)
+    assert m["corr"] == pytest.approx(1.05 / np.sqrt(1.126667 * 0.98), abs=1e-4)
+    assert sentiment_metrics([1.5, -0.5], [1.0, -0.4], "sims")["mae"] == pytest.approx(0.05)
+
+
+def test_mosi_mae_and_corr_stay_unclipped_as_mmsa():
+    # MMSA __eval_mosei_regression: MAE / Corr on the raw scores, only Acc-7 / Acc-5 clip
+    m = sentiment_metrics([4.0, -1.0, 0.5], [3.0, -1.0, 1.0], "mosi")
+    assert m["mae"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)
+    assert m["acc_7"] == pytest.approx(2 / 3)  # 4.0 -> 3 = 3; -1 = -1; round(0.5) = 0 != 1

@@ -12,7 +12,7 @@ from _fixtures_mcihn import make_mcihn_config
 from conftest import TINY_TEXT_CONFIG, make_tiny_tokenizer, run_without_mcn_cl
 from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor, pipeline
 
-from mcn_cl import MCIHNForMultimodalSentiment, MCIHNProcessor
+from mcn_cl import MCIHNForMultimodalSentiment, MCIHNProcessor, MCNCLMediaError
 from mcn_cl.hub_mcihn import save_mcihn_for_hub
 from mcn_cl.pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
 
@@ -72,7 +72,8 @@ def test_unreadable_medium_raises_or_is_skipped(tmp_path, caplog):
     model, processor = make_pair()
     analyser = pipeline(TASK, model=model, processor=processor, device="cpu")
     utterance = {"text": "where were you", "audio": str(tmp_path / "missing.wav")}
-    with pytest.raises(ValueError, match="missing.wav'?: file not found"):
+    # this model has no speech tower: raw audio is refused before the file is read (a media error, maskable)
+    with pytest.raises(MCNCLMediaError, match="missing.wav'?: this model has no speech tower"):
         analyser(utterance)
     with caplog.at_level(logging.WARNING):
         result = analyser(utterance, on_error="mask")
@@ -141,3 +142,33 @@ def test_hub_folder_loads_and_predicts_the_same_without_the_package(tmp_path):
     local = pipeline(TASK, model=str(folder), pipeline_class=MultimodalSentimentAnalysisPipeline)(UTTERANCES)
     assert [r["polarity"] for r in remote] == [r["polarity"] for r in local]
     assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)
+
+
+PLAIN_FOLDER_SCRIPT = """
+import json, sys
+from transformers import pipeline
+
+folder, out_path = sys.argv[1:3]
+analyser = pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True, device=-1)
+json.dump(analyser([{"text": "where were you"}, {"text": "stop"}]), open(out_path, "w"))
+"""
+
+
+def test_a_plain_save_pretrained_folder_serves_the_pipeline_in_a_fresh_interpreter(tmp_path):
+    """`model.save_pretrained` + `processor.save_pretrained` (what `Trainer.save_model` writes) is enough: the
+    folder carries the pipeline code and `custom_pipelines` (before: `KeyError: Unknown task` without mcn_cl)."""
+    model, processor = make_pair()
+    folder = tmp_path / "plain"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"][TASK]["impl"] == "pipeline_mcihn.MultimodalSentimentAnalysisPipeline"
+    assert (folder / "pipeline_mcihn.py").exists()
+    result = run_without_mcn_cl(PLAIN_FOLDER_SCRIPT, folder, tmp_path / "out.json", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads((tmp_path / "out.json").read_text())
+    local = pipeline(TASK, model=model, processor=processor, device="cpu")(
+        [{"text": "where were you"}, {"text": "stop"}]
+    )
+    assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)
+    assert [r["polarity"] for r in remote] == [r["polarity"] for r in local]

@@ -73,7 +73,7 @@ def test_missing_clip_raises_naming_utterance_and_file_or_is_masked(tmp_path, ca
         batch = processor(utterances, on_error="mask")
     assert batch["modality_mask"].tolist() == [[1, 0, 0], [1, 0, 0]]
     assert "masking audio" in caplog.text and "masking visual" in caplog.text
-    with pytest.raises(ValueError, match="utterance 0 has no usable modality"):
+    with pytest.raises(ValueError, match="utterance 0: no usable modality"):
         processor([{"audio": missing}], on_error="mask")
     with pytest.raises(MCNCLMediaError, match="audio_features holds NaN"):
         processor([{"audio_features": np.full((2, 5), np.nan)}])

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(REPO, "examples"))
 
 import train_mcihn  # noqa: E402
 
+from mcn_cl.metrics_mcihn import sentiment_metrics  # noqa: E402
 from mcn_cl.pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline  # noqa: E402
 
 TINY_MCIHN = {
@@ -89,6 +90,21 @@ def test_mosi_features_train_end_to_end_and_reload_through_the_pipeline(tmp_path
     assert len(analyser([utterance, {"text": "bad plot"}], batch_size=2)) == 2
 
 
+def assert_classification_results_match_the_saved_model(results, analyser, dataset, data_dir):
+    """The reported test figures are those of the saved (best) model on the labelled test utterances: the count,
+    and the weighted F1 recomputed from the saved folder's pipeline predictions."""
+    from sklearn.metrics import f1_score
+
+    args, _ = train_mcihn.parse_arguments(["--dataset", dataset, "--data_dir", str(data_dir)])
+    train_mcihn.check_arguments(args)
+    test = train_mcihn.load_data(args)[0]["test"]
+    assert results["test_num_utterances"] == len(test) > 0
+    names = results["label_names"]
+    predicted = [names.index(p["label"]) for p in analyser([{"text": t} for t in test["text"]])]
+    expected = f1_score(test["label"], predicted, average="weighted", zero_division=0)
+    assert results["test_weighted_f1"] == pytest.approx(expected, abs=1e-6)
+
+
 def test_meld_text_only_classification_plumbing(tmp_path, tiny_bert):
     make_meld_tree(str(tmp_path / "meld"), clips=False)
     out = tmp_path / "run"
@@ -98,10 +114,10 @@ def test_meld_text_only_classification_plumbing(tmp_path, tiny_bert):
     )  # fmt: skip
     assert results["metric_for_best_model"] == "weighted_f1"
     assert results["label_names"] == ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"]
-    assert 0.0 <= results["test_weighted_f1"] <= 1.0 and results["test_num_utterances"] > 0
     analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
     prediction = analyser({"text": "where were you"})
     assert prediction["label"] in results["label_names"] and len(prediction["scores"]) == 7
+    assert_classification_results_match_the_saved_model(results, analyser, "meld", tmp_path / "meld")
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +209,14 @@ def test_raw_release_without_towers_trains_on_text(tmp_path, tiny_bert):
         + common_args(tmp_path / "run", steps=2)
     )
     assert {"test_acc_2", "test_acc_3", "test_acc_5", "test_f1", "test_mae", "test_corr"} <= set(results)
+    # the figures are SIMS' (clipped to [-1, 1]) of the saved model's scores on the two test clips' transcripts
+    rows = [r for r in make_raw_release(str(tmp_path / "unused"), "sims", clips=False) if r["mode"] == "test"]
+    analyser = pipeline(TASK, model=str(tmp_path / "run"), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    scores = [p["score"] for p in analyser([{"text": r["text"]} for r in rows])]
+    expected = sentiment_metrics(scores, [r["label"] for r in rows], "sims")
+    assert results["test_num_utterances"] == len(rows) == 2
+    for key in ("mae", "acc_2", "acc_3", "corr"):
+        assert results[f"test_{key}"] == pytest.approx(expected[key], abs=1e-5), key
 
 
 def test_iemocap_utterances_text_only(tmp_path, tiny_bert):
@@ -211,4 +235,89 @@ def test_iemocap_utterances_text_only(tmp_path, tiny_bert):
         + common_args(tmp_path / "run", steps=2)
     )
     assert results["label_names"] == ["hap", "sad", "neu", "ang", "exc", "fru"]
-    assert results["test_num_utterances"] > 0 and 0.0 <= results["test_weighted_f1"] <= 1.0
+    analyser = pipeline(TASK, model=str(tmp_path / "run"), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    assert_classification_results_match_the_saved_model(
+        results, analyser, "iemocap", tmp_path / "IEMOCAP_full_release"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- the demo
+
+
+DEMO_SCRIPT = """
+import json, sys
+from transformers import pipeline
+
+folder, clip_dir, out_path = sys.argv[1:4]
+analyser = pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True, device=-1)
+utterance = {"text": "we won the game", "audio": clip_dir + "/audio/demo000_0.wav",
+             "video": clip_dir + "/video/demo000_0.mp4"}
+json.dump({"result": analyser(utterance), "module": type(analyser).__module__}, open(out_path, "w"))
+"""
+
+
+def test_demo_trains_all_three_modalities_offline_and_serves_the_pipeline_in_a_fresh_interpreter(
+    tmp_path, tiny_bert
+):
+    from conftest import run_without_mcn_cl
+
+    out, corpus = tmp_path / "run", tmp_path / "corpus"
+    results = train_mcihn.main(
+        ["--dataset", "demo", "--data_dir", str(corpus), "--demo_dialogues", "6", "--text_encoder", tiny_bert]
+        + common_args(out, steps=2)
+    )  # fmt: skip
+    assert results["dataset"] == "demo" and np.isfinite(results["test_mae"])
+    config = json.loads((out / "config.json").read_text())
+    assert (
+        config["audio_feature_size"] == 25 and config["audio_config"] is None
+    )  # openSMILE eGeMAPS LLD frames
+    assert config["visual_config"]["model_type"] == "resnet"  # frame features of the (random, frozen) ResNet
+    processor_config = json.loads((out / "processor_config.json").read_text())
+    assert processor_config["audio_input"] == "opensmile" and processor_config["visual_input"] == "frames"
+    # every modality of every training utterance reached the model
+    analyser = pipeline(TASK, model=str(out), pipeline_class=MultimodalSentimentAnalysisPipeline)
+    utterance = {"text": "we won the game", "audio": str(corpus / "audio" / "demo000_0.wav"),
+                 "video": str(corpus / "video" / "demo000_0.mp4")}  # fmt: skip
+    batch = analyser.processor(utterance)
+    assert batch["modality_mask"].tolist() == [[1, 1, 1]]
+    assert batch["audio_features"].shape[-1] == 25 and batch["pixel_values"].shape[1] == 4
+    local = analyser(utterance)
+    assert "skipped" not in local
+    result = run_without_mcn_cl(DEMO_SCRIPT, out, corpus, tmp_path / "out.json", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads((tmp_path / "out.json").read_text())
+    assert remote["module"].startswith("transformers_modules")
+    assert remote["result"]["score"] == pytest.approx(local["score"], abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ misuse
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "mosei"], "--dataset must be one of demo, mosi, sims, meld, iemocap, got 'mosei'"),
+        (["--dataset", "meld"], "--dataset meld needs --data_dir"),
+        (["--dataset", "meld", "--data_dir", "/nonexistent/meld"], "--data_dir '/nonexistent/meld': no such folder"),
+        (["--config_overrides", "{hidden_size: 8"], "--config_overrides is not JSON"),
+        (["--config_overrides", '{"hiden_size": 8}'], "unknown MCIHNConfig field 'hiden_size' (did you mean 'hidden_size'?)"),
+        (["--dataset", "mosi", "--features_pkl", "/nonexistent.pkl"], "--features_pkl '/nonexistent.pkl': no such file"),
+        (["--device", "gpu"], "--device must be one of auto, cpu, cuda, got 'gpu'"),
+    ],
+)  # fmt: skip
+def test_misuse_is_a_usage_error_with_exit_status_2(argv, message, capsys, tmp_path):
+    assert train_mcihn.cli(argv + ["--output_dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("train_mcihn.py: error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_misuse_from_the_shell_prints_one_line_and_exits_2(tmp_path):
+    import subprocess
+
+    script = os.path.join(REPO, "examples", "train_mcihn.py")
+    for argv in (["--dataset", "mosei"], ["--no_such_flag", "1"]):
+        done = subprocess.run([sys.executable, script, *argv, "--output_dir", str(tmp_path)], capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "train_mcihn.py: error:" in done.stderr and "Traceback" not in done.stderr

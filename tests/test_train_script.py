@@ -441,3 +441,19 @@ def test_resume_from_an_incomplete_or_absent_checkpoint_is_a_clear_error(tmp_pat
     with pytest.raises(ValueError, match="checkpoint-3: not a complete checkpoint"):
         train.resolve_resume_checkpoint(str(tmp_path / "checkpoint-3"), str(tmp_path))
     assert train.resolve_resume_checkpoint(None, str(tmp_path)) is None
+
+
+def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has(tmp_path, capsys):
+    """Issue 20 item 5: the lighter frame backbones have only IMAGENET1K_V1; the default IMAGENET1K_V2 (ResNet-101's)
+    is refused before training, not silently replaced by random weights."""
+    demo = os.path.join(REPO, "examples", "configs", "demo.json")
+    out = ["--output_dir", str(tmp_path / "run")]
+    message = misuse([demo, "--visual_weights", "IMAGENET1K_V2", *out], capsys)
+    assert (
+        "--visual_weights IMAGENET1K_V2: torchvision's squeezenet1_1 has ['DEFAULT', 'IMAGENET1K_V1']"
+        in message
+    )
+    overrides = ["--config_overrides", '{"visual_backbone": "resnet18"}']
+    message = misuse([demo, *overrides, "--visual_weights", "IMAGENET1K_V7", *out], capsys)
+    assert "torchvision's resnet18 has ['DEFAULT', 'IMAGENET1K_V1']" in message
+    assert not (tmp_path / "run").exists()

@@ -37,6 +37,11 @@ DEFAULT_TAGS = ("mcihn", "mcn-cl", "sentiment-analysis", "multimodal", "custom_c
 DATASETS = {
     "mosi": ("CMU-MOSI", "CMU-MOSI: opinion videos from YouTube, English, sentiment in [-3, 3]", "en"),
     "sims": ("CH-SIMS", "CH-SIMS: Chinese movie / TV clips, sentiment in [-1, 1]", "zh"),
+    "demo": (
+        "generated demo corpus",
+        "a generated corpus (mcn_cl.demo_mcihn): sentiment shown in words, tone and a moving shape, not real people",
+        "en",
+    ),
     "meld": (
         "MELD",
         "MELD: utterances of the TV series *Friends* (7 emotions, no dialogue context), English",
@@ -115,9 +120,17 @@ def mcihn_model_card(
         if config.use_text_encoder
         else f"text: precomputed {config.text_feature_size}-d sequences",
         f"audio: {config.audio_config.model_type} tower"
+        + (" (frozen)" if config.freeze_audio_encoder else "")
         if config.audio_config is not None
-        else f"audio: precomputed {config.audio_feature_size}-d sequences",
+        else f"audio: {config.audio_feature_size}-d frame sequences (precomputed, or openSMILE descriptors from the "
+        "processor)",
         f"visual: {config.visual_config.model_type} tower"
+        + (" (frozen)" if config.freeze_visual_encoder else "")
+        + (
+            ", random weights unless a checkpoint was loaded into it (the demo's is random)"
+            if config.visual_config.model_type == "resnet"
+            else ""
+        )
         if config.visual_config is not None
         else f"visual: precomputed {config.visual_feature_size}-d sequences",
         f"adversarial autoencoders: {config.latent_size}-d codes, prior N(0, I); CGMM paths: "
@@ -153,7 +166,10 @@ def mcihn_model_card(
         "",
         f'analyser = pipeline("multimodal-sentiment-analysis", model="{where}", trust_remote_code=True)',
         'analyser({"text": "I loved it", "audio": "clip.mp4", "video": "clip.mp4"})'
-        if config.audio_config is not None and config.visual_config is not None
+        if config.visual_config is not None
+        and (
+            config.audio_config is not None or processor is not None and processor.audio_input == "opensmile"
+        )
         else "# no speech / vision tower here: give the text and/or precomputed [frames, size] audio / visual sequences\n"
         f'analyser({{"text": "I loved it", "audio_features": audio_{config.audio_feature_size}d, '
         f'"visual_features": visual_{config.visual_feature_size}d}})',
@@ -189,6 +205,25 @@ def write_mcihn_model_card(save_directory, config, test_results=None, **kwargs) 
     return card
 
 
+def add_pipeline_code(model, save_directory) -> None:
+    """`MCIHNForMultimodalSentiment.save_hooks` step (registered by `import mcn_cl`): every saved folder gets the
+    pipeline's code (`pipeline_mcihn.py` and the sibling it imports) and `custom_pipelines` in its `config.json`, so
+    that `pipeline("multimodal-sentiment-analysis", model=folder, trust_remote_code=True)` works in an interpreter
+    that never imported `mcn_cl` (without it: `KeyError: Unknown task`)."""
+    from transformers.dynamic_module_utils import custom_object_save
+
+    from .pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
+
+    if os.path.isfile(save_directory):
+        return  # save_pretrained reports it
+    os.makedirs(save_directory, exist_ok=True)
+    impl = f"{MultimodalSentimentAnalysisPipeline.__module__.split('.')[-1]}.{MultimodalSentimentAnalysisPipeline.__name__}"
+    pipelines = dict(getattr(model.config, "custom_pipelines", None) or {})
+    pipelines[TASK] = {"impl": impl, "pt": ["AutoModel"], "type": "multimodal"}
+    model.config.custom_pipelines = pipelines
+    custom_object_save(MultimodalSentimentAnalysisPipeline, save_directory)
+
+
 def save_mcihn_for_hub(model, processor, save_directory, test_results=None, dataset_name=None, **card_kwargs):
     """[`mcn_cl.hub_base.save_folder_for_hub`] with MCIHN's pipeline (`"multimodal-sentiment-analysis"`) and card."""
     from .pipeline_mcihn import TASK, MultimodalSentimentAnalysisPipeline
@@ -206,4 +241,4 @@ def save_mcihn_for_hub(model, processor, save_directory, test_results=None, data
     )
 
 
-__all__ = ["mcihn_model_card", "save_mcihn_for_hub", "write_mcihn_model_card"]
+__all__ = ["add_pipeline_code", "mcihn_model_card", "save_mcihn_for_hub", "write_mcihn_model_card"]

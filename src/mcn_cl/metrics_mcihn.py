@@ -13,7 +13,8 @@ CMU-MOSI (scores in [-3, 3]):
 CH-SIMS (scores in [-1, 1]), class boundaries of MMSA's `__eval_sims_regression`:
 
 - `acc_2` / `f1`: (-1, 0] vs (0, 1]; `acc_3`: boundaries -0.1, 0.1; `acc_5`: -0.7, -0.1, 0.1, 0.7;
-- `mae`, `corr`.
+- `mae`, `corr` of the predictions and labels **clipped to [-1, 1]** first (MMSA clips both before every SIMS
+  metric; MOSI's MAE and Corr use the unclipped scores, as MMSA's `__eval_mosei_regression` does).
 
 F1 is the weighted F1 of the two classes, as MMSA computes it.
 """
@@ -89,6 +90,8 @@ def sentiment_metrics(
             metrics[name] = float(np.mean(p == r))
     else:
         p, r = np.clip(predictions, -1.0, 1.0), np.clip(references, -1.0, 1.0)
+        metrics["mae"] = float(np.mean(np.abs(p - r)))
+        metrics["corr"] = _correlation(p, r)
         for name, boundaries in _SIMS_BOUNDARIES.items():
             metrics[name] = float(np.mean(_bins(p, boundaries) == _bins(r, boundaries)))
         metrics["f1"] = float(

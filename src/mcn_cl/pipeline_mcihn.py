@@ -18,7 +18,8 @@ processor object. The package registers it in `mcn_cl.registration`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from transformers.utils import logging
@@ -61,6 +62,17 @@ class MultimodalSentimentAnalysisPipeline(ProcessorPipeline):
     processor_name, processor_method = "MCIHNProcessor", "prepare_utterance"
     collate_fn = staticmethod(_collate_utterances)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the processor reads each medium the way this model takes it (waveform only with a speech tower, ...), and
+        # checks feature sizes and labels against it
+        if hasattr(self.processor, "configure_for_model"):
+            self.processor.configure_for_model(self.model.config)
+
+    def _processor_function(self, name: str):
+        """A module-level helper of the processor's own file (with `trust_remote_code`, the copy saved with it)."""
+        return getattr(sys.modules.get(type(self.processor).__module__), name, None)
+
     def _sanitize_parameters(self, neutral_band: float | None = None, on_error: str | None = None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(kwargs)}")
@@ -79,10 +91,15 @@ class MultimodalSentimentAnalysisPipeline(ProcessorPipeline):
         """Analyse one utterance (returns one dict) or a list of utterances (returns a list of dicts)."""
         if isinstance(inputs, Mapping):
             return super().__call__([inputs], **kwargs)[0]
-        if isinstance(inputs, list):
-            bad = next((i for i, u in enumerate(inputs) if not isinstance(u, Mapping)), None)
-            if bad is not None:
-                raise TypeError(f"input {bad}: expected an utterance dict, got {type(inputs[bad]).__name__}")
+        if (
+            inputs is None
+            or isinstance(inputs, str | bytes | list | tuple)
+            or not isinstance(inputs, Iterable)
+        ):
+            check = self._processor_function("check_utterance_list")
+            if check is not None:
+                check(inputs)  # MCNCLInputError: None, [], not a list, a non-dict inside
+            inputs = list(inputs)
         return super().__call__(inputs, **kwargs)
 
     def preprocess(self, utterance, on_error: str = "raise") -> dict[str, Any]:
@@ -90,9 +107,11 @@ class MultimodalSentimentAnalysisPipeline(ProcessorPipeline):
         utterance.pop("label", None)
         utterance.pop("labels", None)
         features = self.processor.prepare_utterance(utterance, on_error=on_error)
-        if not features["modality_mask"].any():
-            reasons = "; ".join(e["reason"] for e in features["media_errors"]) or "give text, audio or video"
-            raise ValueError(f"utterance has no usable modality ({reasons})")
+        check_usable = self._processor_function("check_usable")
+        if check_usable is not None:
+            check_usable(features)  # MCNCLInputError: no usable modality left
+        elif not features["modality_mask"].any():
+            raise ValueError("utterance has no usable modality")
         skipped = [e["modality"] for e in features["media_errors"]]
         if skipped:
             logger.warning("predicting from the remaining modalities; skipped %s", skipped)

@@ -83,9 +83,20 @@ def frame_features(
 
 def _output_size(backbone: torch.nn.Module) -> int:
     fc = getattr(backbone, "fc", None)
-    if isinstance(fc, torch.nn.Linear):
+    if isinstance(fc, torch.nn.Linear):  # ResNets
         return fc.out_features
-    raise ValueError("cannot tell the backbone's output size: no frame to run it on and no `fc` Linear layer")
+    # any other backbone (SqueezeNet's classifier is a convolution): run it once on a blank 64x64 frame
+    parameter = next(backbone.parameters(), None)
+    if parameter is None:
+        raise ValueError("cannot tell the backbone's output size: no frame to run it on and no parameters")
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        with torch.inference_mode():
+            blank = torch.zeros(1, 3, 64, 64, dtype=parameter.dtype, device=parameter.device)
+            return int(backbone(blank).shape[-1])
+    finally:
+        backbone.train(was_training)
 
 
 def _prepare_batch(

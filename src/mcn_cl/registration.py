@@ -60,6 +60,12 @@ def register() -> None:
     PIPELINE_REGISTRY.register_pipeline(
         MCIHN_TASK, pipeline_class=MultimodalSentimentAnalysisPipeline, pt_model=AutoModel, type="multimodal"
     )
+    from .hub_mcihn import add_pipeline_code
+
+    if (
+        add_pipeline_code not in MCIHNForMultimodalSentiment.save_hooks
+    ):  # saved folders carry the pipeline code
+        MCIHNForMultimodalSentiment.save_hooks.append(add_pipeline_code)
     _REGISTERED = True
 
 

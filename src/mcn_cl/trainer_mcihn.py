@@ -17,12 +17,17 @@ The weights come from `model.config` (`reconstruction_weight`, `adversarial_weig
 logged (`loss_task`, `loss_reconstruction`, `loss_adversarial`, `loss_discriminator`, `loss_mmd`: unweighted means
 over the logging window) next to the Trainer's `loss`.
 
+The discriminators' optimiser follows the Trainer's learning-rate schedule (`lr_scheduler_type`, warm-up; one
+scheduler step per discriminator step) and its state and schedule are saved in every checkpoint
+(`discriminator_optimizer.pt`, `discriminator_scheduler.pt`) and restored by `resume_from_checkpoint`.
+
 Limits: the discriminator step runs on every micro-batch (also under gradient accumulation) and outside the
 Trainer's mixed-precision grad scaler; the trainer is tested on one process.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +35,15 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import Trainer
+from transformers.optimization import get_scheduler
 from transformers.utils import logging
 
 from .trainer_base import LossTermLog
 
 logger = logging.get_logger(__name__)
 
+DISCRIMINATOR_OPTIMIZER_NAME = "discriminator_optimizer.pt"
+DISCRIMINATOR_SCHEDULER_NAME = "discriminator_scheduler.pt"
 LOSS_TERMS = ("task", "reconstruction", "adversarial", "discriminator", "mmd")
 # keys of a row that are already model inputs: such rows are padded as they are
 _MODEL_KEYS = (
@@ -113,6 +121,7 @@ class MCIHNTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.discriminator_learning_rate = discriminator_learning_rate
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
+        self.discriminator_lr_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._loss_terms = LossTermLog(LOSS_TERMS, self.args.device)
 
     def _discriminator_parameters(self, model: nn.Module | None = None) -> list[nn.Parameter]:
@@ -131,6 +140,49 @@ class MCIHNTrainer(Trainer):
             self.discriminator_optimizer = torch.optim.Adam(discriminator, lr=lr, betas=(0.5, 0.999))
         return optimizer
 
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        """The Trainer's scheduler, and the same schedule for the discriminators (one step per micro-batch)."""
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        if self.discriminator_optimizer is not None and self.discriminator_lr_scheduler is None:
+            steps = num_training_steps * self.args.gradient_accumulation_steps
+            self.discriminator_lr_scheduler = get_scheduler(
+                self.args.lr_scheduler_type,
+                optimizer=self.discriminator_optimizer,
+                num_warmup_steps=self.args.get_warmup_steps(num_training_steps)
+                * self.args.gradient_accumulation_steps,
+                num_training_steps=steps,
+                scheduler_specific_kwargs=self.args.lr_scheduler_kwargs,
+            )
+        return scheduler
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self.discriminator_optimizer is not None and self.args.should_save:
+            torch.save(
+                self.discriminator_optimizer.state_dict(),
+                os.path.join(output_dir, DISCRIMINATOR_OPTIMIZER_NAME),
+            )
+            if self.discriminator_lr_scheduler is not None:
+                torch.save(
+                    self.discriminator_lr_scheduler.state_dict(),
+                    os.path.join(output_dir, DISCRIMINATOR_SCHEDULER_NAME),
+                )
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is None or self.discriminator_optimizer is None:
+            return
+        path = os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME)
+        if not os.path.isfile(path):
+            logger.warning("%s has no %s: the discriminators' optimiser starts afresh", checkpoint, path)
+            return
+        self.discriminator_optimizer.load_state_dict(
+            torch.load(path, map_location=self.args.device, weights_only=True)
+        )
+        path = os.path.join(checkpoint, DISCRIMINATOR_SCHEDULER_NAME)
+        if self.discriminator_lr_scheduler is not None and os.path.isfile(path):
+            self.discriminator_lr_scheduler.load_state_dict(torch.load(path, weights_only=True))
+
     def _discriminator_step(self, discriminator_loss: torch.Tensor) -> None:
         if self.discriminator_optimizer is None or not discriminator_loss.requires_grad:
             return
@@ -138,6 +190,8 @@ class MCIHNTrainer(Trainer):
         discriminator_loss.backward()  # its graph reaches the discriminators only (codes detached)
         self.discriminator_optimizer.step()
         self.discriminator_optimizer.zero_grad(set_to_none=True)
+        if self.discriminator_lr_scheduler is not None:
+            self.discriminator_lr_scheduler.step()
 
     def compute_loss(
         self,
