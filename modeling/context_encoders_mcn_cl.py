@@ -347,9 +347,40 @@ class MCNCLContextEncoder(nn.Module):
 
 
 def _append_utterance(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
-    """Append one step `new` [B, ...] to `past` [B, t, ...] (None: no step yet) -> [B, t + 1, ...]."""
-    new = new.unsqueeze(1)
-    return new if past is None else torch.cat([past, new], dim=1)
+    """Append one step `new` [B, ...] to `past` [B, t, ...] (None: no step yet) -> [B, t + 1, ...].
+
+    The result is a view of the first t + 1 steps of a buffer with room for more (its capacity doubles when full),
+    so a stream's history costs O(1) amortised per step instead of a copy of the whole past (`torch.cat`) and a
+    new, ever larger allocation every step (which also fragments the heap: issue 18). The states stay immutable:
+    the step is written into the buffer only when `past` ends where the buffer's filled part ends (`past` is the
+    newest state); appending to an older state (one restored after later steps) copies it into a new buffer, so
+    the later states, which share the old buffer, never change."""
+    if past is None:
+        return _grow(new.unsqueeze(1), 1, capacity=_INITIAL_CAPACITY)
+    steps = past.shape[1]
+    buffer = past._base if past._base is not None else past
+    if (
+        getattr(buffer, "_mcn_filled", None) == steps
+        and buffer.shape[1] > steps
+        and past.data_ptr() == buffer.data_ptr()
+        and past.dtype == new.dtype
+        and buffer.shape[0] == past.shape[0]
+    ):
+        buffer[:, steps] = new
+        buffer._mcn_filled = steps + 1
+        return buffer[:, : steps + 1]
+    return _grow(torch.cat([past, new.unsqueeze(1)], dim=1), steps + 1, capacity=2 * (steps + 1))
+
+
+_INITIAL_CAPACITY = 16
+
+
+def _grow(steps: torch.Tensor, filled: int, capacity: int) -> torch.Tensor:
+    """`steps` [B, filled, ...] copied into a new buffer [B, capacity, ...]; returns the view of its filled part."""
+    buffer = steps.new_zeros(steps.shape[0], max(capacity, filled), *steps.shape[2:])
+    buffer[:, :filled] = steps
+    buffer._mcn_filled = filled
+    return buffer[:, :filled]
 
 
 # ------------------------------------------------------------------------------- streaming states (causal only)

@@ -20,6 +20,7 @@ from conftest import TINY_TEXT_CONFIG, make_tiny_config
 
 from mcn_cl import (
     MCNCLForEmotionRecognition,
+    MCNCLInputError,
     MCNCLProcessor,
     MCNCLStreamingSession,
     MultimodalEmotionRecognitionPipeline,
@@ -192,16 +193,16 @@ def test_bad_medium_raises_naming_the_utterance_or_is_masked_with_a_warning(
 def test_utterance_without_any_usable_modality_is_an_error(causal_model, tmp_path):
     model, processor = causal_model
     session = MCNCLStreamingSession(model, processor, on_error="mask")
-    with pytest.raises(ValueError, match="utterance 0 has no modality"):
+    with pytest.raises(ValueError, match="utterance 0: no modality"):
         session.add({"speaker": "Ann"})
-    with pytest.raises(ValueError, match="utterance 0 has no modality left"):
+    with pytest.raises(ValueError, match="utterance 0: no modality left"):
         session.add({"speaker": "Ann", "audio": str(tmp_path / "gone.wav")})
     with pytest.raises(TypeError, match="utterance 0: expected a dict"):
         session.add("hello")
     assert len(session) == 0
 
 
-def test_missing_modality_is_zero_filled_and_an_extra_one_is_ignored(causal_model, conversation, caplog):
+def test_missing_modality_is_zero_filled_and_every_modality_of_the_model_is_fed(causal_model, conversation):
     model, processor = causal_model
     utterances, _ = conversation
     first, second = dict(utterances[0]), dict(utterances[1])
@@ -213,14 +214,47 @@ def test_missing_modality_is_zero_filled_and_an_extra_one_is_ignored(causal_mode
     assert calls[0].keys() == calls[1].keys()
     assert calls[1]["modality_mask"].tolist() == [[[1, 0, 1]]]
     assert not calls[1]["audio_features"].any()
+    assert session.modalities == ("text", "audio", "visual")
 
-    text_only = MCNCLStreamingSession(model, processor)
-    calls = _spy_steps(text_only)
-    text_only.add({"speaker": "Ann", "text": "we won the game"})
+
+def test_a_later_utterance_with_another_modality_is_read_not_dropped(causal_model, conversation):
+    """Issue 18: an audio-only first utterance used to fix the session to audio, so a later text-only utterance
+    was predicted from zero inputs (text dropped with a log line, no `skipped`)."""
+    model, processor = causal_model
+    utterances, _ = conversation
+    audio_only = {k: v for k, v in utterances[0].items() if k not in ("text", "video")}
+    text_only = {"speaker": utterances[1]["speaker"], "text": utterances[1]["text"]}
+    session = MCNCLStreamingSession(model, processor)
+    calls = _spy_steps(session)
+    predictions = session.extend([audio_only, text_only])
+    assert calls[1]["modality_mask"].tolist() == [[[1, 0, 0]]]  # the text is read
+    assert calls[1]["input_ids"].shape[-1] > 2  # real tokens, not the empty sequence
+    assert predictions[1]["modalities"] == ["text"] and predictions[0]["modalities"] == ["audio"]
+    for i, online in enumerate(predictions):
+        _assert_same_prediction(online, _pipeline(model, processor)([audio_only, text_only][: i + 1])[-1])
+
+
+def test_modalities_option_refuses_the_others_clearly(causal_model, conversation, caplog):
+    model, processor = causal_model
+    utterances, _ = conversation
+    text_only = {"speaker": "Ann", "text": "we won the game"}
+    with pytest.raises(ValueError, match="modalities must be"):
+        MCNCLStreamingSession(model, processor, modalities=("text", "smell"))
+    session = MCNCLStreamingSession(model, processor, modalities=("audio",))
+    with pytest.raises(MCNCLInputError, match=r"utterance 0: text: .*session feeds the model audio only"):
+        session.add(text_only)
+    with pytest.raises(MCNCLInputError, match=r"utterance 0: video: .*audio only"):
+        session.add({k: v for k, v in utterances[0].items() if k != "text"})
+    assert len(session) == 0
+    masked = MCNCLStreamingSession(model, processor, modalities=("audio",), on_error="mask")
+    with pytest.raises(MCNCLInputError, match="utterance 0: no modality"):
+        masked.add(text_only)  # never a prediction from nothing
+    calls = _spy_steps(masked)
     with caplog.at_level(logging.WARNING):
-        text_only.add(first)
-    assert "ignoring its audio" in caplog.text and "ignoring its visual" in caplog.text
-    assert calls[1].keys() == calls[0].keys() and text_only.modalities == ("text",)
+        prediction = masked.add(utterances[0])
+    assert prediction["skipped"] == ["text", "visual"] and prediction["modalities"] == ["audio"]
+    assert "skipped text" in caplog.text
+    assert calls[0]["modality_mask"].tolist() == [[[0, 1, 0]]] and "input_ids" not in calls[0]
 
 
 def test_reset_starts_a_new_conversation(causal_model, conversation):
@@ -287,6 +321,46 @@ def test_cli_stream_prints_each_prediction_with_its_latency_and_writes_json_and_
     assert png.stat().st_size > 0 and f"timeline written to {png}" in out
 
 
+def _exits_2(argv) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_cli_stream_equals_predict_on_a_conversation_with_mixed_modalities(
+    causal_checkpoint, conversation, tmp_path, capsys
+):
+    """Issue 18: `stream` gave other labels than `predict` (2 of 6) because the session fed the model only the
+    first utterance's modalities; every modality now goes in, and `--modalities` narrows them."""
+    utterances, _ = conversation
+    mixed = []
+    for i, u in enumerate(utterances[:6]):
+        drop = [("video",), ("text",), (), ("audio",), ("text", "video"), ()][i]
+        mixed.append({k: v for k, v in u.items() if k not in drop})
+    table = tmp_path / "mixed.json"
+    table.write_text(json.dumps({"dialogue_id": "mixed", "utterances": mixed}))
+    common = ["--model", causal_checkpoint, "--conversation", str(table)]
+    assert main(["predict", *common, "--output", str(tmp_path / "offline.json")]) == 0
+    assert main(["stream", *common, "--output", str(tmp_path / "online.json")]) == 0
+    offline = json.loads((tmp_path / "offline.json").read_text())[0]["predictions"]
+    online = json.loads((tmp_path / "online.json").read_text())[0]["predictions"]
+    assert len(online) == len(offline) == 6
+    for a, b in zip(online, offline):
+        _assert_same_prediction(a, b)
+    assert [p["modalities"] for p in online[:2]] == [["text", "audio"], ["audio", "visual"]]
+
+    argv = ["stream", *common, "--modalities", "text,audio", "--output", str(tmp_path / "ta.json")]
+    _exits_2(argv)  # utterance 1 brings video: refused, the earlier prediction is kept
+    err = capsys.readouterr().err
+    assert "mcn-cl stream: error:" in err and "utterance 1: video" in err and "--modalities" in err
+    assert len(json.loads((tmp_path / "ta.json").read_text())[0]["predictions"]) == 1
+    assert main([*argv, "--on_error", "mask"]) == 0
+    masked = json.loads((tmp_path / "ta.json").read_text())[0]["predictions"]
+    assert masked[1]["skipped"] == ["visual"] and masked[1]["modalities"] == ["audio"]
+    _exits_2(["stream", *common, "--modalities", "text,smell"])
+    assert "--modalities" in capsys.readouterr().err
+
+
 def _write_clips_csv(path, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -294,50 +368,117 @@ def _write_clips_csv(path, rows):
         writer.writerows(rows)
 
 
-def test_cli_stream_follow_picks_up_utterances_appended_to_the_csv(
+def _csv_row(u) -> str:
+    return f"{u['video']},{u['speaker']},{u['text']}"
+
+
+def test_cli_stream_follow_reads_whole_lines_of_the_csv_as_a_writer_appends_them(
     causal_checkpoint, conversation, tmp_path, capsys, monkeypatch
 ):
+    """Issue 18: a writer that paused mid-line made `--follow` stream half a CSV row, and the row's end was never
+    read. A writer thread appends rows, pausing in the middle of one for many polls."""
+    import threading
+
     from mcn_cl.cli import stream as cli
 
     utterances, _ = conversation
-    rows = [f"{u['video']},{u['speaker']},{u['text']}" for u in utterances[:4]]
+    rows = [_csv_row(u) for u in utterances[:4]]
     table = tmp_path / "conversation.csv"
     _write_clips_csv(table, [r.split(",") for r in rows[:2]])
 
     def append(text: str) -> None:
         with open(table, "a", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+
+    following = threading.Event()
+    format_row = cli.format_stream_row
+
+    def format_and_tell(prediction, *args):
+        if prediction["utterance"] == 2:  # read by --follow: the loop polls the file now
+            following.set()
+        return format_row(prediction, *args)
+
+    def writer() -> None:
+        following.wait(30)
+        time.sleep(0.2)
+        append(rows[3][:-4])  # half of the last row: the speaker and most of the text
+        time.sleep(0.6)  # a dozen polls mid-line
+        append(rows[3][-4:] + "\n")
 
     load = cli._load_model_and_processor
 
     def load_while_a_row_arrives(args):
         loaded = load(args)
         append(rows[2] + "\n")  # after the file was read, before following starts
+        threading.Thread(target=writer, daemon=True).start()
         return loaded
 
-    looks, changed = [], cli._FileWatch.changed
-
-    def changed_while_a_row_is_written(self):
-        if len(looks) == 0:
-            append(rows[3][:12])  # half a row: not read yet
-        elif len(looks) == 1:
-            append(rows[3][12:] + "\n")
-        looks.append(changed(self))
-        return looks[-1]
-
     monkeypatch.setattr(cli, "_load_model_and_processor", load_while_a_row_arrives)
-    monkeypatch.setattr(cli._FileWatch, "changed", changed_while_a_row_is_written)
+    monkeypatch.setattr(cli, "format_stream_row", format_and_tell)
     out_json = tmp_path / "out.json"
     argv = ["stream", "--model", causal_checkpoint, "--clips", str(tmp_path), "--follow"]
     started = time.monotonic()
-    assert main([*argv, "--timeout", "0.5", "--poll", "0.05", "--output", str(out_json)]) == 0
-    assert time.monotonic() - started < 10
-    assert looks[:2] == [False, True]  # the half-written row waited for its line break
+    assert main([*argv, "--timeout", "1.5", "--poll", "0.05", "--output", str(out_json)]) == 0
+    assert time.monotonic() - started < 20
     out = capsys.readouterr().out
-    assert [r[1] for r in _stream_rows(out)] == [u["speaker"] for u in utterances[:4]]
-    assert "following" in out and "stops after 0.5 s" in out
+    rows_out = _stream_rows(out)
+    assert [r[1] for r in rows_out] == [u["speaker"] for u in utterances[:4]]
+    assert [" ".join(r[6:]) for r in rows_out] == [u["text"] for u in utterances[:4]]  # the last one whole
+    assert "following" in out and "stops after 1.5 s" in out
     predictions = json.loads(out_json.read_text())[0]["predictions"]
     assert [p["utterance"] for p in predictions] == [0, 1, 2, 3]
+    monkeypatch.setattr(cli, "_load_model_and_processor", load)
+    whole = tmp_path / "whole.json"  # the finished file streamed at once: the last row was read whole
+    assert (
+        main(["stream", "--model", causal_checkpoint, "--clips", str(tmp_path), "--output", str(whole)]) == 0
+    )
+    for a, b in zip(predictions, json.loads(whole.read_text())[0]["predictions"], strict=True):
+        _assert_same_prediction(a, b)
+
+
+@pytest.mark.parametrize("how", ["rotated", "truncated", "rewritten"])
+def test_cli_stream_follow_stops_clearly_when_the_file_is_replaced(
+    how, causal_checkpoint, conversation, tmp_path, capsys, monkeypatch
+):
+    """Issue 18: a rotated or replaced file mixed two conversations silently."""
+    import threading
+
+    from mcn_cl.cli import stream as cli
+
+    utterances, _ = conversation
+    rows = [_csv_row(u).split(",") for u in utterances[:4]]
+    table = tmp_path / "conversation.csv"
+    _write_clips_csv(table, rows[:2])
+    other = [[r[0], "Zed", "another conversation"] for r in rows]
+
+    def writer() -> None:
+        time.sleep(0.3)
+        if how == "rotated":  # logrotate: the old file moved away, a new one in its place
+            os.rename(table, tmp_path / "conversation.csv.1")
+            _write_clips_csv(table, other)
+        elif how == "truncated":  # copytruncate, then a new conversation's first row
+            _write_clips_csv(table, other[:1])
+        else:  # the same inode rewritten in place with more rows than before
+            with open(table, "r+", encoding="utf-8", newline="") as f:
+                csv.writer(f).writerows([["clip", "speaker", "text"], *other])
+
+    load = cli._load_model_and_processor
+
+    def load_then_write(args):
+        loaded = load(args)
+        threading.Thread(target=writer, daemon=True).start()
+        return loaded
+
+    monkeypatch.setattr(cli, "_load_model_and_processor", load_then_write)
+    out_json = tmp_path / "out.json"
+    argv = ["stream", "--model", causal_checkpoint, "--clips", str(tmp_path), "--follow", "--poll", "0.05"]
+    _exits_2([*argv, "--timeout", "3", "--output", str(out_json)])
+    captured = capsys.readouterr()
+    assert "mcn-cl stream: error:" in captured.err and "while following" in captured.err
+    assert {"rotated": "new inode", "truncated": "shrank", "rewritten": "rewritten"}[how] in captured.err
+    assert "Zed" not in captured.out  # nothing of the other conversation was streamed
+    assert len(json.loads(out_json.read_text())[0]["predictions"]) == 2  # what was streamed is kept
 
 
 def test_cli_stream_ctrl_c_ends_cleanly_and_keeps_the_predictions(

@@ -115,6 +115,44 @@ def test_a_step_leaves_the_earlier_stream_state_unchanged(context_encoder):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
+def _state_tensors(state) -> list[torch.Tensor]:
+    """Every tensor of a stream state (NamedTuples and tuples all the way down)."""
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, tuple):
+        return [t for item in state for t in _state_tensors(item)]
+    return []
+
+
+@pytest.mark.parametrize("context_encoder", ("dialoguernn", "bigru", "transformer"))
+def test_the_stream_history_grows_in_place_and_a_restored_state_branches_safely(context_encoder):
+    """Issue 18: every step copied the whole past into a new, larger tensor (`torch.cat`): an O(t) copy and an
+    ever larger allocation per step. The history now lives in buffers whose capacity doubles; a state restored
+    after later steps must still branch without touching the later states."""
+    model = causal_model(context_encoder=context_encoder, kv_source="previous_layer", num_context_layers=2)
+    inputs = {k: torch.cat([v[:1]] * 7, dim=1) for k, v in make_dialogues(model.config).items()}  # 42 utt.
+    stream = model.init_stream(batch_size=1)
+    storages, logits, states = set(), [], {}
+    for t in range(40):
+        logits.append(stream.step(**utterance(inputs, t)).logits)
+        storages.add(stream.state.layer_inputs[0].untyped_storage().data_ptr())
+        states[t + 1] = stream.state
+    assert len(storages) <= 3  # capacities 16, 32, 64: no new tensor per step
+    with torch.no_grad():
+        full = model(**{k: v[:, :40] for k, v in inputs.items()}).logits
+    assert (torch.cat(logits, dim=1) - full).abs().max() <= 1e-5
+    later = [t.clone() for t in _state_tensors(states[30])]
+    stream.state = states[10]  # a branch from an older state: written elsewhere
+    branch = stream.step(**utterance(inputs, 25)).logits
+    with torch.no_grad():
+        prefix = {k: torch.cat([v[:, :10], v[:, 25:26]], dim=1) for k, v in inputs.items()}
+        torch.testing.assert_close(branch[:, 0], model(**prefix).logits[:, -1], atol=1e-5, rtol=0)
+    for before, now in zip(later, _state_tensors(states[30])):
+        assert torch.equal(before, now)
+    stream.state = states[30]
+    torch.testing.assert_close(stream.step(**utterance(inputs, 30)).logits, logits[30], atol=0, rtol=0)
+
+
 def test_reset_starts_a_new_dialogue_and_the_base_model_streams_too():
     model = causal_model()
     inputs = make_dialogues(model.config)

@@ -8,14 +8,16 @@
 >>> processor = MCNCLProcessor.from_pretrained("runs/demo_causal")
 >>> session = MCNCLStreamingSession(model, processor, on_error="mask")
 >>> session.add({"speaker": "Ann", "text": "We won the game!", "audio": "utt0.wav", "video": "utt0.mp4"})
-{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {...}, 'latency_s': 0.04}
+{'utterance': 0, 'speaker': 'Ann', 'label': 'joy', 'score': 0.91, 'scores': {...}, 'modalities': [...], ...}
 >>> session.add({"speaker": "Ben", "text": "I know.", "audio": "utt1.wav", "video": "utt1.mp4"})
 {'utterance': 1, 'speaker': 'Ben', ...}
 ```
 
 The session processes each utterance with the processor (the same per-utterance reading as the pipeline, under
 the same `on_error` contract) and feeds it to the model's stream (`model.init_stream()`), which keeps the recurrent
-states and the past keys / values: one utterance costs one step, however long the conversation already is.
+states and the past keys / values: one utterance costs one step, not a re-run of the conversation so far. A step
+still grows with the conversation (utterance i attends to its i past utterances: O(i) time and cached memory per
+step by design; figures in BENCHMARKS.md, "Online mode").
 Prediction i equals the causal model's prediction for utterance i over the whole conversation (and the
 `"multimodal-emotion-recognition"` pipeline's on the conversation's first i + 1 utterances).
 """
@@ -29,7 +31,13 @@ from typing import Any
 import torch
 from transformers.utils import logging
 
-from .processing.feature_extraction_mcn_cl import MEDIA_ALIASES, MODALITIES, MODALITY_KEYS, ON_ERROR
+from .processing.feature_extraction_mcn_cl import (
+    MEDIA_ALIASES,
+    MODALITIES,
+    MODALITY_KEYS,
+    ON_ERROR,
+    MCNCLInputError,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -50,12 +58,15 @@ class MCNCLStreamingSession:
         on_error (`str`, *optional*, defaults to `"raise"`): a missing / unreadable / corrupt medium raises an
             error naming the utterance and the file (`"raise"`), or masks that modality of that utterance with a
             warning (`"mask"`, the prediction then has `"skipped": [...]`). An utterance left without any modality
-            is an error in both modes, and the session stays where it was.
+            is an `MCNCLInputError` in both modes (never a prediction from nothing), and the session stays where
+            it was. Every prediction lists the modalities it was made from (`"modalities"`).
         top_k (`int`, *optional*): labels kept in each prediction's `scores` (default: all).
         modalities (`Sequence[str]`, *optional*): the modalities fed to the model at every step, among `"text"`,
-            `"audio"`, `"visual"`. An utterance without one of them gets it zero-filled and masked, as the
-            pipeline does for a whole conversation. Default: the modalities of the first utterance; a modality
-            that a later utterance brings outside that set is ignored with a warning.
+            `"audio"`, `"visual"`. Default: all three (every modality the model reads). An utterance without one
+            of them gets it zero-filled and masked, as the pipeline does for a whole conversation (the model
+            treats a masked modality as an absent one, so the predictions equal the pipeline's). An utterance that
+            brings a modality outside this set is refused (`MCNCLInputError` naming the utterance and the field),
+            or under `on_error="mask"` that modality is skipped with a warning and listed in `"skipped"`.
         dialogue_id (`str`, *optional*): names the conversation in messages.
 
     A processor that puts conversation context into the text (`text_context_past`) gets the past utterances'
@@ -95,7 +106,7 @@ class MCNCLStreamingSession:
         self.on_error = on_error
         self.top_k = top_k
         self.dialogue_id = dialogue_id
-        self._fixed_modalities = None if modalities is None else self._check_modalities(modalities)
+        self._fixed_modalities = MODALITIES if modalities is None else self._check_modalities(modalities)
         self._text_context_past = self._check_text_context()
         self._stream = model.init_stream(batch_size=1)  # ValueError for a bidirectional model
         self.reset()
@@ -113,7 +124,7 @@ class MCNCLStreamingSession:
         self._stream.reset()
         self.predictions: list[dict[str, Any]] = []
         self.speakers: dict[str, int] = {}
-        self.modalities: tuple[str, ...] | None = self._fixed_modalities
+        self.modalities: tuple[str, ...] = self._fixed_modalities
         # the past utterances' speakers and texts: the processor's conversation context in the text reads them
         self._history: list[dict[str, Any]] = []
 
@@ -126,9 +137,10 @@ class MCNCLStreamingSession:
         prefix = f"dialogue {self.dialogue_id}, " if self.dialogue_id is not None else ""
         return f"{prefix}utterance {index}"
 
-    def _normalise(self, utterance: Any, index: int) -> dict[str, Any]:
+    def _normalise(self, utterance: Any, index: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The utterance dict with the loaders' `audio_path` / `video_path` read as `audio` / `video` and without
-        its gold label (labels play no part in inference)."""
+        its gold label (labels play no part in inference), and under `on_error="mask"` the modalities outside the
+        session's that it brings (removed from the dict), as `{"utterance", "modality", "reason"}`."""
         if not isinstance(utterance, Mapping):
             raise TypeError(f"{self._where(index)}: expected a dict, got {type(utterance).__name__}")
         u = dict(utterance)
@@ -139,28 +151,39 @@ class MCNCLStreamingSession:
         u.pop("label", None)
         given = [m for m in MODALITIES if u.get(MODALITY_KEYS[m]) is not None]
         if not given:
-            raise ValueError(
-                f"{self._where(index)} has no modality: give at least one of 'text', 'audio', 'video'"
+            raise MCNCLInputError(
+                "no modality: give at least one of 'text', 'audio', 'video'", None, index, self.dialogue_id
             )
-        modalities = self.modalities if self.modalities is not None else tuple(given)
+        refused = []
         for m in given:
-            if m not in modalities:
-                logger.warning(
-                    "%s: ignoring its %s: the session feeds the model %s only (set by the first utterance; "
-                    "pass modalities=... to the session to feed more)",
-                    self._where(index),
-                    m,
-                    "/".join(modalities),
+            if m not in self.modalities:
+                field = MODALITY_KEYS[m]
+                reason = (
+                    f"the session feeds the model {'/'.join(self.modalities)} only (its `modalities`; "
+                    f"--modalities of `mcn-cl stream`)"
                 )
-                u[MODALITY_KEYS[m]] = None
-        return u
+                if self.on_error == "raise":
+                    raise MCNCLInputError(f"{reason}: this {m} is not read", field, index, self.dialogue_id)
+                refused.append({"utterance": index, "modality": m, "reason": f"{field}: {reason}"})
+                u[field] = None
+        if refused and all(u.get(MODALITY_KEYS[m]) is None for m in MODALITIES):
+            raise MCNCLInputError(
+                f"no modality left: its {'/'.join(e['modality'] for e in refused)} is not read: "
+                f"{refused[0]['reason']}",
+                None,
+                index,
+                self.dialogue_id,
+            )
+        return u, refused
 
-    def _prepare(self, u: dict[str, Any], index: int, modalities: tuple[str, ...]) -> tuple[dict, list[dict]]:
+    def _prepare(
+        self, u: dict[str, Any], index: int, modalities: tuple[str, ...], errors: list[dict[str, Any]]
+    ) -> tuple[dict, list[dict]]:
         """The processor's dialogue features of this one utterance (`prepare_dialogue` on a conversation of one),
         with the media errors located at `index`; under `on_error="mask"` a failing modality is dropped and the
         utterance read again without it. With conversation context in the text (a processor with
         `text_context_past`), the tokens are the utterance's with the past utterances' texts before it."""
-        errors: list[dict[str, Any]] = []
+        errors = list(errors)
         media_errors = self.processor.media_error_classes()
         while True:
             try:
@@ -179,8 +202,11 @@ class MCNCLStreamingSession:
                 u = dict(u, **{MODALITY_KEYS[modality]: None})
                 if all(u.get(MODALITY_KEYS[m]) is None for m in modalities):
                     reasons = "; ".join(e["reason"] for e in errors)
-                    raise ValueError(
-                        f"{self._where(index)} has no modality left: every input was skipped ({reasons})"
+                    raise MCNCLInputError(
+                        f"no modality left: every input was skipped ({reasons})",
+                        None,
+                        index,
+                        self.dialogue_id,
                     ) from err
         if (
             self._text_context_past
@@ -229,20 +255,22 @@ class MCNCLStreamingSession:
 
         Returns:
             `{"utterance": i, "speaker": ..., "label": str, "score": float, "scores": {label: probability},
-            "latency_s": float}` (`scores` sorted by probability, `top_k` of them; `latency_s`: seconds from the
-            call to the prediction, reading the media included), plus `"skipped": ["audio", ...]` when
-            `on_error="mask"` masked a modality. On an error the session is unchanged: fix the input and add it
-            again.
+            "modalities": [...], "latency_s": float}` (`scores` sorted by probability, `top_k` of them;
+            `modalities`: those the prediction was made from; `latency_s`: seconds from the call to the
+            prediction, reading the media included), plus `"skipped": ["audio", ...]` when `on_error="mask"`
+            masked a modality (unreadable, or outside the session's `modalities`). On an error the session is
+            unchanged: fix the input and add it again.
+
+        Raises:
+            MCNCLInputError: the utterance has no usable modality, or (`on_error="raise"`) brings a modality
+                outside the session's `modalities`.
+            MCNCLMediaError: (`on_error="raise"`) a medium is missing, unreadable or corrupt.
         """
         started = time.perf_counter()
         index = len(self.predictions)
-        u = self._normalise(utterance, index)
-        modalities = (
-            self.modalities
-            if self.modalities is not None
-            else tuple(m for m in MODALITIES if u.get(MODALITY_KEYS[m]) is not None)
-        )
-        features, errors = self._prepare(u, index, modalities)
+        u, refused = self._normalise(utterance, index)
+        modalities = self.modalities
+        features, errors = self._prepare(u, index, modalities, refused)
         if errors:
             logger.warning(
                 "%s: predicting from the remaining modalities; skipped %s",
@@ -263,10 +291,11 @@ class MCNCLStreamingSession:
             logits = self._stream.step(**inputs).logits  # [1, 1, K]
 
         # the step is taken: commit the session's state
-        self.modalities = modalities
         self.speakers.setdefault(str(u["speaker"]) if u.get("speaker") is not None else "", speaker_id)
         self._history.append({"speaker": u.get("speaker"), "text": u.get("text")})
         prediction = {"utterance": index, "speaker": u.get("speaker"), **self._scores(logits[0, 0])}
+        used = features["modality_mask"][0]
+        prediction["modalities"] = [m for m, on in zip(MODALITIES, used) if on]
         if errors:
             prediction["skipped"] = [e["modality"] for e in errors]
         prediction["latency_s"] = time.perf_counter() - started

@@ -100,13 +100,14 @@ def check_model_path(args: argparse.Namespace) -> None:
         raise CLIError(f"--model {args.model}: no such folder")
 
 
-def read_conversations(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The conversations of `--conversation` or `--clips` / `--csv`, only the one with id `--dialogue` if given."""
+def read_conversations(args: argparse.Namespace, text: str | None = None) -> list[dict[str, Any]]:
+    """The conversations of `--conversation` or `--clips` / `--csv`, only the one with id `--dialogue` if given;
+    `text`: the file's content as already read (`stream --follow`), instead of opening it."""
     from .readers import read_clips_csv, read_conversation_json
 
     if args.conversation is not None:
-        return read_conversation_json(args.conversation, args.dialogue)
-    conversations = read_clips_csv(args.clips, args.csv)
+        return read_conversation_json(args.conversation, args.dialogue, text=text)
+    conversations = read_clips_csv(args.clips, args.csv, text=text)
     if args.dialogue is not None:
         conversations = [c for c in conversations if c["dialogue_id"] == args.dialogue]
         if not conversations:

@@ -25,6 +25,7 @@ Standard library only: imported when the command line starts.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -72,13 +73,19 @@ def _unreadable(path: str, err: OSError | UnicodeDecodeError) -> CLIError:
     return CLIError(f"{path}: cannot be read ({err.strerror or err})")
 
 
-def read_conversation_json(path: str | os.PathLike, dialogue: str | None = None) -> list[dict[str, Any]]:
+def read_conversation_json(
+    path: str | os.PathLike, dialogue: str | None = None, text: str | None = None
+) -> list[dict[str, Any]]:
     """The conversations of a JSON file (see the module docstring), as `{"dialogue_id", "utterances"}` dicts with
-    media paths made relative to the file's folder; `dialogue` keeps only the one with that id."""
+    media paths made relative to the file's folder; `dialogue` keeps only the one with that id. `text`: the
+    file's content as already read (`stream --follow` reads it once per look), instead of opening `path`."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        if text is not None:
+            data = json.loads(text)
+        else:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
     except FileNotFoundError as err:
         raise CLIError(f"{path}: no such file") from err
     except IsADirectoryError as err:
@@ -115,17 +122,22 @@ def _optional_float(value: str, where: str) -> float | None:
 
 
 def read_clips_csv(
-    folder: str | os.PathLike, csv_path: str | os.PathLike | None = None
+    folder: str | os.PathLike, csv_path: str | os.PathLike | None = None, text: str | None = None
 ) -> list[dict[str, Any]]:
-    """The conversations of a folder of clips described by a CSV (columns in the module docstring)."""
+    """The conversations of a folder of clips described by a CSV (columns in the module docstring). `text`: the
+    CSV's content as already read (`stream --follow` passes its complete lines only), instead of opening it."""
     folder = os.path.abspath(os.fspath(folder))
     if not os.path.isdir(folder):
         raise CLIError(f"{folder}: no such folder")
     csv_path = os.fspath(csv_path) if csv_path is not None else os.path.join(folder, "conversation.csv")
-    if not os.path.isfile(csv_path):
+    if text is None and not os.path.isfile(csv_path):
         raise CLIError(f"{csv_path}: no such file (give the utterance table with --csv)")
     try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as f:
+        with (
+            open(csv_path, encoding="utf-8-sig", newline="")
+            if text is None
+            else io.StringIO(text.removeprefix("\ufeff"), newline="")
+        ) as f:
             reader = csv.DictReader(f)
             columns = [c.strip() for c in reader.fieldnames or []]
             unknown = sorted(set(columns) - set(CSV_COLUMNS))

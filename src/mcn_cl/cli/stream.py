@@ -6,12 +6,15 @@
 Feeds one conversation to a causal checkpoint (`"causal": true` in its config) one utterance at a time
 (`mcn_cl.streaming`) and prints each prediction as soon as it is computed, with its latency; `--follow` then keeps
 reading the CSV / JSON file for utterances appended to the conversation, until `--timeout` seconds pass without one
-(or Ctrl-C). `--output` and `--plot` are checked before the model loads and written with what was streamed.
+(or Ctrl-C). `--follow` reads whole CSV lines only (a row still being written is read once its line ends) and
+stops with an error when the file is replaced, truncated or rewritten (rotated, or another conversation written
+over it): the predictions so far are kept, and a new `mcn-cl stream` streams the new file. `--output` and `--plot` are checked before the model loads and written with what was streamed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -45,9 +48,10 @@ def _stream_source(args: argparse.Namespace) -> str:
     return args.csv if args.csv is not None else os.path.join(args.clips, "conversation.csv")
 
 
-def _read_stream_conversation(args: argparse.Namespace) -> dict[str, Any]:
-    """The one conversation `stream` feeds: `--dialogue`, or the only one of the file."""
-    conversations = read_conversations(args)
+def _read_stream_conversation(args: argparse.Namespace, text: str | None = None) -> dict[str, Any]:
+    """The one conversation `stream` feeds: `--dialogue`, or the only one of the file (or of its `text` as read by
+    `--follow`)."""
+    conversations = read_conversations(args, text=text)
     if len(conversations) > 1:
         ids = ", ".join(c["dialogue_id"] for c in conversations[:10]) + (
             ", ..." if len(conversations) > 10 else ""
@@ -59,44 +63,86 @@ def _read_stream_conversation(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _FileWatch:
-    """Tells when a followed file has changed and can be read: a CSV that ends with a line break, a JSON file that
-    parses, or either one unchanged since the previous look (a writer that stopped mid-line)."""
+    """Reads a followed CSV / JSON file for `--follow`: whole lines only, and never two conversations mixed.
+
+    [`read`] returns the file's text up to its last line break (CSV; a writer that paused mid-line is read when
+    the line is complete) or its whole text once it parses (JSON), and None while nothing new is complete. A CSV
+    replaced by another file (a new inode: rotated or moved over), shrunk (truncated) or rewritten (the part
+    already read changed) raises a `CLIError`: its rows would no longer continue the streamed conversation. A
+    JSON file is rewritten as a whole at every change (often by renaming a new file over it), so it is checked by
+    its content: `run` refuses one whose conversation no longer starts with the utterances already streamed."""
 
     def __init__(self, path: str):
         self.path = path
-        self.seen = self._stat()
-        self.pending = None
+        self.is_json = path.lower().endswith(".json")
+        self.identity: tuple[int, int] | None = None  # (device, inode) of the CSV read
+        self.read_size = 0  # bytes of the CSV read (whole lines)
+        self.read_digest = hashlib.sha256(b"").digest()
+        self.last_stat: tuple[int, int, int, int] | None = None
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _replaced(self, why: str) -> CLIError:
+        return CLIError(
+            f"{self.path} {why} while following: its rows no longer continue the streamed conversation, so "
+            "streaming stopped (the predictions so far are kept); run `mcn-cl stream` again to stream the new file"
+        )
+
+    def read(self) -> str | None:
         try:
             st = os.stat(self.path)
         except OSError:
+            return None  # being replaced (or gone): look again at the next poll
+        stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if not self.is_json and self.identity is not None:
+            if (st.st_dev, st.st_ino) != self.identity:
+                raise self._replaced("was replaced by another file (rotated or moved over: a new inode)")
+            if st.st_size < self.read_size:
+                raise self._replaced(f"shrank from {self.read_size} to {st.st_size} bytes (truncated)")
+        if stat == self.last_stat:
             return None
-        return st.st_mtime_ns, st.st_size
-
-    def _complete(self) -> bool:
         try:
             with open(self.path, "rb") as f:
                 data = f.read()
         except OSError:
-            return False
-        if self.path.lower().endswith(".json"):
+            return None
+        self.last_stat = stat
+        if self.is_json:
             try:
-                json.loads(data)
+                text = data.decode("utf-8")
+                json.loads(text)
             except (ValueError, RecursionError):
-                return False
-            return True
-        return data.endswith(b"\n")
+                return None  # being written: look again at the next poll
+            return text
+        if self.identity is not None and (
+            len(data) < self.read_size or hashlib.sha256(data[: self.read_size]).digest() != self.read_digest
+        ):
+            raise self._replaced(
+                f"was rewritten (its first {self.read_size} bytes, already streamed, changed)"
+            )
+        complete = data[: data.rfind(b"\n") + 1]
+        if self.identity is not None and len(complete) == self.read_size:
+            return None  # nothing new, or a line still being written
+        self.identity = (st.st_dev, st.st_ino)
+        self.read_size, self.read_digest = len(complete), hashlib.sha256(complete).digest()
+        try:
+            return complete.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CLIError(
+                f"{self.path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+            ) from err
 
-    def changed(self) -> bool:
-        stat = self._stat()
-        if stat is None or stat == self.seen:
-            return False
-        if stat != self.pending and not self._complete():
-            self.pending = stat  # being written: look again at the next poll
-            return False
-        self.seen, self.pending = stat, None
-        return True
+
+_MODALITY_NAMES = {"text": "text", "audio": "audio", "video": "visual", "visual": "visual"}
+
+
+def modality_list(value: str) -> tuple[str, ...]:
+    """`--modalities`: "text,audio" -> ("text", "audio") (video or visual both name the visual modality)."""
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in _MODALITY_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list among text, audio, video, got {value!r}"
+        )
+    return tuple(dict.fromkeys(_MODALITY_NAMES[n] for n in names))
 
 
 _STREAM_COLUMNS = (("utterance", 9), ("speaker", 12), ("emotion", 12), ("confidence", 10), ("latency", 10))
@@ -156,6 +202,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--poll", type=positive_seconds, default=0.2, help="with --follow: seconds between looks at the file"
     )
+    p.add_argument(
+        "--modalities",
+        type=modality_list,
+        default=None,
+        help="comma-separated modalities fed to the model, among text, audio, video (default: all three, as "
+        "predict); an utterance bringing another one is an error (skipped with --on_error mask)",
+    )
     p.add_argument("--output", help="write the predictions (with their latency_s) to this JSON file")
     p.add_argument("--plot", help="draw the emotion timeline of the streamed predictions into this PNG")
     add_prediction_arguments(p)
@@ -178,9 +231,10 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     check_output(args.plot, "--plot")
     source = _stream_source(args)
-    # the file's state as read: what is appended while the model loads is new too
+    # with --follow every read goes through the watch (whole lines only); what is appended while the model loads
+    # is new too
     watch = _FileWatch(source) if args.follow else None
-    conversation = _read_stream_conversation(args)
+    conversation = _read_stream_conversation(args, watch.read() if watch is not None else None)
     model, processor = _load_model_and_processor(args)
     try:
         session = MCNCLStreamingSession(
@@ -188,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
             processor,
             on_error=args.on_error,
             top_k=args.top_k,
+            modalities=args.modalities,
             dialogue_id=conversation["dialogue_id"],
         )
     except (ValueError, TypeError) as err:  # a bidirectional checkpoint, or code without online mode
@@ -223,9 +278,12 @@ def run(args: argparse.Namespace) -> int:
             last_new = time.monotonic()
             while args.timeout is None or time.monotonic() - last_new < args.timeout:
                 time.sleep(args.poll)
-                if not watch.changed():
+                text = watch.read()
+                if text is None:
                     continue
-                conversation = _read_stream_conversation(args)
+                conversation = _read_stream_conversation(args, text)
+                if conversation["utterances"][: len(streamed)] != streamed:
+                    raise watch._replaced("now holds another conversation (the utterances streamed changed)")
                 new = conversation["utterances"][len(streamed) :]
                 if new:
                     feed(new)
