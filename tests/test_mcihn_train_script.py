@@ -215,7 +215,12 @@ def test_raw_release_without_towers_trains_on_text(tmp_path, tiny_bert):
     scores = [p["score"] for p in analyser([{"text": r["text"]} for r in rows])]
     expected = sentiment_metrics(scores, [r["label"] for r in rows], "sims")
     assert results["test_num_utterances"] == len(rows) == 2
-    for key in ("mae", "acc_2", "acc_3", "corr"):
+    keys = ["mae", "acc_2", "acc_3"]
+    # Pearson over two clipped scores is +-1, or 0 when both clip to the same bound: it flips on the 1e-7 that
+    # separate the Trainer's batched scores from the pipeline's, so it is compared only away from that edge
+    if abs(max(-1.0, min(1.0, scores[0])) - max(-1.0, min(1.0, scores[1]))) > 1e-3:
+        keys.append("corr")
+    for key in keys:
         assert results[f"test_{key}"] == pytest.approx(expected[key], abs=1e-5), key
 
 
