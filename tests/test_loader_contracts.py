@@ -73,18 +73,23 @@ def test_feature_pickle_non_finite_features_are_refused(feature_file, tmp_path, 
         load_feature_pickle(path, cache_dir=str(tmp_path / "c"))
 
 
+# the fields of a feature pickle that are dicts keyed by dialogue id (written out here, not imported: the test
+# checks the format independently of the loader)
+PER_DIALOGUE_FIELDS = (
+    "videoIDs",
+    "videoSpeakers",
+    "videoLabels",
+    "videoText",
+    "videoAudio",
+    "videoVisual",
+    "videoSentence",
+)
+
+
 def test_feature_pickle_dialogue_ids_that_collide_as_strings_are_refused(tmp_path):
     path = str(tmp_path / "feat.pkl")
     fields = make_feature_pickle(path, "meld", sizes=(6, 5, 4))
-    for key in (
-        "videoIDs",
-        "videoSpeakers",
-        "videoLabels",
-        "videoText",
-        "videoAudio",
-        "videoVisual",
-        "videoSentence",
-    ):
+    for key in PER_DIALOGUE_FIELDS:
         fields[key]["1000"] = fields[key][1000]
     fields["trainVid"].add("1000")  # int 1000 is in testVid
     _rewrite(path, (*fields.values(), None))  # the MELD 10-tuple
@@ -95,15 +100,7 @@ def test_feature_pickle_dialogue_ids_that_collide_as_strings_are_refused(tmp_pat
 def test_feature_pickle_numpy_integer_dialogue_ids_still_load(tmp_path):
     path = str(tmp_path / "feat.pkl")
     fields = make_feature_pickle(path, "meld", sizes=(6, 5, 4))
-    for key in (
-        "videoIDs",
-        "videoSpeakers",
-        "videoLabels",
-        "videoText",
-        "videoAudio",
-        "videoVisual",
-        "videoSentence",
-    ):
+    for key in PER_DIALOGUE_FIELDS:
         fields[key] = {np.int64(k): v for k, v in fields[key].items()}
     fields["trainVid"] = {np.int64(v) for v in fields["trainVid"]}
     fields["testVid"] = np.array(sorted(fields["testVid"]), dtype=np.int64)
