@@ -122,21 +122,27 @@ def test_cluster_speakers_chooses_the_number_and_honours_a_given_one():
     assert set(cluster_speakers(same / np.linalg.norm(same, axis=1, keepdims=True))) == {0}
 
 
+# a Wav2Vec2 small enough to build in a test (the x-vector speaker model and the CTC speech recogniser)
+TINY_WAV2VEC2 = dict(
+    hidden_size=16,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=32,
+    conv_dim=(8, 8),
+    conv_kernel=(10, 3),
+    conv_stride=(5, 2),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+)
+
+
 def test_a_transformers_xvector_model_folder_is_accepted_as_speaker_model(tmp_path):
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForXVector
 
     from mcn_cl.recording.diarization import get_speaker_encoder
 
     config = Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8, 8),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 2),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
+        **TINY_WAV2VEC2,
         tdnn_dim=(8, 8),
         tdnn_kernel=(3, 1),
         tdnn_dilation=(1, 1),
@@ -342,15 +348,7 @@ def _tiny_ctc_asr(folder) -> str:
     Wav2Vec2Processor(Wav2Vec2FeatureExtractor(return_attention_mask=True), tokenizer).save_pretrained(folder)
     config = Wav2Vec2Config(
         vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8, 8),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 2),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
+        **TINY_WAV2VEC2,
         pad_token_id=0,
     )
     torch.manual_seed(0)
