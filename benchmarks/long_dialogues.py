@@ -333,8 +333,9 @@ def main() -> None:
             with open(args.results, encoding="utf-8") as f:
                 results = json.load(f)
         results["runs"] = [r for r in results["runs"] if r["name"] != args.run] + [record]
-        with open(args.results, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
+        from _common import save_json  # benchmarks/ is on sys.path when run as a script
+
+        save_json(args.results, results)
         return
     if args.write_markdown:
         with open(args.results, encoding="utf-8") as f:

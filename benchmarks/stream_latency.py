@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime
 
 import torch
-from _common import machine_info, write_markdown  # benchmarks/ is on sys.path when run as a script
+from _common import machine_info, save_json, write_markdown  # benchmarks/ is on sys.path when run as a script
 from speed import paper_size_batch, paper_size_config
 
 from mcn_cl import MCNCLForEmotionRecognition
@@ -179,9 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(json.dumps({"context_encoder": encoder, **summary}), flush=True)
         result["runs"].append(run)
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
+        save_json(args.output, result)
     if args.write_markdown:
         shown = os.path.relpath(args.output, os.path.dirname(HERE)) if args.output else "(not saved)"
         write_markdown(args.write_markdown, SECTION, render_markdown(result, shown))

@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> dict:
         result["runs"].append(run)
         print(json.dumps({k: run[k] for k in ("context_encoder", "history")} | run["points"][-1]), flush=True)
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
+        from _common import save_json
+
+        save_json(args.output, result)
     if args.write_markdown:
         from _common import write_markdown
 
