@@ -319,6 +319,9 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
         **parse_config_overrides(model_args.config_overrides, "--config_overrides"),
     }
     model_args.config_overrides = json.dumps(overrides) if overrides else None
+    epochs = model_args.contrastive_warmup_epochs
+    if not (math.isfinite(epochs) and epochs >= 0):
+        fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
     return model_args, data_args, training_args
 
 
@@ -781,11 +784,11 @@ def main(argv: list[str] | None = None) -> dict:
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
     training_args.warmup_steps = capped_warmup(training_args, trainer)
-    if not model_args.model_name_or_path:  # a fresh model: the contrastive terms join over the first epoch
-        epochs = model_args.contrastive_warmup_epochs
-        if not (math.isfinite(epochs) and epochs >= 0):
-            fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
-        trainer.contrastive_warmup_steps = int(epochs * steps_per_epoch(training_args, trainer))
+    if model_args.contrastive_warmup_epochs and not model_args.model_name_or_path:
+        # a fresh model: the contrastive terms join over the first epochs (checked in parse_arguments)
+        trainer.contrastive_warmup_steps = int(
+            model_args.contrastive_warmup_epochs * steps_per_epoch(training_args, trainer)
+        )
     logger.info(
         "learning rates: fusion network %g, pretrained towers %g (warm-up %s, %s decay, %s epochs)",
         training_args.learning_rate,

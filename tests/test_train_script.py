@@ -494,3 +494,13 @@ def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has
     message = misuse([demo, *overrides, "--visual_weights", "IMAGENET1K_V7", *out], capsys)
     assert "torchvision's resnet18 has ['DEFAULT', 'IMAGENET1K_V1']" in message
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_a_bad_contrastive_warmup_exits_2_before_any_work(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_arguments(
+            ["--dataset", "demo", "--output_dir", "unused", "--contrastive_warmup_epochs", value]
+        )
+    assert exit_info.value.code == 2
+    assert "--contrastive_warmup_epochs must be a finite number >= 0" in capsys.readouterr().err
