@@ -2,10 +2,11 @@
 """PyTorch MCN-CL: Multimodal Cross-Attention Network and Contrastive Learning for emotion recognition in
 conversation (Li, Wu, Li). Equation numbers in comments refer to the paper.
 
-This file holds the model classes, their outputs and heads. The parts live in same-folder siblings:
-`unimodal_encoders_mcn_cl.py` (text / audio / visual towers, PSA), `context_encoders_mcn_cl.py` (DialogueRNN,
-BiGRU, transformer, none; with `grouped_dialogue_rnn.py`), `cross_attention_mcn_cl.py` (the MCN layers) and
-`streaming_mcn_cl.py` (online inference).
+This file holds the model classes. The parts live in same-folder siblings: `modeling_outputs_mcn_cl.py` (the
+`ModelOutput`s), `heads_mcn_cl.py` (contrastive projections, classifier), `unimodal_encoders_mcn_cl.py` (text /
+audio / visual towers, PSA), `context_encoders_mcn_cl.py` (DialogueRNN, BiGRU, transformer, none; with
+`grouped_dialogue_rnn.py`), `cross_attention_mcn_cl.py` (the MCN layers) and `streaming_mcn_cl.py` (online
+inference).
 
 These files travel to the Hub next to the weights (`save_pretrained` copies this file and, recursively, the
 siblings it imports relatively, flat into the checkpoint folder, so that
@@ -15,7 +16,6 @@ same-folder siblings (relative imports) and public libraries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -23,11 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput, logging
+from transformers.utils import logging
 
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
 from .context_encoders_mcn_cl import MCNCLContextEncoder, _append_utterance
 from .cross_attention_mcn_cl import MCNCLCrossModalLayer
+from .heads_mcn_cl import MCNCLClassifier, MCNCLProjectionHead
+from .modeling_outputs_mcn_cl import MCNCLModelOutput, MCNCLOutput
 from .streaming_mcn_cl import _STREAM_INPUTS, MCNCLStream, MCNCLStreamState
 from .unimodal_encoders_mcn_cl import (
     MCNCLAudioEncoder,
@@ -39,99 +41,6 @@ from .unimodal_encoders_mcn_cl import (
 logger = logging.get_logger(__name__)
 
 _TEXT, _AUDIO, _VISUAL = range(3)
-
-
-@dataclass
-class MCNCLModelOutput(ModelOutput):
-    r"""
-    Output of [`MCNCLModel`].
-
-    Args:
-        text_hidden_state / audio_hidden_state / visual_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`):
-            F^{t(T)}, F^{a(T)}, F^{v(T)}: each modality's representation after the T MCN layers. `None` when the
-            modality is absent from the batch.
-        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances, 3)`):
-            The effective mask: the utterance is real and the modality (text, audio, visual) is present for it.
-        hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
-            One tensor of shape `(batch_size, num_utterances, 3, hidden_size)` for the MCN input (the context
-            features C^t, C^a, C^v) and one per MCN layer (zeros for absent modalities).
-        attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
-            One tensor per MCN layer of shape `(batch_size, 6, num_heads, num_utterances, num_utterances)`: the six
-            cross-attention steps in `config.query_order` order (text's two keys, audio's two, visual's two);
-            zeros where a step did not run.
-    """
-
-    text_hidden_state: torch.FloatTensor | None = None
-    audio_hidden_state: torch.FloatTensor | None = None
-    visual_hidden_state: torch.FloatTensor | None = None
-    modality_mask: torch.BoolTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-@dataclass
-class MCNCLOutput(ModelOutput):
-    r"""
-    Output of [`MCNCLForEmotionRecognition`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
-            Cross-entropy over the labelled utterances (class-weighted when `config.class_weights` is set). The
-            contrastive terms (eqs. 24-27) are added by the trainer, which needs the whole (possibly gathered)
-            batch.
-        logits (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_labels)`):
-            Classification scores (before softmax, eq. 31).
-        text_embeds / audio_embeds / visual_embeds (`torch.FloatTensor` of shape `(batch_size, num_utterances, projection_size)`):
-            z'_text, z'_audio, z'_visual: L2-normalised projections for the contrastive terms (eqs. 15-23).
-            `None` when the modality is absent from the batch.
-        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances, 3)`):
-            The effective mask (utterance real and modality present), to select the valid rows of each embedding.
-        hidden_states, attentions: see [`MCNCLModelOutput`].
-    """
-
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    text_embeds: torch.FloatTensor | None = None
-    audio_embeds: torch.FloatTensor | None = None
-    visual_embeds: torch.FloatTensor | None = None
-    modality_mask: torch.BoolTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-class MCNCLProjectionHead(nn.Module):
-    """Contrastive projection of one modality (eqs. 15-23): fc1, ReLU, fc2, L2 normalisation."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        self.fc1 = nn.Linear(config.hidden_size, config.hidden_size)
-        self.fc2 = nn.Linear(config.hidden_size, config.projection_size)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.fc2(F.relu(self.fc1(hidden))), dim=-1)
-
-
-class MCNCLClassifier(nn.Module):
-    """Emotion classifier (eqs. 28-31): [f_text; f_audio; f_visual] -> FC -> 2-layer MLP with ReLU -> Linear."""
-
-    def __init__(self, config: MCNCLConfig):
-        super().__init__()
-        size = config.classifier_hidden_size
-        self.fc = nn.Linear(3 * config.hidden_size, size)  # eq. 29
-        self.mlp = nn.Sequential(  # eq. 30
-            nn.ReLU(),
-            nn.Dropout(config.hidden_dropout_prob),
-            nn.Linear(size, size),
-            nn.ReLU(),
-            nn.Dropout(config.hidden_dropout_prob),
-            nn.Linear(size, size),
-            nn.ReLU(),
-            nn.Dropout(config.hidden_dropout_prob),
-        )
-        self.out_proj = nn.Linear(size, config.num_labels)  # eq. 31 (softmax applied by the loss / pipeline)
-
-    def forward(self, fused: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(self.mlp(self.fc(fused)))
 
 
 class MCNCLPreTrainedModel(PreTrainedModel):
@@ -673,5 +582,5 @@ __all__ = [
     "MCNCLProjectionHead",
     "MCNCLStream",
 ]
-# MCNCLPyramidSqueezeAttention, MCNCLCrossModalLayer and MCNCLStream live in sibling files; they stay importable
-# from here (imported above) for code written before the split.
+# The outputs, heads, MCNCLPyramidSqueezeAttention, MCNCLCrossModalLayer and MCNCLStream live in sibling files;
+# they stay importable from here (imported above) for code written before the split.

@@ -22,6 +22,8 @@ LABELS = ["neutral", "joy", "sadness", "anger"]
 MODEL_FILES = (
     "configuration_mcn_cl.py",
     "modeling_mcn_cl.py",
+    "modeling_outputs_mcn_cl.py",
+    "heads_mcn_cl.py",
     "unimodal_encoders_mcn_cl.py",
     "context_encoders_mcn_cl.py",
     "grouped_dialogue_rnn.py",
@@ -65,6 +67,7 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
         *MODEL_FILES,
         "processor_config.json",
         "processing_mcn_cl.py",
+        "padding_mcn_cl.py",
         "feature_extraction_mcn_cl.py",
         "video_processing_mcn_cl.py",
         "tokenizer.json",

@@ -7,10 +7,12 @@ Uploading stays the libraries' own (`model.push_to_hub`, `processor.push_to_hub`
     config.json                  MCNCLConfig, with `auto_map` (AutoConfig / AutoModel) and `custom_pipelines`
     model.safetensors            the weights
     configuration_mcn_cl.py, modeling_mcn_cl.py                                    (model code, trust_remote_code;
-    unimodal_encoders_mcn_cl.py, context_encoders_mcn_cl.py, grouped_dialogue_rnn.py, cross_attention_mcn_cl.py,
-    streaming_mcn_cl.py                 the siblings modeling_mcn_cl.py imports, copied by `save_pretrained`)
+    modeling_outputs_mcn_cl.py, heads_mcn_cl.py, unimodal_encoders_mcn_cl.py, context_encoders_mcn_cl.py,
+    grouped_dialogue_rnn.py, cross_attention_mcn_cl.py, streaming_mcn_cl.py
+                                 the siblings modeling_mcn_cl.py imports, copied by `save_pretrained`)
     processor_config.json, tokenizer.json, tokenizer_config.json, ...              (the processor)
-    processing_mcn_cl.py, feature_extraction_mcn_cl.py, video_processing_mcn_cl.py (processor code)
+    processing_mcn_cl.py, padding_mcn_cl.py, feature_extraction_mcn_cl.py,
+    video_processing_mcn_cl.py   (processor code)
     pipeline_mcn_cl.py, pipeline_base.py   MultimodalEmotionRecognitionPipeline and its base
     README.md                    the model card (YAML metadata + intended use, limits, usage, results)
 
