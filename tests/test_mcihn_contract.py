@@ -15,7 +15,7 @@ from transformers import CLIPImageProcessor, Wav2Vec2FeatureExtractor, pipeline
 
 from mcn_cl import MCIHNForMultimodalSentiment, MCIHNProcessor, MCNCLInputError, MCNCLMediaError
 from mcn_cl.pipeline_mcihn import TASK
-from mcn_cl.processing.processing_mcihn import pad_utterances
+from mcn_cl.processing.padding_mcihn import pad_utterances
 
 WAV2VEC2 = dict(
     model_type="wav2vec2", hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,

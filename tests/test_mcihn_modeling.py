@@ -9,7 +9,7 @@ from transformers import AutoConfig, AutoModel
 
 from mcn_cl import MCIHNConfig, MCIHNForMultimodalSentiment
 from mcn_cl.modeling.modeling_mcihn import mmd_rbf
-from mcn_cl.processing.processing_mcihn import pad_utterances
+from mcn_cl.processing.padding_mcihn import pad_utterances
 
 
 def batch_of(n=4, seed=0, text="tokens", **kw):

@@ -118,7 +118,14 @@ def test_hub_folder_loads_and_predicts_the_same_without_the_package(tmp_path):
         "pipeline_mcihn.py",
         "pipeline_base.py",  # its same-folder base
         "processing_mcihn.py",
+        "padding_mcihn.py",
         "video_processing_mcn_cl.py",
+        "modeling_mcihn.py",
+        "modeling_outputs_mcihn.py",
+        "unimodal_encoders_mcihn.py",
+        "reconstruction_mcihn.py",
+        "interaction_mcihn.py",
+        "functional_mcihn.py",
     } <= set(written)
     config = json.loads((folder / "config.json").read_text())
     assert TASK in config["custom_pipelines"] and config["auto_map"]["AutoModel"].endswith(

@@ -11,7 +11,7 @@ import torch
 from _fixtures_mcihn import TEXT_SIZE, make_mcihn_config, make_utterances
 
 from mcn_cl import MCIHNForMultimodalSentiment
-from mcn_cl.processing.processing_mcihn import pad_utterances
+from mcn_cl.processing.padding_mcihn import pad_utterances
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

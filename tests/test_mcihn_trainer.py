@@ -10,7 +10,7 @@ from transformers import TrainingArguments
 
 from mcn_cl import MCIHNDataCollator, MCIHNForMultimodalSentiment, MCIHNTrainer
 from mcn_cl.modeling.modeling_mcihn import mmd_rbf
-from mcn_cl.processing.processing_mcihn import pad_utterances
+from mcn_cl.processing.padding_mcihn import pad_utterances
 
 
 def code_statistics(model, rows) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 """Data collator of MCN-CL: a list of dialogue features (docs/data_formats.md, section 2) -> one padded batch
 (section 3: `[B, N, ...]` tensors with `utterance_mask`, `modality_mask`, `frame_mask`, labels -100 on padding).
 
-The padding and the masks are built in one place, `mcn_cl.processing.processing_mcn_cl.pad_dialogues`, which the
+The padding and the masks are built in one place, `mcn_cl.processing.padding_mcn_cl.pad_dialogues`, which the
 processor also uses; this collator only adapts it to the `Trainer`'s `data_collator` interface.
 """
 
@@ -43,7 +43,7 @@ class MCNCLDataCollator:
         Returns:
             The padded batch (`BatchFeature` of `torch` tensors, section 3 of the data formats).
         """
-        from mcn_cl.processing.processing_mcn_cl import pad_dialogues
+        from mcn_cl.processing.padding_mcn_cl import pad_dialogues
 
         if len(features) == 0:
             raise ValueError("MCNCLDataCollator: received an empty list of dialogues")

@@ -3,8 +3,10 @@
 model card:
 
     config.json (MCIHNConfig, `auto_map`, `custom_pipelines`), model.safetensors,
-    configuration_mcihn.py, modeling_mcihn.py, processor_config.json + tokenizer files, processing_mcihn.py and the
-    MCN-CL media files it imports, pipeline_mcihn.py + pipeline_base.py, README.md (the card below)
+    configuration_mcihn.py, modeling_mcihn.py and the siblings it imports (modeling_outputs_mcihn.py,
+    unimodal_encoders_mcihn.py, reconstruction_mcihn.py, interaction_mcihn.py, functional_mcihn.py),
+    processor_config.json + tokenizer files, processing_mcihn.py + padding_mcihn.py and the MCN-CL media files they
+    import, pipeline_mcihn.py + pipeline_base.py, README.md (the card below)
 
 so that `pipeline("multimodal-sentiment-analysis", model=<folder or repo>, trust_remote_code=True)` works in an
 interpreter without `mcn_cl`.

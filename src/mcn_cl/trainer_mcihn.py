@@ -76,7 +76,7 @@ class MCIHNDataCollator:
     on_error: str = "mask"
 
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        from mcn_cl.processing.processing_mcihn import pad_utterances
+        from mcn_cl.processing.padding_mcihn import pad_utterances
 
         if len(features) == 0:
             raise ValueError("MCIHNDataCollator: received an empty list of utterances")
