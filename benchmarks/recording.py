@@ -40,7 +40,8 @@ def _one_thread() -> None:
 
 
 def measure_conversation(name, turns, voices, folder, encoder) -> dict:
-    from mcn_cl.recording.segmentation import boundary_f1, load_vad, segment_recording, speaker_error
+    from mcn_cl.recording.metrics import boundary_f1, speaker_error
+    from mcn_cl.recording.segmentation import load_vad, segment_recording
     from mcn_cl.recording.synthetic import synthesize_conversation
 
     path = os.path.join(folder, f"{name}.wav")
@@ -75,7 +76,8 @@ _CHILD = """
 import json, sys, time, os
 import torch
 torch.set_num_threads(1)
-from mcn_cl.recording.segmentation import segment_recording, boundary_f1, speaker_error, BatchedVAD
+from mcn_cl.recording.segmentation import segment_recording, BatchedVAD
+from mcn_cl.recording.metrics import boundary_f1, speaker_error
 from mcn_cl.recording.diarization import get_speaker_encoder
 encoder = get_speaker_encoder()
 BatchedVAD()

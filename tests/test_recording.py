@@ -18,7 +18,8 @@ import pytest
 import soundfile as sf
 
 from mcn_cl import MCNCLMediaError
-from mcn_cl.recording.segmentation import _cut_long, boundary_f1, segment_recording, speaker_error
+from mcn_cl.recording.metrics import boundary_f1, speaker_error
+from mcn_cl.recording.segmentation import _cut_long, segment_recording
 from mcn_cl.recording.synthetic import (
     TUNING_CONVERSATION,
     TUNING_VOICES,

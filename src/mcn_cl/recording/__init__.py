@@ -3,6 +3,8 @@
 
 - `segment_recording` (`segmentation.py`): utterances from voice activity (Silero VAD) and speakers from speaker
   embeddings (`diarization.py`: resemblyzer's encoder offline by default, or a `transformers` x-vector model);
+- `iter_audio_chunks` (`audio.py`): a recording read in 16 kHz mono chunks, never whole; `boundary_f1` /
+  `speaker_error` (`metrics.py`): a segmentation scored against a reference;
 - `transcribe_utterances` (`transcription.py`): text from any `transformers` speech recognition model, its word
   timestamps placed into the utterances;
 - `write_conversation_csv` (`conversation.py`): the `conversation.csv` that `mcn-cl predict --clips` reads (the
@@ -20,9 +22,9 @@ import importlib
 _LAZY = {
     "segment_recording": "mcn_cl.recording.segmentation",
     "RecordingSegmentation": "mcn_cl.recording.segmentation",
-    "iter_audio_chunks": "mcn_cl.recording.segmentation",
-    "boundary_f1": "mcn_cl.recording.segmentation",
-    "speaker_error": "mcn_cl.recording.segmentation",
+    "iter_audio_chunks": "mcn_cl.recording.audio",
+    "boundary_f1": "mcn_cl.recording.metrics",
+    "speaker_error": "mcn_cl.recording.metrics",
     "cluster_speakers": "mcn_cl.recording.diarization",
     "get_speaker_encoder": "mcn_cl.recording.diarization",
     "transcribe_utterances": "mcn_cl.recording.transcription",

@@ -22,6 +22,9 @@
 The result is a `RecordingSegmentation`: `utterances` (`start`, `end`, `speaker`, `text` dicts), `duration`,
 `speakers`, `warnings`. No speech (silence, music) is an empty `utterances` with a warning, not an error; an
 unreadable or audio-less file is an `MCNCLMediaError`.
+
+Reading the recording in chunks is `audio.py`; scoring a segmentation against a reference (boundary F1,
+speaker error) is `metrics.py`.
 """
 
 from __future__ import annotations
@@ -30,104 +33,15 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..processing import MCNCLMediaError
-from ..processing.feature_extraction_mcn_cl import SOUNDFILE_EXTENSIONS, open_audio_stream
+from .audio import SAMPLING_RATE, VAD_FRAME, iter_audio_chunks
 
 logger = logging.getLogger(__name__)
-
-SAMPLING_RATE = 16000
-VAD_FRAME = 512  # samples per Silero VAD step at 16 kHz (32 ms)
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-
-def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLING_RATE or samples.size == 0:
-        return samples.astype(np.float32, copy=False)
-    import audresample
-
-    return audresample.resample(samples.astype(np.float32), rate, SAMPLING_RATE)[0]
-
-
-def _chunks_soundfile(path: str, chunk: int) -> Iterator[np.ndarray]:
-    import soundfile as sf
-
-    try:
-        f = sf.SoundFile(path)
-    except Exception as err:  # libsndfile's error types vary by version
-        raise MCNCLMediaError(f"unreadable audio file ({err})", path) from err
-    with f:
-        if f.frames == 0 or f.samplerate <= 0:
-            raise MCNCLMediaError("zero-length audio", path)
-        block = max(1, int(chunk * f.samplerate / SAMPLING_RATE))
-        try:
-            while True:
-                data = f.read(block, dtype="float32", always_2d=True)
-                if not len(data):
-                    return
-                yield _resample(data.mean(axis=1), f.samplerate)
-        except MCNCLMediaError:
-            raise
-        except Exception as err:
-            raise MCNCLMediaError(f"unreadable audio file ({err})", path) from err
-
-
-def _chunks_pyav(path: str, chunk: int) -> Iterator[np.ndarray]:
-    import av
-
-    with open_audio_stream(path) as (container, stream):
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLING_RATE)
-        pending, size, any_samples = [], 0, False
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    pending.append(out.to_ndarray().reshape(-1))
-                    size += pending[-1].size
-                if size >= chunk:
-                    any_samples = True
-                    yield np.concatenate(pending).astype(np.float32)
-                    pending, size = [], 0
-            for out in resampler.resample(None):
-                pending.append(out.to_ndarray().reshape(-1))
-        except Exception as err:
-            raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
-        if pending and sum(p.size for p in pending):
-            any_samples = True
-            yield np.concatenate(pending).astype(np.float32)
-        if not any_samples:
-            raise MCNCLMediaError("zero-length audio (the audio stream holds no samples)", path)
-
-
-def iter_audio_chunks(
-    recording: Any, chunk_s: float = 30.0, sampling_rate: int | None = None
-) -> Iterator[np.ndarray]:
-    """The recording as consecutive mono float32 16 kHz chunks of about `chunk_s` seconds.
-
-    `recording`: a file path (wav / flac / ogg through soundfile, any other container's first audio track through
-    PyAV), or a waveform array with `sampling_rate` (or a `{"array", "sampling_rate"}` dict). Files are never read
-    whole. Unreadable files, files without audio and empty audio are `MCNCLMediaError`s."""
-    chunk = max(VAD_FRAME, int(chunk_s * SAMPLING_RATE))
-    if isinstance(recording, str | os.PathLike):
-        path = os.fspath(recording)
-        if not os.path.isfile(path):
-            raise MCNCLMediaError("file not found", path)
-        if os.path.splitext(path)[1].lower() in SOUNDFILE_EXTENSIONS:
-            yield from _chunks_soundfile(path, chunk)
-        else:
-            yield from _chunks_pyav(path, chunk)
-        return
-    from ..processing.feature_extraction_mcn_cl import load_audio
-
-    samples = load_audio(recording, sampling_rate=sampling_rate)
-    for i in range(0, samples.size, chunk):
-        yield samples[i : i + chunk]
 
 
 # ---------------------------------------------------------------------------------------------------- VAD
@@ -553,60 +467,3 @@ def _cut_long(start, end, speaker, gaps, max_len) -> list[tuple[float, float, in
     parts = int(np.ceil((end - start) / max_len))
     step = (end - start) / parts
     return [(start + i * step, start + (i + 1) * step, speaker) for i in range(parts)]
-
-
-# ------------------------------------------------------------------------------------------------- scoring
-
-
-def boundary_f1(
-    predicted: Sequence[Mapping[str, float]], truth: Sequence[Mapping[str, float]], tolerance: float = 0.25
-) -> dict[str, float]:
-    """Precision / recall / F1 of utterance boundaries: every `start` and `end` is a boundary, a predicted one is
-    right when an unmatched true one lies within `tolerance` seconds (greedy one-to-one matching, closest first)."""
-    pred = sorted(t for u in predicted for t in (u["start"], u["end"]))
-    true = sorted(t for u in truth for t in (u["start"], u["end"]))
-    pairs = sorted(
-        (abs(p - t), i, j) for i, p in enumerate(pred) for j, t in enumerate(true) if abs(p - t) <= tolerance
-    )
-    used_p, used_t, hits = set(), set(), 0
-    for _, i, j in pairs:
-        if i not in used_p and j not in used_t:
-            used_p.add(i)
-            used_t.add(j)
-            hits += 1
-    precision = hits / len(pred) if pred else 0.0
-    recall = hits / len(true) if true else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
-def speaker_error(
-    predicted: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]], step: float = 0.01
-) -> float:
-    """Share of the true speech time given the wrong speaker (missed speech counts as wrong), after mapping the
-    predicted speaker names onto the true ones (the mapping that maximises agreement, Hungarian)."""
-    from scipy.optimize import linear_sum_assignment
-
-    end = max([u["end"] for u in truth] + [u["end"] for u in predicted] + [0.0])
-    n = int(np.ceil(end / step)) + 1
-    true_names = sorted({u["speaker"] for u in truth})
-    pred_names = sorted({u["speaker"] for u in predicted})
-    t_lab = np.full(n, -1)
-    p_lab = np.full(n, -1)
-    for u in truth:
-        t_lab[int(u["start"] / step) : int(u["end"] / step)] = true_names.index(u["speaker"])
-    for u in predicted:
-        p_lab[int(u["start"] / step) : int(u["end"] / step)] = pred_names.index(u["speaker"])
-    speech = t_lab >= 0
-    if not speech.any():
-        return 0.0
-    overlap = np.zeros((len(pred_names), len(true_names)))
-    for p in range(len(pred_names)):
-        for t in range(len(true_names)):
-            overlap[p, t] = np.sum((p_lab == p) & (t_lab == t))
-    mapping = np.full(len(pred_names) + 1, -2)
-    if pred_names:
-        rows, cols = linear_sum_assignment(-overlap)
-        mapping[rows] = cols
-    mapped = np.where(p_lab >= 0, mapping[p_lab], -2)
-    return float(np.mean(mapped[speech] != t_lab[speech]))

@@ -73,7 +73,7 @@ def transcribe_utterances(
     """The utterances with their `text` filled in by the speech recognition model `asr` (a `transformers` model id
     or folder, or an ASR pipeline / callable taking `{"raw", "sampling_rate"}` and `return_timestamps="word"`).
     The recording is read once, in chunks."""
-    from .segmentation import iter_audio_chunks
+    from .audio import iter_audio_chunks
 
     recognizer = load_asr(asr, device)
     result = [dict(u) for u in utterances]
