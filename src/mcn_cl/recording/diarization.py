@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from .audio import SAMPLING_RATE
 
-SAMPLING_RATE = 16000
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-SAMPLING_RATE = 16000
+from .audio import SAMPLING_RATE
 
 # speaker -> espeak-ng voice, pitch (0-99) and speed (words per minute)
 TUNING_VOICES = {"Ann": ("en-gb+f4", 75, 165), "Bob": ("en-us+m3", 30, 150)}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-SAMPLING_RATE = 16000
+from .audio import SAMPLING_RATE
 
 
 def load_asr(asr: str | Callable, device: Any = None):
