@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import sys
@@ -40,6 +41,8 @@ import numpy as np
 from _common import SELECT_ON_DEV_ARGS, remove_weights, save_json, write_markdown
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
 from meld_text import LABELS  # the MELD emotions, in the order of the MCN-CL rows
+
+SENTIMENTS = ("negative", "neutral", "positive")  # the MELD CSVs' `Sentiment` column (mcn_cl MELD_SENTIMENTS)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -66,6 +69,7 @@ def train_arguments(args, seed: int, run_dir: str) -> list[str]:
     """The `examples/train_mcihn.py` command line of one run (the MCN-CL text runs' budget)."""
     values = {
         "dataset": "meld",
+        "meld_labels": args.labels,
         "data_dir": args.meld_dir,
         "text_encoder": args.text_encoder,
         "max_text_length": args.max_text_length,
@@ -86,6 +90,8 @@ def train_arguments(args, seed: int, run_dir: str) -> list[str]:
         **SELECT_ON_DEV_ARGS,
         "seed": seed,
     }
+    if args.freeze_text_encoder:
+        values["config_overrides"] = json.dumps({"freeze_text_encoder": True})
     if args.max_utterances:
         values["max_train_samples"] = args.max_utterances
         values["max_eval_samples"] = args.max_utterances
@@ -95,13 +101,19 @@ def train_arguments(args, seed: int, run_dir: str) -> list[str]:
     return argv
 
 
+def setting_name(args) -> str:
+    """`mcihn_text` (the emotion row), `mcihn_text_sentiment`, `mcihn_text_sentiment_frozen`, ..."""
+    name = "mcihn_text" if args.labels == "emotion" else f"mcihn_text_{args.labels}"
+    return name + ("_frozen" if args.freeze_text_encoder else "")
+
+
 def run(args, seed: int) -> dict:
     import torch
 
     sys.path.insert(0, os.path.join(REPO, "examples"))
     import train_mcihn  # examples/train_mcihn.py
 
-    run_dir = os.path.join(args.work_dir, f"seed{seed}")
+    run_dir = os.path.join(args.work_dir, f"{setting_name(args)}-seed{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)
     argv = train_arguments(args, seed, run_dir)
     start = time.time()
@@ -120,20 +132,23 @@ def run(args, seed: int) -> dict:
         {},
     )
     record = {
-        "setting": "mcihn_text",
+        "setting": setting_name(args),
         "seed": seed,
         "epochs": args.epochs,
         "test_weighted_f1": test["test_weighted_f1"],
         "test_macro_f1": test["test_macro_f1"],
         "test_accuracy": test.get("test_accuracy"),
         "test_num_utterances": test.get("test_num_utterances"),
-        "test_per_class_f1": {name: test[f"test_f1_{name}"] for name in LABELS},
+        "test_per_class_f1": {
+            name: test[f"test_f1_{name}"] for name in (LABELS if args.labels == "emotion" else SENTIMENTS)
+        },
         "dev_weighted_f1_best": test["best_validation_metric"],
         "last_logged_loss_terms": last_terms,
         "train_runtime_s": train_metrics.get("train_runtime"),
         "wall_s": round(wall, 1),
         "device": "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu",
         "smoke": bool(args.max_utterances),
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python examples/train_mcihn.py " + " ".join(shlex.quote(a) for a in argv),
     }
     if not args.keep_checkpoints:
@@ -167,7 +182,7 @@ def _mcn_cl_main(path: str) -> str | None:
 
 
 def render_markdown(results: dict, source: str, mcn_cl_results: str) -> str:
-    runs = [r for r in results.get("runs", []) if not r.get("smoke")]
+    runs = [r for r in results.get("runs", []) if not r.get("smoke") and r["setting"] == "mcihn_text"]
     meta = results.get("meta", {})
     machine = meta.get("machine", {})
     lines = [
@@ -220,7 +235,63 @@ def render_markdown(results: dict, source: str, mcn_cl_results: str) -> str:
         "| " + " | ".join(_mean_std([r["test_per_class_f1"][n] for r in runs]) for n in LABELS) + " |"
     )
     lines += ["", "One run's command:", "", "```bash", runs[0]["command"], "```"]
+    lines += render_sentiment(results)
     return "\n".join(lines)
+
+
+def render_sentiment(results: dict) -> list[str]:
+    """The MELD sentiment rows (3 classes): MCIHN text-only fine-tuned beside the frozen-encoder baseline."""
+    settings = {
+        "mcihn_text_sentiment": "MCIHN, text only, MiniLM fine-tuned",
+        "mcihn_text_sentiment_frozen": "baseline: the same with the text encoder frozen",
+    }
+    groups = {
+        name: sorted((r for r in results.get("runs", []) if r["setting"] == name and not r.get("smoke")),
+                     key=lambda r: r["seed"])
+        for name in settings
+    }  # fmt: skip
+    lines = ["", "### MELD sentiment (3 classes), text only", ""]
+    if not any(groups.values()):
+        return lines + ["Not measured yet (`--labels sentiment`, with and without `--freeze_text_encoder`)."]
+    finished = max(r.get("finished", "") for runs in groups.values() for r in runs)
+    runs = next(runs for runs in groups.values() if runs)
+    lines += [
+        "The CSVs' `Sentiment` column (negative / neutral / positive), same data, encoder, tokens and selection as "
+        f"the emotion row above; {runs[0]['epochs']:g} epochs; the baseline freezes the text encoder "
+        "(`freeze_text_encoder`) and trains the rest of MCIHN identically. "
+        f"{runs[0]['device'].upper()} runs{', last finished ' + finished if finished else ''}; "
+        "mean ± sample std over seeds; %.",
+        "",
+        "| model | seeds | test weighted F1 | test macro F1 | test accuracy | dev weighted F1 | "
+        + " | ".join(f"test F1 {n}" for n in SENTIMENTS)
+        + " | train time / run |",
+        "|---|---|---|---|---|---|" + "---|" * len(SENTIMENTS) + "---|",
+    ]
+    for name, label in settings.items():
+        runs = groups[name]
+        if not runs:
+            lines.append(f"| {label} | – |" + " – |" * (5 + len(SENTIMENTS)))
+            continue
+        seconds = [r["train_runtime_s"] for r in runs if r.get("train_runtime_s")]
+        lines.append(
+            f"| {label} | {', '.join(str(r['seed']) for r in runs)} | "
+            f"{_mean_std([r['test_weighted_f1'] for r in runs])} | {_mean_std([r['test_macro_f1'] for r in runs])} | "
+            f"{_mean_std([r['test_accuracy'] for r in runs])} | {_mean_std([r['dev_weighted_f1_best'] for r in runs])} | "
+            + " | ".join(_mean_std([r["test_per_class_f1"][n] for r in runs]) for n in SENTIMENTS)
+            + f" | {np.mean(seconds) / 60:.1f} min |"
+        )
+    command = (groups["mcihn_text_sentiment"] or runs)[0]["command"]
+    # the data folder as a user names it (the recorded one is this machine's path; the JSON keeps it verbatim)
+    command = re.sub(r"--data_dir \S+", "--data_dir MELD.Raw", command)
+    lines += [
+        "",
+        "One run's command (fine-tuned; the data folder shown as `MELD.Raw`):",
+        "",
+        "```bash",
+        command,
+        "```",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,16 +314,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--max_utterances", type=int, default=None, help="smoke test: first N utterances per split"
     )
+    parser.add_argument(
+        "--labels", default="emotion", choices=["emotion", "sentiment"], help="the MELD column to train on"
+    )
+    parser.add_argument(
+        "--freeze_text_encoder",
+        action="store_true",
+        help="the frozen-encoder baseline (MCIHN trained on top)",
+    )
     parser.add_argument("--keep_checkpoints", action="store_true")
     parser.add_argument("--write_markdown", default=None, help="render the results into this markdown file")
     args = parser.parse_args(argv)
     args.meld_dir = os.path.abspath(args.meld_dir)
 
     results = load_results(args.results)
-    done = {r["seed"] for r in results["runs"] if not r.get("smoke")}
+    setting = setting_name(args)
+    done = {r["seed"] for r in results["runs"] if not r.get("smoke") and r["setting"] == setting}
     todo = [s for s in args.seeds if args.max_utterances or s not in done]
     for seed in todo:
-        print(f"=== MCIHN MELD text, seed {seed} ===", flush=True)
+        print(f"=== MCIHN MELD text, {setting}, seed {seed} ===", flush=True)
         record = run(args, seed)
         print(
             json.dumps({k: record[k] for k in ("seed", "test_weighted_f1", "test_macro_f1", "smoke")}),
@@ -263,7 +343,9 @@ def main(argv: list[str] | None = None) -> None:
         meta["machine"] = machine_info()
         meta["last_update"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         results["runs"] = [
-            r for r in results["runs"] if (r["seed"], r.get("smoke")) != (seed, record["smoke"])
+            r
+            for r in results["runs"]
+            if (r["setting"], r["seed"], r.get("smoke")) != (setting, seed, record["smoke"])
         ]
         results["runs"].append(record)
         save_json(args.results, results)
