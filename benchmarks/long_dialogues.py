@@ -199,9 +199,9 @@ class GradNormLog:
         return _Callback()
 
 
-def run_logged(train_argv: list[str], log_path: str, stop_after_epochs: int | None = None) -> None:
+def run_logged(train_argv: list[str], log_path: str, stop_after_epochs: int | None = None) -> dict:
     """`examples/train.py` `main(train_argv)` with [`GradNormLog`] added to the trainer; the log goes to
-    `log_path` (JSON list) as it grows."""
+    `log_path` (JSON list) as it grows. Returns what `main` returns (the test metrics)."""
     import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
@@ -219,13 +219,16 @@ def run_logged(train_argv: list[str], log_path: str, stop_after_epochs: int | No
 
     trainer_mcn_cl.MCNCLTrainer.__init__ = init
     mcn_cl.MCNCLTrainer.__init__ = init
-    train.main(train_argv)
+    results = train.main(train_argv)
     with open(log_path, "w", encoding="utf-8") as f:
         json.dump(records, f)
+    return results or {}
 
 
-def summarize(name: str, log_path: str, command: str, what: str) -> dict:
-    """One results record from a run's log: the dev curve, the first epoch's cross-entropy and the steps."""
+def summarize(name: str, log_path: str, command: str, what: str, test: dict | None = None) -> dict:
+    """One results record from a run's log: the dev curve, the first epoch's cross-entropy and the steps; with
+    `test` (what `examples/train.py` returns) the test weighted / macro F1 (of the model it kept: dev-selected when
+    the run had `load_best_model_at_end`)."""
     with open(log_path, encoding="utf-8") as f:
         records = json.load(f)
     logs = [r["log"] for r in records if "log" in r]
@@ -251,6 +254,11 @@ def summarize(name: str, log_path: str, command: str, what: str) -> dict:
         else None,
         "optimizer_steps_per_epoch": epoch_steps,
         "logged_steps": len(steps),
+        **{
+            key: round(100 * float(test[f"test_{key}"]), 2)
+            for key in ("weighted_f1", "macro_f1")
+            if test and f"test_{key}" in test
+        },
         "command": command,
     }
 
@@ -282,7 +290,48 @@ def render(results: dict) -> str:
         for name, curves in groups.items():
             means = [sum(c[i] for c in curves) / len(curves) for i in range(min(len(c) for c in curves))]
             lines.append(f"| {name} | {len(curves)} | " + " | ".join(f"{m:.1f}" for m in means[:2]) + " |")
+    recipe = results.get("recipe", [])
+    if recipe:
+        lines += ["", results.get("recipe_note", ""), ""] + _recipe_tables(recipe)
     return "\n".join(lines)
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def _recipe_tables(runs: list[dict]) -> list[str]:
+    """The runs of the MCN initialisation (`mcn_residual_init_scale`): one row each, then mean ± std per setting
+    over its seeds (dev after epochs 1 and 2, best dev, and the dev-selected test of the full-schedule runs)."""
+    lines = [
+        "| run | what changed | dev weighted F1 after each epoch | best dev | test weighted F1 (dev-selected) |",
+        "|---|---|---|---:|---:|",
+    ]
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        dev = r["dev_weighted_f1"]
+        shown = ", ".join(f"{x:.1f}" for x in dev[:4]) + (f", … ({len(dev)} epochs)" if len(dev) > 4 else "")
+        test = f"{r['weighted_f1']:.1f}" if "weighted_f1" in r else "-"
+        lines.append(f"| {r['name']} | {r['what']} | {shown} | {max(dev):.1f} | {test} |")
+        groups.setdefault(r["name"].rsplit("_seed", 1)[0], []).append(r)
+    lines += [
+        "",
+        "| setting | seeds | dev, epoch 1 | dev, epoch 2 | best dev | test weighted F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, group in groups.items():
+        cells = [
+            _mean_std([r["dev_weighted_f1"][0] for r in group]),
+            _mean_std([r["dev_weighted_f1"][1] for r in group]) if all(len(r["dev_weighted_f1"]) > 1 for r in group) else "-",
+            _mean_std([max(r["dev_weighted_f1"]) for r in group]),
+            _mean_std([r["weighted_f1"] for r in group]) if all("weighted_f1" in r for r in group) else "-",
+        ]  # fmt: skip
+        lines.append(f"| {name} | {len(group)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -325,9 +374,11 @@ def main() -> None:
     if args.run:
         os.makedirs(args.log_dir, exist_ok=True)
         log_path = os.path.join(args.log_dir, args.run + ".json")
-        run_logged(train_argv, log_path, args.stop_after_epochs)
+        test = run_logged(train_argv, log_path, args.stop_after_epochs)
         command = "python benchmarks/long_dialogues.py " + shlex.join(argv)
-        record = summarize(args.run, log_path, command, args.what)
+        record = summarize(
+            args.run, log_path, command, args.what, test if not args.stop_after_epochs else None
+        )
         results = {"runs": []}
         if os.path.exists(args.results):
             with open(args.results, encoding="utf-8") as f:
