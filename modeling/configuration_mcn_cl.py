@@ -65,9 +65,12 @@ class MCNCLConfig(PretrainedConfig):
         text_feature_size (`int`, *optional*):
             Size D_t of precomputed `text_features`. Defaults to the text encoder's hidden size (768 for
             roberta-base).
-        text_pooling (`str`, *optional*, defaults to `"first"`):
-            How token states become one utterance vector: `"first"` (the `<s>`/`[CLS]` token) or `"mean"`
-            (mean over the attention mask).
+        text_pooling (`str`, *optional*, defaults to `"mean"`):
+            How token states become one utterance vector: `"mean"` (mean over the attention mask) or `"first"` (the
+            `<s>`/`[CLS]` token). The paper does not say; every benchmark here used `"mean"` (a sentence encoder
+            such as all-MiniLM-L6-v2 is trained for it, and its first token is not a sentence vector: with
+            `"first"` a fine-tuned MiniLM sat at the class prior after epoch 1 on the long-dialogue stand-in).
+            Saved configs keep the value they were trained with.
         freeze_text_encoder (`bool`, *optional*, defaults to `False`):
             Keep the text encoder's weights fixed during training.
         audio_feature_size (`int`, *optional*, defaults to 1582):
@@ -185,7 +188,7 @@ class MCNCLConfig(PretrainedConfig):
         text_config: dict | PretrainedConfig | None = None,
         use_text_encoder: bool = True,
         text_feature_size: int | None = None,
-        text_pooling: str = "first",
+        text_pooling: str = "mean",
         freeze_text_encoder: bool = False,
         audio_feature_size: int = 1582,
         visual_backbone: str | None = "resnet101",
