@@ -226,6 +226,14 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes of the feature extraction `datasets.map`."}
     )
+    utterances_per_batch: int | None = field(
+        default=None,
+        metadata={
+            "help": "Fill each training batch with whole dialogues up to about this many utterances (a longer "
+            "dialogue is a batch of its own) instead of --per_device_train_batch_size dialogues: the same data "
+            "per optimizer step on corpora of short and of long dialogues (configs/iemocap.json: 40)."
+        },
+    )
     max_train_dialogues: int | None = field(
         default=None, metadata={"help": "Keep only the first N training dialogues (debugging)."}
     )
@@ -322,6 +330,8 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
     epochs = model_args.contrastive_warmup_epochs
     if not (math.isfinite(epochs) and epochs >= 0):
         fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
+    if data_args.utterances_per_batch is not None and data_args.utterances_per_batch < 1:
+        fail(f"--utterances_per_batch must be a whole number >= 1, got {data_args.utterances_per_batch}")
     return model_args, data_args, training_args
 
 
@@ -782,6 +792,7 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=processor,
         compute_metrics=make_compute_metrics(id2label),
         encoder_learning_rate=model_args.encoder_learning_rate,
+        utterances_per_batch=data_args.utterances_per_batch,
     )
     training_args.warmup_steps = capped_warmup(training_args, trainer)
     if model_args.contrastive_warmup_epochs and not model_args.model_name_or_path:

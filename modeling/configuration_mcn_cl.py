@@ -65,9 +65,12 @@ class MCNCLConfig(PretrainedConfig):
         text_feature_size (`int`, *optional*):
             Size D_t of precomputed `text_features`. Defaults to the text encoder's hidden size (768 for
             roberta-base).
-        text_pooling (`str`, *optional*, defaults to `"first"`):
-            How token states become one utterance vector: `"first"` (the `<s>`/`[CLS]` token) or `"mean"`
-            (mean over the attention mask).
+        text_pooling (`str`, *optional*, defaults to `"mean"`):
+            How token states become one utterance vector: `"mean"` (mean over the attention mask) or `"first"` (the
+            `<s>`/`[CLS]` token). The paper does not say; every benchmark here used `"mean"` (a sentence encoder
+            such as all-MiniLM-L6-v2 is trained for it, and its first token is not a sentence vector: with
+            `"first"` a fine-tuned MiniLM sat at the class prior after epoch 1 on the long-dialogue stand-in).
+            Saved configs keep the value they were trained with.
         freeze_text_encoder (`bool`, *optional*, defaults to `False`):
             Keep the text encoder's weights fixed during training.
         audio_feature_size (`int`, *optional*, defaults to 1582):
@@ -155,6 +158,15 @@ class MCNCLConfig(PretrainedConfig):
             1/sqrt(fan_in) per layer (LeCun normal), which keeps the signal's scale through the projection, MCN and
             classifier layers; a fixed 0.02 (the usual `transformers` value) shrinks it about 3x per 256-d layer
             and leaves short runs at the class prior.
+        mcn_residual_init_scale (`float`, *optional*, defaults to 0.0):
+            Scale of the initial weights of the last projection of every MCN residual branch (each cross-attention's
+            `output`, each feed-forward block's `fc2`), relative to `initializer_range`. With 0.0 a fresh MCN layer
+            starts as the identity on its (LayerNorm'd) input, so the classifier sees each utterance's context
+            features from the first step and the cross-modal paths grow in as they learn (the idea of ReZero /
+            SkipInit / LayerScale, without new weights). With 1.0 (the plain initialisation), the branches' first
+            updates are dominated by a component common to the whole dialogue (uniform attention over its keys):
+            on corpora of few, long dialogues a fresh model then sits at the class prior through its first epoch
+            (BENCHMARKS.md, "Long dialogues"). Only affects fresh weights: loaded checkpoints keep theirs.
 
     Example:
 
@@ -176,7 +188,7 @@ class MCNCLConfig(PretrainedConfig):
         text_config: dict | PretrainedConfig | None = None,
         use_text_encoder: bool = True,
         text_feature_size: int | None = None,
-        text_pooling: str = "first",
+        text_pooling: str = "mean",
         freeze_text_encoder: bool = False,
         audio_feature_size: int = 1582,
         visual_backbone: str | None = "resnet101",
@@ -210,6 +222,7 @@ class MCNCLConfig(PretrainedConfig):
         contrastive_weight_visual: float = 0.1,
         class_weights: Sequence[float] | None = None,
         initializer_range: float | None = None,
+        mcn_residual_init_scale: float = 0.0,
         **kwargs,
     ):
         if text_config is None:
@@ -261,6 +274,7 @@ class MCNCLConfig(PretrainedConfig):
         self.contrastive_weight_visual = contrastive_weight_visual
         self.class_weights = list(class_weights) if class_weights is not None else None
         self.initializer_range = initializer_range
+        self.mcn_residual_init_scale = mcn_residual_init_scale
 
         if "id2label" not in kwargs and "label2id" not in kwargs and "num_labels" not in kwargs:
             kwargs["id2label"] = dict(enumerate(IEMOCAP_LABELS))
@@ -295,6 +309,9 @@ class MCNCLConfig(PretrainedConfig):
             isinstance(self.initializer_range, int | float) and self.initializer_range > 0
         ):
             fail("initializer_range", f"must be a positive number or None, got {self.initializer_range!r}")
+        scale = self.mcn_residual_init_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 <= scale < float("inf"):
+            fail("mcn_residual_init_scale", f"must be a finite number >= 0, got {scale!r}")
         if self.hidden_size % self.num_attention_heads:
             fail(
                 "hidden_size",

@@ -18,6 +18,12 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
 
 
+class MCNCLBranchOutput(nn.Linear):
+    """The last projection of an MCN residual branch (a cross-attention's `output`, a feed-forward block's `fc2`): an
+    `nn.Linear` whose initial weights `MCNCLPreTrainedModel._init_weights` scales by
+    `config.mcn_residual_init_scale` (0: zeros, so that a fresh MCN layer is the identity on its LayerNorm'd input)."""
+
+
 class MCNCLCrossAttention(nn.Module):
     """Multi-head cross-attention (eqs. 6-10): queries from one modality, keys/values from another, over the
     utterances of the dialogue. Keys that are padding or lack the modality are masked, and with `config.causal`
@@ -33,7 +39,7 @@ class MCNCLCrossAttention(nn.Module):
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.output = nn.Linear(config.hidden_size, config.hidden_size)
+        self.output = MCNCLBranchOutput(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def forward(
@@ -97,7 +103,7 @@ class MCNCLFeedForward(nn.Sequential):
             nn.Linear(config.hidden_size, config.intermediate_size),
             nn.GELU(),
             nn.Dropout(config.hidden_dropout_prob),
-            nn.Linear(config.intermediate_size, config.hidden_size),
+            MCNCLBranchOutput(config.intermediate_size, config.hidden_size),
         )
 
     @property
@@ -220,4 +226,4 @@ def _grouped_layer_norm(x: torch.Tensor, norms: list[nn.LayerNorm]) -> torch.Ten
     return torch.addcmul(bias, F.layer_norm(x, x.shape[-1:], eps=norms[0].eps), weight)
 
 
-__all__ = ["MCNCLCrossAttention", "MCNCLFeedForward", "MCNCLCrossModalLayer"]
+__all__ = ["MCNCLBranchOutput", "MCNCLCrossAttention", "MCNCLFeedForward", "MCNCLCrossModalLayer"]

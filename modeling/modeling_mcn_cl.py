@@ -27,7 +27,7 @@ from transformers.utils import logging
 
 from .configuration_mcn_cl import MODALITIES, MCNCLConfig
 from .context_encoders_mcn_cl import MCNCLContextEncoder, _append_utterance
-from .cross_attention_mcn_cl import MCNCLCrossModalLayer
+from .cross_attention_mcn_cl import MCNCLBranchOutput, MCNCLCrossModalLayer
 from .heads_mcn_cl import MCNCLClassifier, MCNCLProjectionHead
 from .modeling_outputs_mcn_cl import MCNCLModelOutput, MCNCLOutput
 from .streaming_mcn_cl import _STREAM_INPUTS, MCNCLStream, MCNCLStreamState
@@ -62,7 +62,8 @@ class MCNCLPreTrainedModel(PreTrainedModel):
         The pretrained towers are left alone: the text encoder is a `PreTrainedModel` and initialises itself; the
         frame backbone keeps torchvision's initialisation (or its ImageNet weights), except a ResNet's final `fc`
         Linear, which takes the fusion layers' initialisation; PSA convolutions and the recurrent context encoders
-        keep PyTorch's."""
+        keep PyTorch's. The last projection of each MCN residual branch ([`MCNCLBranchOutput`]) has its std scaled
+        by `config.mcn_residual_init_scale` (0: zeros, the MCN layer starts as the identity)."""
         if isinstance(module, nn.Conv2d | nn.BatchNorm2d):  # inside the torchvision backbone and PSA
             return
         if isinstance(module, nn.Conv1d | nn.Linear):
@@ -70,7 +71,12 @@ class MCNCLPreTrainedModel(PreTrainedModel):
             if std is None:
                 fan_in = module.weight[0].numel()  # Linear: in_features; Conv1d: in_channels * kernel_size
                 std = fan_in**-0.5
-            init.normal_(module.weight, mean=0.0, std=std)
+            if isinstance(module, MCNCLBranchOutput):
+                std *= self.config.mcn_residual_init_scale
+            if std == 0:
+                init.zeros_(module.weight)
+            else:
+                init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):

@@ -42,6 +42,9 @@ def make_tiny_config(**overrides):
         psa_kernel_sizes=(3, 5, 7, 9),
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
+        # every MCN branch live from the first forward, so that tests of the attention paths are not vacuous (the
+        # shipped default 0.0 starts each MCN layer as the identity: tests/test_modeling.py checks that)
+        mcn_residual_init_scale=1.0,
     )
     kwargs.update(overrides)
     return MCNCLConfig(**kwargs)

@@ -398,6 +398,9 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         ({"contrastive_weight_audio": -1.0}, "contrastive_weight_audio"),
         ({"text_feature_size": 10}, "text_feature_size"),
         ({"initializer_range": -0.1}, "initializer_range"),
+        ({"mcn_residual_init_scale": -1.0}, "mcn_residual_init_scale"),
+        ({"mcn_residual_init_scale": float("nan")}, "mcn_residual_init_scale"),
+        ({"mcn_residual_init_scale": True}, "mcn_residual_init_scale"),
         ({"class_weights": [1.0, 0.0, 1.0, 1.0, 1.0, 1.0]}, "class_weights"),
         ({"class_weights": [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]}, "class_weights"),
         ({"utterance_position_encoding": "rotary"}, "utterance_position_encoding"),
@@ -494,6 +497,47 @@ def test_default_initialisation_keeps_the_signal_scale_through_the_fusion_layers
             spreads[name] = model(**features).logits.std().item()
     assert spreads["default"] > 0.1
     assert spreads["default"] > 5 * spreads["fixed"]
+
+
+def test_a_fresh_mcn_starts_as_the_identity_and_its_branches_learn():
+    """`mcn_residual_init_scale=0` (the default): each MCN branch's last projection starts at zero, so the MCN
+    output is the LayerNorm of its input (the context features), and the first backward reaches those projections
+    (they grow in as the model learns)."""
+    from mcn_cl.modeling.cross_attention_mcn_cl import MCNCLBranchOutput
+
+    torch.manual_seed(0)
+    config = make_tiny_config(mcn_residual_init_scale=0.0)
+    assert MCNCLConfig().mcn_residual_init_scale == 0.0
+    model = MCNCLForEmotionRecognition(config)
+    branches = [m for m in model.modules() if isinstance(m, MCNCLBranchOutput)]
+    assert len(branches) == config.num_mcn_layers * (6 + 3)  # six cross-attentions and three FFNs per layer
+    assert all(not m.weight.any() for m in branches)
+    other = model.mcn_cl.layers[0].attention["text_audio"].query.weight
+    assert other.std() > 0.1  # the rest keeps its initialisation
+    out = model(**make_inputs(config), output_hidden_states=True)
+    context, last = out.hidden_states[0], out.hidden_states[-1]
+    real = make_inputs(config)["utterance_mask"].bool()
+    expected = torch.nn.functional.layer_norm(context, (config.hidden_size,), eps=config.layer_norm_eps)
+    torch.testing.assert_close(last[real], expected[real], atol=1e-4, rtol=1e-4)
+    out.loss.backward()
+    assert all(m.weight.grad is not None and m.weight.grad.abs().sum() > 0 for m in branches)
+
+    scaled = MCNCLForEmotionRecognition(make_tiny_config(mcn_residual_init_scale=0.5))
+    plain = MCNCLForEmotionRecognition(make_tiny_config(mcn_residual_init_scale=1.0))
+    ratio = (
+        scaled.mcn_cl.layers[0].ffn["text"].fc2.weight.std()
+        / plain.mcn_cl.layers[0].ffn["text"].fc2.weight.std()
+    )
+    assert 0.4 < ratio < 0.6
+
+
+def test_a_loaded_checkpoint_keeps_its_mcn_branch_weights(tmp_path):
+    """The zero initialisation is for fresh weights only: `from_pretrained` must not zero trained branches."""
+    model = like_trained(MCNCLForEmotionRecognition(make_tiny_config(mcn_residual_init_scale=0.0)))
+    model.save_pretrained(tmp_path)
+    loaded = MCNCLForEmotionRecognition.from_pretrained(tmp_path)
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 # ------------------------------------------------------------------ issue 10: the masked path and bad input

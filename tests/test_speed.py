@@ -141,6 +141,7 @@ def test_grouped_mcn_layer_equals_the_per_branch_reference(causal, num_queries):
         causal=causal,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
+        mcn_residual_init_scale=1.0,  # the attention paths live (0, the default, zeros their output projections)
     )
     torch.manual_seed(1)
     layer = MCNCLCrossModalLayer(config)

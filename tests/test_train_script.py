@@ -504,3 +504,23 @@ def test_a_bad_contrastive_warmup_exits_2_before_any_work(value, capsys):
         )
     assert exit_info.value.code == 2
     assert "--contrastive_warmup_epochs must be a finite number >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_bad_utterance_budget_exits_2_before_any_work(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_arguments(
+            ["--dataset", "demo", "--output_dir", "unused", "--utterances_per_batch", value]
+        )
+    assert exit_info.value.code == 2
+    assert "--utterances_per_batch must be a whole number >= 1" in capsys.readouterr().err
+
+
+def test_the_long_dialogue_config_batches_by_utterances():
+    """configs/iemocap.json (few, long dialogues) trains on about 40 utterances per optimizer step (one long
+    dialogue), as configs/meld.json's 4 dialogues of about 10 do: the setting of BENCHMARKS.md "Long dialogues"."""
+    with open(os.path.join(REPO, "examples", "configs", "iemocap.json")) as f:
+        config = json.load(f)
+    assert config["utterances_per_batch"] == 40 and config["gradient_accumulation_steps"] == 1
+    _, data_args, _ = train.parse_arguments([os.path.join(REPO, "examples", "configs", "iemocap.json")])
+    assert data_args.utterances_per_batch == 40

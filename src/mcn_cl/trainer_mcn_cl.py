@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import datasets
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer_optimizer import is_optimizer_factory
 from transformers.utils import logging
 
+from .batching import UtteranceBudgetBatchSampler, dialogue_lengths
 from .losses import MODALITIES, contrastive_terms
 from .trainer_base import LossTermLog
 
@@ -92,6 +95,12 @@ class MCNCLTrainer(Trainer):
             config's values (0: full weights from the start; `examples/train.py --contrastive_warmup_epochs`).
             Without the contrastive terms a fresh model leaves the class prior sooner on long dialogues; a ramp
             over the first epoch measured within seed noise of none there (BENCHMARKS.md, "Long dialogues").
+        utterances_per_batch (`int`, *optional*):
+            Fill each training batch with whole dialogues up to about this many utterances
+            ([`~mcn_cl.batching.UtteranceBudgetBatchSampler`]) instead of `args.per_device_train_batch_size`
+            dialogues, so that an optimizer step sees about the same data on corpora of short and of long dialogues
+            (`examples/train.py --utterances_per_batch`). Default (`None`): batches of a fixed dialogue count.
+            Evaluation batches keep `args.per_device_eval_batch_size` dialogues.
         *args, **kwargs: those of [`~transformers.Trainer`].
     """
 
@@ -101,7 +110,12 @@ class MCNCLTrainer(Trainer):
     loss_is_scaled_for_ga = False
 
     def __init__(
-        self, *args, encoder_learning_rate: float | None = None, contrastive_warmup_steps: int = 0, **kwargs
+        self,
+        *args,
+        encoder_learning_rate: float | None = None,
+        contrastive_warmup_steps: int = 0,
+        utterances_per_batch: int | None = None,
+        **kwargs,
     ):
         if encoder_learning_rate is not None and not encoder_learning_rate > 0:
             raise ValueError(f"MCNCLTrainer: encoder_learning_rate must be > 0, got {encoder_learning_rate}")
@@ -111,12 +125,45 @@ class MCNCLTrainer(Trainer):
                 f"MCNCLTrainer: contrastive_warmup_steps must be >= 0, got {contrastive_warmup_steps}"
             )
         self.contrastive_warmup_steps = contrastive_warmup_steps
+        if utterances_per_batch is not None and (
+            isinstance(utterances_per_batch, bool)
+            or not isinstance(utterances_per_batch, int)
+            or utterances_per_batch < 1
+        ):
+            raise ValueError(
+                f"MCNCLTrainer: utterances_per_batch must be a whole number >= 1, got {utterances_per_batch!r}"
+            )
+        self.utterances_per_batch = utterances_per_batch
         super().__init__(*args, **kwargs)
         # The model's forward takes `**kwargs`, which would make the Trainer treat it as accepting
         # `num_items_in_batch` (sum-reduced CE normalised across the accumulated batch). MCN-CL's CE is a per-batch
         # mean and the contrastive terms have no such normalisation, so: no loss kwargs.
         self.model_accepts_loss_kwargs = False
         self._loss_terms = LossTermLog(LOSS_TERMS, self.args.device)
+
+    def get_train_dataloader(self) -> DataLoader:
+        """The `Trainer`'s, or with `utterances_per_batch` one whose batches hold about that many utterances
+        ([`~mcn_cl.batching.UtteranceBudgetBatchSampler`]; `accelerate` deals them out to the processes)."""
+        if self.utterances_per_batch is None or self.train_dataset is None:
+            return super().get_train_dataloader()
+        dataset, collator = self.train_dataset, self.data_collator
+        if isinstance(dataset, datasets.Dataset):
+            dataset = self._remove_unused_columns(dataset, description="training")
+        else:
+            collator = self._get_collator_with_removed_columns(collator, description="training")
+        sampler = UtteranceBudgetBatchSampler(
+            dialogue_lengths(dataset), self.utterances_per_batch, seed=self.args.data_seed or self.args.seed
+        )
+        loader = DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers
+            and self.args.dataloader_num_workers > 0,
+        )
+        return self.accelerator.prepare(loader)
 
     def parameter_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """The optimizer's parameter groups: fusion (decay, no decay) first, then encoder (decay, no decay).
