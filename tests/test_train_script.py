@@ -496,24 +496,18 @@ def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
-def test_a_bad_contrastive_warmup_exits_2_before_any_work(value, capsys):
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        *[("--contrastive_warmup_epochs", v, "must be a finite number >= 0") for v in ("-1", "nan", "inf")],
+        *[("--utterances_per_batch", v, "must be a whole number >= 1") for v in ("0", "-5")],
+    ],
+)
+def test_a_bad_schedule_or_batching_value_exits_2_before_any_work(option, value, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train.parse_arguments(
-            ["--dataset", "demo", "--output_dir", "unused", "--contrastive_warmup_epochs", value]
-        )
+        train.parse_arguments(["--dataset", "demo", "--output_dir", "unused", option, value])
     assert exit_info.value.code == 2
-    assert "--contrastive_warmup_epochs must be a finite number >= 0" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("value", ["0", "-5"])
-def test_a_bad_utterance_budget_exits_2_before_any_work(value, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        train.parse_arguments(
-            ["--dataset", "demo", "--output_dir", "unused", "--utterances_per_batch", value]
-        )
-    assert exit_info.value.code == 2
-    assert "--utterances_per_batch must be a whole number >= 1" in capsys.readouterr().err
+    assert f"{option} {message}" in capsys.readouterr().err
 
 
 def test_the_long_dialogue_config_batches_by_utterances():
