@@ -163,10 +163,11 @@ class MCNCLConfig(PretrainedConfig):
             `output`, each feed-forward block's `fc2`), relative to `initializer_range`. With 0.0 a fresh MCN layer
             starts as the identity on its (LayerNorm'd) input, so the classifier sees each utterance's context
             features from the first step and the cross-modal paths grow in as they learn (the idea of ReZero /
-            SkipInit / LayerScale, without new weights). With 1.0 (the plain initialisation), the branches' first
-            updates are dominated by a component common to the whole dialogue (uniform attention over its keys):
-            on corpora of few, long dialogues a fresh model then sits at the class prior through its first epoch
-            (BENCHMARKS.md, "Long dialogues"). Only affects fresh weights: loaded checkpoints keep theirs.
+            SkipInit / LayerScale, without new weights). With 1.0 (the plain initialisation), the fresh branches add a
+            component common to the whole dialogue (the mean pairwise cosine between a dialogue's utterances goes
+            from 0.23 to 0.81 through the MCN), which the model must first learn to undo: on corpora of few, long
+            dialogues a fresh model then sat at the class prior through its first epoch (BENCHMARKS.md, "Long
+            dialogues"). Only affects fresh weights: loaded checkpoints keep theirs.
 
     Example:
 
