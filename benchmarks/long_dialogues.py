@@ -232,8 +232,11 @@ def summarize(name: str, log_path: str, command: str, what: str, test: dict | No
     with open(log_path, encoding="utf-8") as f:
         records = json.load(f)
     logs = [r["log"] for r in records if "log" in r]
-    by_epoch = {round(x["epoch"], 2): x["eval_weighted_f1"] for x in logs if "eval_weighted_f1" in x}
-    dev = [round(100 * v, 1) for _, v in sorted(by_epoch.items())]  # the closing re-evaluation counted once
+    # the evaluations during training: the closing re-evaluation (of the kept model, after `train_runtime`) is not
+    # an epoch of its own and must not replace the last epoch's score
+    end = next((i for i, x in enumerate(logs) if "train_runtime" in x), len(logs))
+    by_epoch = {round(x["epoch"], 2): x["eval_weighted_f1"] for x in logs[:end] if "eval_weighted_f1" in x}
+    dev = [round(100 * v, 1) for _, v in sorted(by_epoch.items())]
     train_logs = [x for x in logs if "loss_ce" in x]
     steps = [r["step"] for r in records if "log" in r and "loss_ce" in r["log"]]
     first = [float(x["loss_ce"]) for x in train_logs if x["epoch"] <= 1.0]
