@@ -70,6 +70,19 @@ def remove_weights(run_dir: str) -> None:
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
+def mean_std(values, scale: float = 1.0, digits: int = 2) -> str:
+    """`mean ± sample std` of the values (None skipped) times `scale`, with `digits` decimals; one value alone;
+    "–" for none."""
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def write_markdown(path: str, section: str, body: str) -> None:
     """Replace the text between `<!-- {section}:begin -->` and `<!-- {section}:end -->` in `path`."""
     begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"

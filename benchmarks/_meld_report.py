@@ -8,18 +8,14 @@ import collections
 import os
 
 import numpy as np
+from _common import mean_std
 from _meld_settings import LABELS, RECIPE, SETTINGS, TARGET_WEIGHTED_F1, _fmt, choose
 
 # ---------------------------------------------------------------------------------------------- markdown
 
 
 def _mean_std(values: list[float]) -> str:
-    values = [100 * v for v in values if v is not None]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+    return mean_std(values, scale=100)
 
 
 def _groups(runs: list[dict]) -> dict[str, list[dict]]:

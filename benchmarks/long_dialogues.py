@@ -300,11 +300,9 @@ def render(results: dict) -> str:
 
 
 def _mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    return f"{mean:.1f} ± {std:.1f}"
+    from _common import mean_std  # benchmarks/ is on sys.path when run as a script
+
+    return mean_std(values, digits=1)
 
 
 def _recipe_tables(runs: list[dict]) -> list[str]:
@@ -392,15 +390,10 @@ def main() -> None:
         save_json(args.results, results)
         return
     if args.write_markdown:
+        from _common import write_markdown
+
         with open(args.results, encoding="utf-8") as f:
-            table = render(json.load(f))
-        with open(args.write_markdown, encoding="utf-8") as f:
-            text = f.read()
-        begin, end = "<!-- long_dialogues:begin -->", "<!-- long_dialogues:end -->"
-        head, rest = text.split(begin)
-        _, tail = rest.split(end)
-        with open(args.write_markdown, "w", encoding="utf-8") as f:
-            f.write(head + begin + "\n" + table + "\n" + end + tail)
+            write_markdown(args.write_markdown, "long_dialogues", render(json.load(f)))
         return
     if not (args.meld_dir and args.out_dir):
         parser.error("--meld_dir and --out_dir are needed to build the stand-in")

@@ -38,7 +38,7 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
-from _common import SELECT_ON_DEV_ARGS, remove_weights, save_json, write_markdown
+from _common import SELECT_ON_DEV_ARGS, mean_std, remove_weights, save_json, write_markdown
 from _common import machine_info as common_machine_info  # benchmarks/ is on sys.path when run as a script
 from meld_text import LABELS  # the MELD emotions, in the order of the MCN-CL rows
 
@@ -157,10 +157,7 @@ def run(args, seed: int) -> dict:
 
 
 def _mean_std(values: list[float]) -> str:
-    values = [100 * v for v in values]
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+    return mean_std(values, scale=100)
 
 
 def _mcn_cl_main(path: str) -> str | None:
