@@ -33,6 +33,15 @@ from torch.utils.data import Sampler
 _PER_UTTERANCE_KEYS = ("labels", "speakers", "speaker_ids", "input_ids", "text_features", "audio_features")
 
 
+def check_budget(utterances_per_batch: Any) -> int:
+    """`utterances_per_batch` if it is a whole number >= 1, else a `ValueError` naming it."""
+    if isinstance(utterances_per_batch, bool) or not isinstance(utterances_per_batch, int):
+        raise ValueError(f"utterances_per_batch must be a whole number, got {utterances_per_batch!r}")
+    if utterances_per_batch < 1:
+        raise ValueError(f"utterances_per_batch must be >= 1, got {utterances_per_batch}")
+    return utterances_per_batch
+
+
 def dialogue_lengths(dataset: Any) -> list[int]:
     """The number of utterances of each dialogue of a dataset of dialogue rows (a `datasets.Dataset` or a sequence
     of dicts), read from its first per-utterance column (`labels`, `speakers`, ...)."""
@@ -69,10 +78,7 @@ class UtteranceBudgetBatchSampler(Sampler[list[int]]):
     """
 
     def __init__(self, lengths: Sequence[int], utterances_per_batch: int, seed: int = 0):
-        if isinstance(utterances_per_batch, bool) or not isinstance(utterances_per_batch, int):
-            raise ValueError(f"utterances_per_batch must be a whole number, got {utterances_per_batch!r}")
-        if utterances_per_batch < 1:
-            raise ValueError(f"utterances_per_batch must be >= 1, got {utterances_per_batch}")
+        check_budget(utterances_per_batch)
         self.lengths = [int(n) for n in lengths]
         if not self.lengths:
             raise ValueError("utterances_per_batch: the training dataset is empty")
@@ -114,4 +120,4 @@ class UtteranceBudgetBatchSampler(Sampler[list[int]]):
         yield from self.batches(self.epoch)
 
 
-__all__ = ["UtteranceBudgetBatchSampler", "dialogue_lengths"]
+__all__ = ["UtteranceBudgetBatchSampler", "check_budget", "dialogue_lengths"]

@@ -26,7 +26,7 @@ from transformers import Trainer
 from transformers.trainer_optimizer import is_optimizer_factory
 from transformers.utils import logging
 
-from .batching import UtteranceBudgetBatchSampler, dialogue_lengths
+from .batching import UtteranceBudgetBatchSampler, check_budget, dialogue_lengths
 from .losses import MODALITIES, contrastive_terms
 from .trainer_base import LossTermLog
 
@@ -125,14 +125,11 @@ class MCNCLTrainer(Trainer):
                 f"MCNCLTrainer: contrastive_warmup_steps must be >= 0, got {contrastive_warmup_steps}"
             )
         self.contrastive_warmup_steps = contrastive_warmup_steps
-        if utterances_per_batch is not None and (
-            isinstance(utterances_per_batch, bool)
-            or not isinstance(utterances_per_batch, int)
-            or utterances_per_batch < 1
-        ):
-            raise ValueError(
-                f"MCNCLTrainer: utterances_per_batch must be a whole number >= 1, got {utterances_per_batch!r}"
-            )
+        if utterances_per_batch is not None:
+            try:
+                check_budget(utterances_per_batch)
+            except ValueError as err:
+                raise ValueError(f"MCNCLTrainer: {err}") from None
         self.utterances_per_batch = utterances_per_batch
         super().__init__(*args, **kwargs)
         # The model's forward takes `**kwargs`, which would make the Trainer treat it as accepting
