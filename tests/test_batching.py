@@ -9,6 +9,7 @@ import pytest
 import torch
 from datasets import Dataset
 from test_trainer import make_dialogues, tiny_model, training_args
+from transformers.trainer_utils import seed_worker
 
 from mcn_cl import MCNCLDataCollator, MCNCLTrainer
 from mcn_cl.batching import UtteranceBudgetBatchSampler, dialogue_lengths
@@ -106,3 +107,24 @@ def test_the_trainer_refuses_a_bad_budget(tmp_path):
             data_collator=MCNCLDataCollator(),
             utterances_per_batch=0,
         )
+
+
+def test_the_budget_loader_takes_the_trainers_worker_settings(tmp_path):
+    """With workers, the budget loader is built as the `Trainer` builds its own: seeded workers, prefetch factor,
+    and the same batches as in the main process."""
+    dialogues = make_dialogues(8)
+
+    def loader(**overrides):
+        return MCNCLTrainer(
+            model=tiny_model(),
+            args=training_args(tmp_path, per_device_train_batch_size=1, **overrides),
+            train_dataset=Dataset.from_list(dialogues),
+            data_collator=MCNCLDataCollator(),
+            utterances_per_batch=10,
+        ).get_train_dataloader()
+
+    in_process = [batch["utterance_mask"].sum().item() for batch in loader()]
+    with_workers = loader(dataloader_num_workers=2, dataloader_prefetch_factor=3)
+    assert with_workers.num_workers == 2 and with_workers.prefetch_factor == 3
+    assert with_workers.worker_init_fn.func is seed_worker
+    assert [batch["utterance_mask"].sum().item() for batch in with_workers] == in_process

@@ -16,6 +16,7 @@ it is trained), with no weight decay on biases and norm weights. Both are logged
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import datasets
@@ -24,6 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer_optimizer import is_optimizer_factory
+from transformers.trainer_utils import seed_worker
 from transformers.utils import logging
 
 from .batching import UtteranceBudgetBatchSampler, check_budget, dialogue_lengths
@@ -151,14 +153,21 @@ class MCNCLTrainer(Trainer):
         sampler = UtteranceBudgetBatchSampler(
             dialogue_lengths(dataset), self.utterances_per_batch, seed=self.args.data_seed or self.args.seed
         )
+        # The loader the `Trainer` builds for training (`Trainer._get_dataloader`), with the batch sampler in
+        # place of `batch_size` / `sampler` / `drop_last`; `accelerate` shards the batches over the processes.
         loader = DataLoader(
             dataset,
             batch_sampler=sampler,
             collate_fn=collator,
             num_workers=self.args.dataloader_num_workers,
             pin_memory=self.args.dataloader_pin_memory,
-            persistent_workers=self.args.dataloader_persistent_workers
-            and self.args.dataloader_num_workers > 0,
+            persistent_workers=self.args.dataloader_persistent_workers,
+            multiprocessing_context=self.args.dataloader_multiprocessing_context,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+            in_order=self.args.dataloader_in_order,
+            worker_init_fn=partial(
+                seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index
+            ),
         )
         return self.accelerator.prepare(loader)
 
