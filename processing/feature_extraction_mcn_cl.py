@@ -380,7 +380,32 @@ def load_audio(
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
-class MCNCLFeatureExtractor(SequenceFeatureExtractor):
+class LazyOpenSMILE:
+    """An `opensmile.Smile` engine (`smile`) built on first use from `smile_settings()`, the (feature set, feature
+    level) names that are saved; the engine never is (`to_dict` leaves it out, pickling for `datasets.map` drops it)."""
+
+    _smile = None
+
+    @staticmethod
+    def build_smile(feature_set: str, feature_level: str):
+        import opensmile
+
+        return opensmile.Smile(opensmile.FeatureSet[feature_set], opensmile.FeatureLevel[feature_level])
+
+    @property
+    def smile(self):
+        if self._smile is None:
+            self._smile = self.build_smile(*self.smile_settings())
+        return self._smile
+
+    def to_dict(self, *args, **kwargs) -> dict[str, Any]:
+        return {k: v for k, v in super().to_dict(*args, **kwargs).items() if k != "_smile"}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_smile": None}
+
+
+class MCNCLFeatureExtractor(LazyOpenSMILE, SequenceFeatureExtractor):
     r"""
     Constructs an MCN-CL audio feature extractor: one vector of openSMILE functionals per utterance.
 
@@ -428,10 +453,8 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
         **kwargs,
     ):
         expected = OPENSMILE_FEATURE_SIZES.get(feature_set)
-        if (
-            expected is None
-        ):  # a set whose size is not tabulated: ask openSMILE (the known ones need no import,
-            # so a text-only run works where openSMILE is not installed)
+        # A set whose size is not tabulated: ask openSMILE (the known ones need no import: text-only runs work without it)
+        if expected is None:
             import opensmile
 
             if feature_set not in opensmile.FeatureSet.__members__:
@@ -439,7 +462,7 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
                     f"MCNCLFeatureExtractor.feature_set: unknown openSMILE feature set {feature_set!r}; "
                     f"choose one of {sorted(opensmile.FeatureSet.__members__)}"
                 )
-            expected = len(self._build_smile(feature_set).feature_names)
+            expected = len(self.build_smile(feature_set, "Functionals").feature_names)
         if feature_size is not None and int(feature_size) != expected:
             raise ValueError(
                 f"MCNCLFeatureExtractor.feature_size: {feature_set} gives {expected} features, got {feature_size}"
@@ -461,33 +484,9 @@ class MCNCLFeatureExtractor(SequenceFeatureExtractor):
                 raise ValueError(
                     f"MCNCLFeatureExtractor.{name}: {len(value)} values for {self.feature_size} features"
                 )
-        self._smile = None
 
-    @staticmethod
-    def _build_smile(feature_set: str):
-        import opensmile
-
-        return opensmile.Smile(
-            feature_set=opensmile.FeatureSet[feature_set], feature_level=opensmile.FeatureLevel.Functionals
-        )
-
-    @property
-    def smile(self):
-        """The `opensmile.Smile` engine (built on first use, never saved)."""
-        if self._smile is None:
-            self._smile = self._build_smile(self.feature_set)
-        return self._smile
-
-    def to_dict(self) -> dict[str, Any]:
-        output = super().to_dict()
-        output.pop("_smile", None)
-        return output
-
-    def __getstate__(self) -> dict[str, Any]:
-        # `datasets.map` pickles (and hashes) the function's closure: the openSMILE engine is rebuilt on demand
-        state = self.__dict__.copy()
-        state["_smile"] = None
-        return state
+    def smile_settings(self) -> tuple[str, str]:
+        return self.feature_set, "Functionals"
 
     # ---------------------------------------------------------------------------------------------- extraction
 

@@ -34,6 +34,7 @@ from .feature_extraction_mcn_cl import (
     MEDIA_ALIASES,
     MODALITIES,
     ON_ERROR,
+    LazyOpenSMILE,
     MCNCLInputError,
     MCNCLMediaError,
     load_audio,
@@ -86,7 +87,7 @@ def check_usable(features: Mapping[str, Any], index: int | None = None) -> None:
 # --------------------------------------------------------------------------------------------------- processor
 
 
-class MCIHNProcessor(ProcessorMixin):
+class MCIHNProcessor(LazyOpenSMILE, ProcessorMixin):
     r"""
     Constructs an MCIHN processor: a BERT tokenizer (text), a [`Wav2Vec2FeatureExtractor`] (speech) and a
     [`CLIPImageProcessor`] (face frames) turning single utterances into MCIHN's sequence inputs with masks.
@@ -194,7 +195,6 @@ class MCIHNProcessor(ProcessorMixin):
         self.opensmile_pool = opensmile_pool
         self.num_labels = num_labels
         self.sentiment_range = list(sentiment_range) if sentiment_range is not None else None
-        self._smile = None
         super().__init__(tokenizer, feature_extractor, image_processor, **kwargs)
 
     def configure_for_model(self, config) -> MCIHNProcessor:
@@ -232,27 +232,8 @@ class MCIHNProcessor(ProcessorMixin):
         """Size of an openSMILE audio frame (`audio_input="opensmile"`): the feature set's low-level descriptors."""
         return OPENSMILE_LLD_SIZES[self.opensmile_feature_set]
 
-    @property
-    def smile(self):
-        """The `opensmile.Smile` engine of the low-level descriptors (built on first use, never saved)."""
-        if self._smile is None:
-            import opensmile
-
-            self._smile = opensmile.Smile(
-                feature_set=opensmile.FeatureSet[self.opensmile_feature_set],
-                feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
-            )
-        return self._smile
-
-    def to_dict(self, *args, **kwargs) -> dict[str, Any]:
-        output = super().to_dict(*args, **kwargs)
-        output.pop("_smile", None)
-        return output
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_smile"] = None
-        return state
+    def smile_settings(self) -> tuple[str, str]:
+        return self.opensmile_feature_set, "LowLevelDescriptors"
 
     @classmethod
     def from_text_encoder(cls, text_encoder: str | os.PathLike, **kwargs) -> MCIHNProcessor:

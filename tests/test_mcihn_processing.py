@@ -92,3 +92,31 @@ def test_save_and_auto_load_round_trip(tmp_path):
     utterance = {"text": "where were you", "audio_features": np.ones((2, 5))}
     for key, value in processor(utterance).items():
         torch.testing.assert_close(loaded(utterance)[key], value)
+
+
+@pytest.mark.parametrize("kind", ["mcn_cl_extractor", "mcihn_processor"])
+def test_the_opensmile_engine_is_built_on_use_and_never_serialised(kind):
+    """Both openSMILE users (`LazyOpenSMILE`): the engine is rebuilt after pickling (`datasets.map` workers) and is
+    never part of the saved dictionary; the rebuilt one gives the same features."""
+    import pickle
+
+    from mcn_cl.processing import MCNCLFeatureExtractor
+
+    rng = np.random.default_rng(0)
+    samples = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    if kind == "mcn_cl_extractor":
+        owner = MCNCLFeatureExtractor(feature_set="eGeMAPSv02")
+        extract = lambda o: o.extract(samples, 16000)  # noqa: E731
+        level = "Functionals"
+    else:
+        owner = make_processor(audio_input="opensmile", opensmile_feature_set="eGeMAPSv02")
+        extract = lambda o: o._opensmile_frames(samples, 16000)  # noqa: E731
+        level = "LowLevelDescriptors"
+    assert owner._smile is None and owner.smile_settings() == ("eGeMAPSv02", level)
+    before = extract(owner)
+    assert owner._smile is not None and owner.smile is owner._smile
+    assert "_smile" not in owner.to_dict()
+    copy = pickle.loads(pickle.dumps(owner))
+    assert copy._smile is None
+    np.testing.assert_allclose(extract(copy), before, rtol=1e-6)
+    assert copy._smile is not None and owner._smile is not None
