@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import mcn_cl
+from mcn_cl.cli.readers import read_clips_csv
 from mcn_cl.datasets_scripts import DatasetFormatError, label_names, load_conversations
 from mcn_cl.datasets_scripts.stats import main as data_stats_main
 from mcn_cl.demo import make_example_conversations, synth_frames, synth_tone, write_mp4, write_wav
@@ -101,6 +102,15 @@ def test_the_readme_shows_the_generated_example(example):
     assert excerpt[-1] == "..." and excerpt[:-1] == lines[: len(excerpt) - 1]
     assert "make_example_conversations" in section and "--dataset conversations" in section
     assert "mcn-cl predict" in section and "mcn-cl data-stats" in section
+    # the predict command runs as written: its --clips folder and --csv table are what the generator wrote
+    predict = re.search(r"mcn-cl predict --model \S+ --clips (\S+) --csv (\S+)", section)
+    folder, table = (os.path.join(os.path.dirname(example), name) for name in predict.groups())
+    conversations = read_clips_csv(folder, table)
+    assert [c["dialogue_id"] for c in conversations] == ["call07"]
+    call07 = [r for r in lines[1:] if r.startswith("call07,")]
+    assert len(conversations[0]["utterances"]) == len(call07) and all(
+        os.path.isfile(u["video"]) for u in conversations[0]["utterances"]
+    )
 
 
 def test_jsonl_and_per_split_tables_give_the_same_rows(example, tmp_path):

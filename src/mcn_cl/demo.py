@@ -370,6 +370,8 @@ def make_example_conversations(
     labels as words: neutral, happy, sad, angry), `clips/<dialogue>/<k>.mp4` (64x64 video with its audio track) and,
     for every third dialogue, the utterances' audio as separate `audio/<dialogue>_<k>.wav` files; the last
     `num_test` dialogues are the test split, the others train (no validation split: the loader takes one).
+    `new_conversation.csv` lists the first test dialogue's clips in the layout of `mcn-cl predict --clips`
+    (`dialogue_id, clip, speaker, text`: no label, no split), a conversation to predict on.
     `out_dir` must be new, empty, or written by this function before (marker file), as for `make_demo_corpus`.
     """
     import csv
@@ -391,7 +393,7 @@ def make_example_conversations(
         for k in range(int(rng.integers(3, 6))):
             emotion = DEMO_LABELS[int(rng.integers(len(DEMO_LABELS)))]
             duration = float(rng.uniform(1.0, 1.5))
-            samples = 0.8 * synth_tone(emotion, duration, rng)  # headroom: aac overshoots a full-scale tone
+            samples = 0.6 * synth_tone(emotion, duration, rng)  # headroom: aac overshoots (0.8 gave peaks of 1.12)
             frames = synth_frames(emotion, max(1, int(round(duration * fps))), rng)
             clip = f"clips/{dialogue_id}/{k}.mp4"
             write_mp4(os.path.join(out_dir, clip), frames, fps=fps, audio=samples)
@@ -412,11 +414,18 @@ def make_example_conversations(
                     "split": split,
                 }
             )
-    path = os.path.join(out_dir, "conversation.csv")
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    first_test = next(row["dialogue_id"] for row in rows if row["split"] == "test")
+    unlabelled = [
+        {key: row[key] for key in ("dialogue_id", "clip", "speaker", "text")}
+        for row in rows
+        if row["dialogue_id"] == first_test
+    ]
+    for name, table in (("new_conversation.csv", unlabelled), ("conversation.csv", rows)):
+        path = os.path.join(out_dir, name)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
     return path
 
 
