@@ -393,9 +393,8 @@ def make_example_conversations(
         for k in range(int(rng.integers(3, 6))):
             emotion = DEMO_LABELS[int(rng.integers(len(DEMO_LABELS)))]
             duration = float(rng.uniform(1.0, 1.5))
-            samples = 0.6 * synth_tone(
-                emotion, duration, rng
-            )  # headroom: aac overshoots (0.8 gave peaks of 1.12)
+            # headroom: aac overshoots the tone's peak (0.8 gave decoded peaks of 1.12)
+            samples = 0.6 * synth_tone(emotion, duration, rng)
             frames = synth_frames(emotion, max(1, int(round(duration * fps))), rng)
             clip = f"clips/{dialogue_id}/{k}.mp4"
             write_mp4(os.path.join(out_dir, clip), frames, fps=fps, audio=samples)
