@@ -421,13 +421,12 @@ def make_example_conversations(
         for row in rows
         if row["dialogue_id"] == first_test
     ]
-    for name, table in (("new_conversation.csv", unlabelled), ("conversation.csv", rows)):
-        path = os.path.join(out_dir, name)
-        with open(path, "w", encoding="utf-8", newline="") as f:
+    for name, table in (("conversation.csv", rows), ("new_conversation.csv", unlabelled)):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(table[0]))
             writer.writeheader()
             writer.writerows(table)
-    return path
+    return os.path.join(out_dir, "conversation.csv")
 
 
 __all__ = [
