@@ -172,34 +172,37 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, results)
         return 0
 
-    folder = tempfile.mkdtemp(prefix="mcn_cl_hostile_")
-    items = write_payloads(folder)
-    if not args.skip_legit:
-        items += write_legit_files(folder)
-    items = [item for item in items if args.only is None or item[0] in args.only]
-    targets = {name: target for name, target, _, _ in items}
-    start = time.perf_counter()
-    outcomes = run_in_child(items, limit_bytes=args.limit_mb * 2**20)
-    seconds = round(time.perf_counter() - start, 1)
-    results = {
-        "meta": {
-            **machine_info(),
-            "limit_mb": args.limit_mb,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        },
-        "seconds": seconds,
-        "payloads": {},
-    }
-    for name, _target, path, _ in items:
-        record = dict(outcomes[name])
-        record.pop("name", None)
-        record["message"] = record["message"].replace(folder + os.sep, "")
-        results["payloads"][name] = {
-            "target": targets[name],
-            "file_bytes": os.path.getsize(path),
-            **record,
+    # the payloads and the two legitimate large files (about 330 MB) go when the run ends
+    with tempfile.TemporaryDirectory(prefix="mcn_cl_hostile_") as folder:
+        items = write_payloads(folder)
+        if not args.skip_legit:
+            items += write_legit_files(folder)
+        items = [item for item in items if args.only is None or item[0] in args.only]
+        targets = {name: target for name, target, _, _ in items}
+        start = time.perf_counter()
+        outcomes = run_in_child(items, limit_bytes=args.limit_mb * 2**20)
+        seconds = round(time.perf_counter() - start, 1)
+        results = {
+            "meta": {
+                **machine_info(),
+                "limit_mb": args.limit_mb,
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            },
+            "seconds": seconds,
+            "payloads": {},
         }
-        print(f"{name:40s} {record['outcome'][:30]:30s} {record['peak_rss_bytes']} {record.get('seconds')}")
+        for name, _target, path, _ in items:
+            record = dict(outcomes[name])
+            record.pop("name", None)
+            record["message"] = record["message"].replace(folder + os.sep, "")
+            results["payloads"][name] = {
+                "target": targets[name],
+                "file_bytes": os.path.getsize(path),
+                **record,
+            }
+            print(
+                f"{name:40s} {record['outcome'][:30]:30s} {record['peak_rss_bytes']} {record.get('seconds')}"
+            )
     save_json(args.results, results)
     _write(args, results)
     ok = all(
