@@ -476,7 +476,7 @@ def bench_latency(work_dir: str, repeats: int = 3, device: str = "cpu") -> dict:
     import mcn_cl
     from mcn_cl import MCNCLProcessor
     from mcn_cl.preprocess import frame_features, loader_row_to_conversation
-    from mcn_cl.processing.feature_extraction_mcn_cl import load_audio
+    from mcn_cl.processing.inputs_mcn_cl import load_audio
     from mcn_cl.processing.video_processing_mcn_cl import decode_video_frames
 
     corpus = mcn_cl.make_demo_corpus(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from transformers import AutoConfig, PretrainedConfig
 
-# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES with MODALITIES->MCIHN_MODALITIES
+# Copied from mcn_cl.processing.inputs_mcn_cl.MODALITIES with MODALITIES->MCIHN_MODALITIES
 MCIHN_MODALITIES = ("text", "audio", "visual")
 # the three paths of the Cross-modal Gate Mechanism Model, as (modality, modality) pairs
 MCIHN_PAIRS = (("text", "audio"), ("text", "visual"), ("audio", "visual"))

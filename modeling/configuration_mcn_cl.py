@@ -15,7 +15,7 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
-# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES
+# Copied from mcn_cl.processing.inputs_mcn_cl.MODALITIES
 MODALITIES = ("text", "audio", "visual")
 CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
 KV_SOURCES = ("context", "previous_layer")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature
 
-from .feature_extraction_mcn_cl import MCNCLInputError
+from .inputs_mcn_cl import MCNCLInputError
 
 # precomputed sequence key -> (modality index, mask key)
 FEATURE_KEYS = {

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature
 
-from .feature_extraction_mcn_cl import MCNCLInputError, is_real_number
+from .inputs_mcn_cl import MCNCLInputError, is_real_number
 
 UNLABELLED = (-1, -100)  # label values (besides None) meaning "no label"
 # keys of a dialogue-feature row that hold one entry per utterance, by modality

@@ -30,15 +30,8 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import (
-    MEDIA_ALIASES,
-    MODALITIES,
-    ON_ERROR,
-    LazyOpenSMILE,
-    MCNCLInputError,
-    MCNCLMediaError,
-    load_audio,
-)
+from .feature_extraction_mcn_cl import LazyOpenSMILE
+from .inputs_mcn_cl import MEDIA_ALIASES, MODALITIES, ON_ERROR, MCNCLInputError, MCNCLMediaError, load_audio
 from .padding_mcihn import _as_array, check_label, pad_utterances
 from .video_processing_mcn_cl import decode_video_frames, sample_frame_indices
 

@@ -26,15 +26,8 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 # relative imports: on the Hub these files sit in one folder, without the mcn_cl package
-from .feature_extraction_mcn_cl import (
-    MODALITIES,
-    MODALITY_KEYS,
-    ON_ERROR,
-    MCNCLFeatureExtractor,
-    MCNCLInputError,
-    MCNCLMediaError,
-    as_seconds,
-)
+from .feature_extraction_mcn_cl import MCNCLFeatureExtractor
+from .inputs_mcn_cl import MODALITIES, MODALITY_KEYS, ON_ERROR, MCNCLInputError, MCNCLMediaError, as_seconds
 from .padding_mcn_cl import check_label, pad_dialogues
 from .video_processing_mcn_cl import MCNCLVideoProcessor
 

@@ -20,8 +20,8 @@ from transformers.processing_utils import VideosKwargs
 from transformers.utils import logging
 from transformers.video_processing_utils import BaseVideoProcessor
 
-# relative import: on the Hub this file sits next to feature_extraction_mcn_cl.py, without the mcn_cl package
-from .feature_extraction_mcn_cl import MCNCLMediaError, as_seconds, check_window
+# relative import: on the Hub this file sits next to inputs_mcn_cl.py, without the mcn_cl package
+from .inputs_mcn_cl import MCNCLMediaError, as_seconds, check_window
 
 logger = logging.get_logger(__name__)
 

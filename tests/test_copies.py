@@ -3,7 +3,7 @@
 A file that travels to the Hub alone (modeling/, processing/, the pipeline files) cannot import from the package, so
 a definition it shares is copied and marked on the line above it:
 
-    # Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES
+    # Copied from mcn_cl.processing.inputs_mcn_cl.MODALITIES
     MODALITIES = ("text", "audio", "visual")
 
     # Copied from mcn_cl.modeling.some_module.masked_mean with masked_mean->_masked_mean, values->x
@@ -196,9 +196,9 @@ def test_a_marker_away_from_a_definition_is_reported():
 
 
 def test_resolve_reads_the_module_named_in_the_marker():
-    node = resolve("mcn_cl.processing.feature_extraction_mcn_cl.MODALITIES")
+    node = resolve("mcn_cl.processing.inputs_mcn_cl.MODALITIES")
     assert ast.literal_eval(node.value) == ("text", "audio", "visual")
     method = resolve("mcn_cl.processing.processing_mcn_cl.MCNCLProcessor.pad_dialogues")
     assert isinstance(method, ast.FunctionDef) and method.name == "pad_dialogues"
     with pytest.raises(LookupError):
-        resolve("mcn_cl.processing.feature_extraction_mcn_cl.NO_SUCH_NAME")
+        resolve("mcn_cl.processing.inputs_mcn_cl.NO_SUCH_NAME")

@@ -69,6 +69,7 @@ def test_save_for_hub_writes_weights_code_processor_and_card(checkpoint, model_a
         "processing_mcn_cl.py",
         "padding_mcn_cl.py",
         "feature_extraction_mcn_cl.py",
+        "inputs_mcn_cl.py",
         "video_processing_mcn_cl.py",
         "tokenizer.json",
         "tokenizer_config.json",

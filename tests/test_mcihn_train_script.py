@@ -72,7 +72,7 @@ def test_mosi_features_train_end_to_end_and_reload_through_the_pipeline(tmp_path
     logged = [e for e in state["log_history"] if "loss_discriminator" in e]
     assert logged and all("loss_mmd" in e and "loss_reconstruction" in e for e in logged)
     for name in ("README.md", "pipeline_mcihn.py", "modeling_mcihn.py", "processing_mcihn.py",
-                 "feature_extraction_mcn_cl.py", "processor_config.json", "test_results.json"):  # fmt: skip
+                 "feature_extraction_mcn_cl.py", "inputs_mcn_cl.py", "processor_config.json", "test_results.json"):  # fmt: skip
         assert (out / name).exists(), name
     card = (out / "README.md").read_text()
     assert "CMU-MOSI" in card and "MAE" in card and "multimodal-sentiment-analysis" in card

@@ -114,6 +114,10 @@ def media(tmp_path_factory):
     m["audio_only_mp4"] = write_mp4(d / "audio_only.mp4", None, audio=x)
     m["long_mp4"] = write_mp4(d / "long.mp4", two_digit_frames(60), fps=FPS)
     m["long_avi"] = write_mp4(d / "long.avi", two_digit_frames(60), fps=FPS, audio=voice(6.0))
+    m["long_voice_mp4"] = write_mp4(d / "long_voice.mp4", None, audio=voice(6.0, seed=2))
+    m["long_voice_mp3"] = write_mp4(
+        d / "long_voice.mp3", None, audio=voice(6.0, seed=3), audio_codec="libmp3lame"
+    )
     m["corrupt_mp4"] = str(d / "corrupt.mp4")
     m["corrupt_wav"] = str(d / "corrupt.wav")
     for path in (m["corrupt_mp4"], m["corrupt_wav"]):
@@ -837,7 +841,9 @@ def test_save_and_load_round_trip_with_the_auto_classes(media, tokenizer, tmp_pa
     )
     processor.save_pretrained(tmp_path)
     assert {"processor_config.json", "tokenizer.json", "processing_mcn_cl.py"} <= set(os.listdir(tmp_path))
-    assert {"feature_extraction_mcn_cl.py", "video_processing_mcn_cl.py"} <= set(os.listdir(tmp_path))
+    assert {"feature_extraction_mcn_cl.py", "inputs_mcn_cl.py", "video_processing_mcn_cl.py"} <= set(
+        os.listdir(tmp_path)
+    )
     with open(tmp_path / "processor_config.json") as f:
         saved = json.load(f)
     assert saved["speaker_format"] == "{speaker}: {text}" and saved["max_text_length"] == 12

@@ -12,7 +12,7 @@ Uploading stays the libraries' own (`model.push_to_hub`, `processor.push_to_hub`
                                  the siblings modeling_mcn_cl.py imports, copied by `save_pretrained`)
     processor_config.json, tokenizer.json, tokenizer_config.json, ...              (the processor)
     processing_mcn_cl.py, padding_mcn_cl.py, feature_extraction_mcn_cl.py,
-    video_processing_mcn_cl.py   (processor code)
+    inputs_mcn_cl.py, video_processing_mcn_cl.py   (processor code)
     pipeline_mcn_cl.py, pipeline_base.py   MultimodalEmotionRecognitionPipeline and its base
     README.md                    the model card (YAML metadata + intended use, limits, usage, results)
 

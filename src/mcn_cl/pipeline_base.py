@@ -17,11 +17,11 @@ from torch.utils.data import DataLoader
 from transformers import Pipeline
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
-# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MODALITY_KEYS
+# Copied from mcn_cl.processing.inputs_mcn_cl.MODALITY_KEYS
 MODALITY_KEYS = {"text": "text", "audio": "audio", "visual": "video"}
-# Copied from mcn_cl.processing.feature_extraction_mcn_cl.ON_ERROR
+# Copied from mcn_cl.processing.inputs_mcn_cl.ON_ERROR
 ON_ERROR = ("raise", "mask")
-# Copied from mcn_cl.processing.feature_extraction_mcn_cl.MEDIA_ALIASES
+# Copied from mcn_cl.processing.inputs_mcn_cl.MEDIA_ALIASES
 MEDIA_ALIASES = {"audio_path": "audio", "video_path": "video"}
 
 

@@ -263,7 +263,7 @@ def prepare_dataset(
         attention_mask, audio_features, visual_features | pixel_values, frame_mask, modality_mask, media_errors`.
     """
     from mcn_cl.datasets_scripts import label_names as dataset_label_names
-    from mcn_cl.processing.feature_extraction_mcn_cl import ON_ERROR
+    from mcn_cl.processing.inputs_mcn_cl import ON_ERROR
 
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be 'raise' or 'mask', got {on_error!r}")

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from transformers.utils import logging
 
-from .processing.feature_extraction_mcn_cl import (
+from .processing.inputs_mcn_cl import (
     MEDIA_ALIASES,
     MODALITIES,
     MODALITY_KEYS,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..processing import MCNCLMediaError
-from ..processing.feature_extraction_mcn_cl import SOUNDFILE_EXTENSIONS, open_audio_stream
+from ..processing.inputs_mcn_cl import SOUNDFILE_EXTENSIONS, open_audio_stream
 
 SAMPLING_RATE = 16000
 VAD_FRAME = 512  # samples per Silero VAD step at 16 kHz (32 ms): the shortest chunk read
@@ -96,7 +96,7 @@ def iter_audio_chunks(
         else:
             yield from _chunks_pyav(path, chunk)
         return
-    from ..processing.feature_extraction_mcn_cl import load_audio
+    from ..processing.inputs_mcn_cl import load_audio
 
     samples = load_audio(recording, sampling_rate=sampling_rate)
     for i in range(0, samples.size, chunk):
