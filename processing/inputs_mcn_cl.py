@@ -23,6 +23,9 @@ SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au")
 # A window may end this many seconds after the end of the medium (container durations are often slightly
 # longer than the decoded stream); it is clamped to the end. Beyond that, the window is an error.
 WINDOW_TOLERANCE_S = 0.25
+# A window of a compressed track (read with PyAV) is decoded from this many seconds before its start: the frames a
+# decoder needs to be exact again after a seek (AAC's overlap, MP3's bit reservoir, Opus's 80 ms pre-roll) fit in it.
+SEEK_PREROLL_S = 1.0
 
 AudioInput = str | os.PathLike | np.ndarray | Mapping[str, Any]
 
@@ -216,32 +219,96 @@ def open_audio_stream(path: str) -> Iterator[tuple[Any, Any]]:
         yield container, container.streams.audio[0]
 
 
-def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
-    """The (first) audio track of a container (mp4, avi, ...), mixed to mono float32 at its own rate."""
+def _decode_mono(container, stream, path: str, stop: float | None, skip_first: bool):
+    """Decode `stream` from where `container` stands, mixed to mono float32 at its own rate, until the samples
+    reach `stop` seconds (`None`: to the end). `skip_first` drops the first frame (after a seek it can be a
+    decoder's partial or primed frame). Returns (samples, sample rate, time of the first sample); the time is `None`
+    when the frames carry none."""
     import av
 
-    with open_audio_stream(path) as (container, stream):
-        declared_end = None
-        if stream.duration is not None and stream.time_base is not None:
-            declared_end = float(
-                (stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base
-            )
-        resampler = av.AudioResampler(format="flt", layout="mono")
-        chunks, sample_rate, first_time = [], None, None
-        try:
-            for frame in container.decode(stream):
-                if first_time is None and frame.time is not None:
-                    first_time = float(frame.time)
-                for out in resampler.resample(frame):
-                    sample_rate = out.sample_rate
-                    chunks.append(out.to_ndarray().reshape(-1))
+    resampler = av.AudioResampler(format="flt", layout="mono")
+    chunks, sample_rate, first_time, count, at_end = [], None, None, 0, True
+    try:
+        for frame in container.decode(stream):
+            if skip_first:
+                skip_first = False
+                continue
+            if not chunks and first_time is None and frame.time is not None:
+                first_time = float(frame.time)
+            for out in resampler.resample(frame):
+                sample_rate = out.sample_rate
+                chunks.append(out.to_ndarray().reshape(-1))
+                count += chunks[-1].size
+            if (
+                stop is not None
+                and first_time is not None
+                and sample_rate
+                and first_time + count / sample_rate >= stop
+            ):
+                at_end = False
+                break
+        if at_end:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
-        except Exception as err:
-            raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
+    except Exception as err:
+        raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
     if not chunks or sample_rate is None:
         raise MCNCLMediaError("zero-length audio (the audio stream holds no samples)", path)
-    samples = np.concatenate(chunks).astype(np.float32)
+    return np.concatenate(chunks).astype(np.float32), sample_rate, first_time
+
+
+def _declared_end(stream) -> float | None:
+    """The end of the track (s) as the container declares it, or `None`."""
+    if stream.duration is None or stream.time_base is None:
+        return None
+    return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+
+
+def _read_window_by_seeking(path: str, start: float, end: float | None) -> tuple[np.ndarray, int] | None:
+    """The window `[start, end)` of the track, decoded from `SEEK_PREROLL_S` before `start` only; `None` when the
+    container cannot seek there (or lands after `start`, or its frames carry no times): read it whole instead."""
+    with open_audio_stream(path) as (container, stream):
+        declared_end = _declared_end(stream)
+        try:
+            container.seek(
+                int((start - SEEK_PREROLL_S) / stream.time_base),
+                stream=stream,
+                backward=True,
+                any_frame=False,
+            )
+        except Exception:  # a container that cannot seek (FFmpeg's errors vary by format)
+            return None
+        samples, sample_rate, first_time = _decode_mono(container, stream, path, end, skip_first=True)
+    if first_time is None or first_time > start:
+        return None
+    # the track's end, never past the declared one (as when it is read whole); when the decoder stopped at `end`
+    # before the track's end, a lower bound that `end` does not pass, so check_window keeps the window as it is
+    decoded_end = first_time + samples.size / sample_rate
+    duration = decoded_end if declared_end is None else min(decoded_end, declared_end)
+    s, e = check_window(start, end, duration, path, "audio")
+    first = int(round((s - first_time) * sample_rate))
+    last = int(round((e - first_time) * sample_rate))
+    return samples[first:last], sample_rate
+
+
+def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+    """The (first) audio track of a container (mp4, avi, mkv, mp3, ...), mixed to mono float32 at its own rate.
+
+    A window starting `SEEK_PREROLL_S` or more into the track is decoded from a seek to a second before it (a
+    recording read utterance by utterance costs its length once, not once per utterance); the rest, or a container
+    that cannot seek, is decoded from the start. A window from a seek holds the samples of decoding the whole
+    track (AAC in mp4 / avi, MP3, FLAC: tested), with two exceptions of the formats: AAC's noise-substituted bands
+    carry other random noise of the same energy, and in Matroska / WebM, whose timestamps are in milliseconds,
+    the window can sit up to half a millisecond off."""
+    first_second = as_seconds(start, "start", path, "audio")
+    if first_second is not None and np.isfinite(first_second) and first_second >= SEEK_PREROLL_S:
+        last_second = as_seconds(end, "end", path, "audio")
+        window = _read_window_by_seeking(path, first_second, last_second)
+        if window is not None:
+            return window
+    with open_audio_stream(path) as (container, stream):
+        declared_end = _declared_end(stream)
+        samples, sample_rate, first_time = _decode_mono(container, stream, path, None, skip_first=False)
     # times of the window are relative to the start of the file; the stream may start a little later, or
     # (without an edit list) a little before 0: samples before 0 are encoder priming and are dropped
     offset = first_time or 0.0
@@ -314,7 +381,8 @@ def load_audio(
             PyAV/FFmpeg), a waveform `np.ndarray` ([T] or [T, C] / [C, T] with C <= 8 channels, mixed to mono),
             or a dict `{"array": ..., "sampling_rate": ...}` (the `datasets` Audio layout).
         sampling_rate: sampling rate (Hz) of an array input; required for arrays.
-        start, end: optional window in seconds inside the medium (files and arrays alike).
+        start, end: optional window in seconds inside the medium (files and arrays alike); a window deep in a
+            compressed track is decoded from a seek, not from the start (see `_read_with_pyav`).
         target_sampling_rate: output rate in Hz (resampled with `audresample`).
 
     Returns:

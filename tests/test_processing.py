@@ -266,6 +266,88 @@ def test_audio_windows_cut_the_right_samples(media, egemaps):
     assert relative_difference(windowed, egemaps.extract(media["wav"])) > 0.005
 
 
+@pytest.mark.parametrize("name", ["long_voice_mp4", "long_avi", "long_voice_mp3"])
+def test_an_audio_window_deep_in_a_long_file_is_decoded_from_a_seek_with_the_same_samples(
+    media, name, monkeypatch
+):
+    """A recording is read utterance by utterance: each window costs its own length (plus a second before it), not
+    the whole track, and gives the samples of reading the whole track (aac in mp4 and avi, mp3)."""
+    from mcn_cl.processing import inputs_mcn_cl
+
+    path = media[name]
+    windows = (
+        (2.0, 2.75),
+        (4.1, 5.3),
+        (1.0, 1.5),
+        (5.0, None),
+        (4.5, 6.1),
+    )  # the last ends past the track: clamped
+    with monkeypatch.context() as whole_track:
+        whole_track.setattr(inputs_mcn_cl, "SEEK_PREROLL_S", float("inf"))
+        expected = [load_audio(path, start=s, end=e) for s, e in windows]
+        whole = load_audio(path)
+    decoded, decode = [], inputs_mcn_cl._decode_mono
+
+    def counting(*args, **kwargs):  # seconds of the track each read decodes
+        out = decode(*args, **kwargs)
+        decoded.append(out[0].size / out[1])
+        return out
+
+    monkeypatch.setattr(inputs_mcn_cl, "_decode_mono", counting)
+    for (start, end), want in zip(windows, expected):
+        got = load_audio(path, start=start, end=end)
+        np.testing.assert_array_equal(got, want)
+        stop = 6.0 if end is None else min(end, 6.0)
+        assert decoded[-1] <= stop - start + 1.1, (start, end, decoded[-1])  # from a second before the window
+    assert whole.size == pytest.approx(6.0 * SR, abs=2048)
+    with pytest.raises(MCNCLMediaError, match="lies outside the audio"):
+        load_audio(path, start=4.5, end=7.0)
+
+
+def test_an_audio_window_of_a_container_that_cannot_seek_is_read_from_the_start(media, monkeypatch):
+    import contextlib
+
+    from mcn_cl.processing import inputs_mcn_cl
+
+    expected = load_audio(media["long_voice_mp4"], start=4.1, end=5.3)
+    opened = inputs_mcn_cl.open_audio_stream
+
+    class CannotSeek:
+        def __init__(self, container):
+            self.container = container
+
+        def seek(self, *args, **kwargs):
+            raise OSError("not seekable")
+
+        def decode(self, *args, **kwargs):
+            return self.container.decode(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def unseekable(path):
+        with opened(path) as (container, stream):
+            yield CannotSeek(container), stream
+
+    monkeypatch.setattr(inputs_mcn_cl, "open_audio_stream", unseekable)
+    np.testing.assert_array_equal(load_audio(media["long_voice_mp4"], start=4.1, end=5.3), expected)
+
+
+def test_the_recording_reads_benchmark_runs_and_its_two_reads_agree(tmp_path):
+    import sys
+
+    sys.path.insert(
+        0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+    )
+    import recording_reads
+
+    results, markdown = tmp_path / "recording_reads.json", tmp_path / "BENCHMARKS.md"
+    args = ["--minutes", "0.5", "--windows", "3", "--whole_windows", "2", "--results", str(results)]
+    assert recording_reads.main([*args, "--write_markdown", str(markdown)]) == 0
+    (recording,) = json.loads(results.read_text())["recordings"]
+    assert recording["windows_from_a_seek"] == 3 and recording["windows_from_the_start"] == 2
+    assert recording["max_abs_sample_difference"] == 0.0
+    assert "| 0.5 min |" in markdown.read_text()
+
+
 # ----------------------------------------------------------------------------------------- audio: normalisation
 
 
