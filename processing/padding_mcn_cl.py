@@ -20,6 +20,18 @@ from transformers import BatchFeature
 from .inputs_mcn_cl import MCNCLInputError, is_real_number
 
 UNLABELLED = (-1, -100)  # label values (besides None) meaning "no label"
+# keys of a dialogue-feature row that hold one entry per utterance; `labels` first: it is the cheapest column to read
+PER_UTTERANCE_KEYS = (
+    "labels",
+    "speakers",
+    "speaker_ids",
+    "input_ids",
+    "text_features",
+    "audio_features",
+    "visual_features",
+    "pixel_values",
+    "modality_mask",
+)
 # keys of a dialogue-feature row that hold one entry per utterance, by modality
 _TEXT_KEYS = ("input_ids", "text_features")
 _VISUAL_KEYS = ("pixel_values", "visual_features")
@@ -33,17 +45,7 @@ def _as_array(value: Any, dtype) -> np.ndarray:
 
 def _num_utterances(row: Mapping[str, Any], index: int) -> int:
     counts = {}
-    for key in (
-        "labels",
-        "speakers",
-        "speaker_ids",
-        "input_ids",
-        "text_features",
-        "audio_features",
-        "visual_features",
-        "pixel_values",
-        "modality_mask",
-    ):
+    for key in PER_UTTERANCE_KEYS:
         if row.get(key) is not None:
             counts[key] = len(row[key])
     if not counts:

@@ -29,8 +29,7 @@ from typing import Any
 
 from torch.utils.data import Sampler
 
-# per-utterance keys of a dialogue row, in the order they are tried (`labels` is cheap to read as a column)
-_PER_UTTERANCE_KEYS = ("labels", "speakers", "speaker_ids", "input_ids", "text_features", "audio_features")
+from .processing.padding_mcn_cl import PER_UTTERANCE_KEYS
 
 
 def check_budget(utterances_per_batch: Any) -> int:
@@ -44,18 +43,18 @@ def check_budget(utterances_per_batch: Any) -> int:
 
 def dialogue_lengths(dataset: Any) -> list[int]:
     """The number of utterances of each dialogue of a dataset of dialogue rows (a `datasets.Dataset` or a sequence
-    of dicts), read from its first per-utterance column (`labels`, `speakers`, ...)."""
+    of dicts), read from its first per-utterance column (`PER_UTTERANCE_KEYS`: `labels`, `speakers`, ...)."""
     names = getattr(dataset, "column_names", None)
     if names is not None:
-        for key in _PER_UTTERANCE_KEYS:
+        for key in PER_UTTERANCE_KEYS:
             if key in names:
                 return [len(value) for value in dataset[key]]
         raise ValueError(
-            f"utterances_per_batch: the training dataset has no per-utterance column ({', '.join(_PER_UTTERANCE_KEYS)})"
+            f"utterances_per_batch: the training dataset has no per-utterance column ({', '.join(PER_UTTERANCE_KEYS)})"
         )
     lengths = []
     for index, row in enumerate(dataset):
-        key = next((k for k in _PER_UTTERANCE_KEYS if row.get(k) is not None), None)
+        key = next((k for k in PER_UTTERANCE_KEYS if row.get(k) is not None), None)
         if key is None:
             raise ValueError(f"utterances_per_batch: dialogue {index} has no per-utterance key")
         lengths.append(len(row[key]))
