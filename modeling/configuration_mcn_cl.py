@@ -20,7 +20,7 @@ MODALITIES = ("text", "audio", "visual")
 CONTEXT_ENCODERS = ("dialoguernn", "bigru", "transformer", "none")
 KV_SOURCES = ("context", "previous_layer")
 TEXT_POOLINGS = ("first", "mean")
-UTTERANCE_POSITION_ENCODINGS = ("sinusoidal", None)
+UTTERANCE_POSITION_ENCODINGS = ("sinusoidal", "gated_sinusoidal", None)
 # torchvision frame backbones, each kept whole with its ImageNet classifier, so that every one maps a frame to the
 # same 1000-d vector (visual_feature_size 1000): the paper's ResNet-101 (44.5M parameters, 178.6 MB in float32),
 # ResNet-18 (11.7M, 46.8 MB) and SqueezeNet 1.1 (1.2M, 4.9 MB; what the CPU demo configs use).
@@ -114,11 +114,16 @@ class MCNCLConfig(PretrainedConfig):
             Layers of the `"transformer"` context encoder.
         max_speakers (`int`, *optional*, defaults to 16):
             Speaker embeddings of the context encoder (`speaker_ids` must be below it).
-        utterance_position_encoding (`str` or `None`, *optional*, defaults to `"sinusoidal"`):
+        utterance_position_encoding (`str` or `None`, *optional*, defaults to `"gated_sinusoidal"`):
             Utterance-order information for the encoders that have none of their own: sinusoidal embeddings of
             the utterance index (0, 1, ... inside the dialogue) added to the features before the `"transformer"`
             context encoder, and before the MCN with `context_encoder="none"` (the recurrent encoders know the
-            order). `None` leaves them order-blind (the behaviour of checkpoints before this field existed).
+            order). `"gated_sinusoidal"`: the embeddings times a learned scalar gate (one per modality's context
+            encoder) that starts at 0, so a fresh model is order-blind and learns how much of the order to use.
+            `"sinusoidal"`: the embeddings at full amplitude (1 per dimension), the default before; on features of
+            standard deviation about 0.2 they drown the utterances, and fresh `transformer` / `none` models
+            trained far worse and sometimes sat at the class prior, on long and short dialogues (BENCHMARKS.md,
+            "Long dialogues"). Checkpoints saved with it keep it (their `config.json` names it). `None`: order-blind.
         causal (`bool`, *optional*, defaults to `False`):
             Online mode: every utterance sees only itself and the past. The context encoders run forward only
             (one DialogueRNN direction, a unidirectional GRU, a causal mask in the transformer) and every MCN
@@ -209,7 +214,7 @@ class MCNCLConfig(PretrainedConfig):
         context_encoder: str = "dialoguernn",
         num_context_layers: int = 1,
         max_speakers: int = 16,
-        utterance_position_encoding: str | None = "sinusoidal",
+        utterance_position_encoding: str | None = "gated_sinusoidal",
         causal: bool = False,
         query_order: dict[str, Sequence[str]] | None = None,
         kv_source: str = "context",

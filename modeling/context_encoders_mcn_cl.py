@@ -187,9 +187,12 @@ class MCNCLContextEncoder(nn.Module):
         self.kind = config.context_encoder
         self.causal = config.causal
         hidden = config.hidden_size
-        self.use_positions = config.utterance_position_encoding == "sinusoidal" and (
+        self.use_positions = config.utterance_position_encoding in ("sinusoidal", "gated_sinusoidal") and (
             self.kind == "transformer" or (self.kind == "none" and config.use_mcn)
         )
+        # "gated_sinusoidal": the positions times a learned scalar, 0 at initialisation (`_init_weights`)
+        gated = self.use_positions and config.utterance_position_encoding == "gated_sinusoidal"
+        self.position_gate = nn.Parameter(torch.zeros(())) if gated else None
         if self.kind == "dialoguernn":
             self.rnn = MCNCLDialogueRNN(config)
         elif self.kind in ("bigru", "transformer"):
@@ -221,7 +224,10 @@ class MCNCLContextEncoder(nn.Module):
         if not self.use_positions:
             return x
         positions = torch.arange(start, start + x.shape[1], device=x.device)
-        return x + _sinusoidal_positions(positions, x.shape[-1], x.dtype)
+        embeddings = _sinusoidal_positions(positions, x.shape[-1], x.dtype)
+        if self.position_gate is not None:
+            embeddings = self.position_gate.to(x.dtype) * embeddings
+        return x + embeddings
 
     @staticmethod
     def _transformer_layer(

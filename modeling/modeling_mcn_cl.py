@@ -63,7 +63,8 @@ class MCNCLPreTrainedModel(PreTrainedModel):
         frame backbone keeps torchvision's initialisation (or its ImageNet weights), except a ResNet's final `fc`
         Linear, which takes the fusion layers' initialisation; PSA convolutions and the recurrent context encoders
         keep PyTorch's. The last projection of each MCN residual branch ([`MCNCLBranchOutput`]) has its std scaled
-        by `config.mcn_residual_init_scale` (0: zeros, the MCN layer starts as the identity)."""
+        by `config.mcn_residual_init_scale` (0: zeros, the MCN layer starts as the identity). The gate of
+        `utterance_position_encoding="gated_sinusoidal"` starts at 0."""
         if isinstance(module, nn.Conv2d | nn.BatchNorm2d):  # inside the torchvision backbone and PSA
             return
         if isinstance(module, nn.Conv1d | nn.Linear):
@@ -85,6 +86,8 @@ class MCNCLPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             std = self.config.initializer_range
             init.normal_(module.weight, mean=0.0, std=std if std is not None else 0.02)
+        elif isinstance(module, MCNCLContextEncoder) and module.position_gate is not None:
+            init.zeros_(module.position_gate)
 
 
 class MCNCLModel(MCNCLPreTrainedModel):

@@ -663,6 +663,48 @@ def test_transformer_and_none_know_the_utterance_order(context_encoder):
     assert results[None] < 1e-5  # without positions the model is blind to it
 
 
+@pytest.mark.parametrize("context_encoder", ["transformer", "none"])
+def test_gated_positions_start_order_blind_learn_their_gate_and_are_saved(context_encoder, tmp_path):
+    """`gated_sinusoidal`: gate 0 is the order-blind model, gate 1 the `sinusoidal` one, and the gate trains."""
+    torch.manual_seed(0)
+    models = {
+        encoding: MCNCLForEmotionRecognition(
+            make_tiny_config(context_encoder=context_encoder, utterance_position_encoding=encoding)
+        )
+        for encoding in ("gated_sinusoidal", "sinusoidal", None)
+    }
+    gated = models["gated_sinusoidal"]
+    shared = {k: v for k, v in gated.state_dict().items() if not k.endswith("position_gate")}
+    for encoding in ("sinusoidal", None):
+        models[encoding].load_state_dict(shared)
+    gates = [p for name, p in gated.named_parameters() if name.endswith("position_gate")]
+    assert len(gates) == 3 and all(g.item() == 0.0 for g in gates)  # one per modality's context encoder
+    inputs = make_inputs(gated.config)
+    with torch.no_grad():
+        logits = {encoding: m.eval()(**inputs).logits for encoding, m in models.items()}
+    torch.testing.assert_close(logits["gated_sinusoidal"], logits[None], atol=1e-6, rtol=0)
+    assert (logits["sinusoidal"] - logits[None]).abs().max() > 1e-3
+
+    gated.train()(**inputs).loss.backward()
+    assert all(g.grad is not None and g.grad.abs() > 0 for g in gates)
+    with torch.no_grad():
+        for g in gates:
+            g.fill_(1.0)
+        torch.testing.assert_close(gated.eval()(**inputs).logits, logits["sinusoidal"], atol=1e-6, rtol=0)
+        for k, g in enumerate(gates):
+            g.fill_(0.25 * (k + 1))
+        before = gated(**inputs).logits
+    gated.save_pretrained(tmp_path)
+    reloaded = MCNCLForEmotionRecognition.from_pretrained(tmp_path).eval()
+    assert [p.item() for n, p in reloaded.named_parameters() if n.endswith("position_gate")] == [
+        0.25,
+        0.5,
+        0.75,
+    ]
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**inputs).logits, before)
+
+
 def test_cross_entropy_ignores_padding_whatever_its_label(model):
     inputs = make_inputs(model.config)
     hand_built = dict(inputs, labels=inputs["labels"].clone())
