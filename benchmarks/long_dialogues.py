@@ -293,9 +293,10 @@ def render(results: dict) -> str:
         for name, curves in groups.items():
             means = [sum(c[i] for c in curves) / len(curves) for i in range(min(len(c) for c in curves))]
             lines.append(f"| {name} | {len(curves)} | " + " | ".join(f"{m:.1f}" for m in means[:2]) + " |")
-    recipe = results.get("recipe", [])
-    if recipe:
-        lines += ["", results.get("recipe_note", ""), ""] + _recipe_tables(recipe)
+    for section in ("recipe", "positions"):  # the later rounds, each a list of runs with its note
+        runs = results.get(section, [])
+        if runs:
+            lines += ["", results.get(f"{section}_note", ""), ""] + _recipe_tables(runs)
     return "\n".join(lines)
 
 
@@ -306,8 +307,9 @@ def _mean_std(values: list[float]) -> str:
 
 
 def _recipe_tables(runs: list[dict]) -> list[str]:
-    """The runs of the MCN initialisation (`mcn_residual_init_scale`): one row each, then mean ± std per setting
-    over its seeds (dev after epochs 1 and 2, best dev, and the dev-selected test of the full-schedule runs)."""
+    """The runs of a later round (the MCN initialisation, the utterance positions): one row each, then mean ± std
+    per setting over its seeds (dev after epochs 1 and 2, best dev, and the dev-selected test of the full-schedule
+    runs)."""
     lines = [
         "| run | what changed | dev weighted F1 after each epoch | best dev | test weighted F1 (dev-selected) |",
         "|---|---|---|---:|---:|",
