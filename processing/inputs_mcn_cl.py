@@ -266,7 +266,8 @@ def _declared_end(stream) -> float | None:
 
 def _read_window_by_seeking(path: str, start: float, end: float | None) -> tuple[np.ndarray, int] | None:
     """The window `[start, end)` of the track, decoded from `SEEK_PREROLL_S` before `start` only; `None` when the
-    container cannot seek there (or lands after `start`, or its frames carry no times): read it whole instead."""
+    container cannot seek there (or lands after `start`, or its frames carry no times, or nothing can be decoded
+    after the seek): read it whole instead, which also names what is wrong."""
     with open_audio_stream(path) as (container, stream):
         declared_end = _declared_end(stream)
         try:
@@ -278,7 +279,12 @@ def _read_window_by_seeking(path: str, start: float, end: float | None) -> tuple
             )
         except Exception:  # a container that cannot seek (FFmpeg's errors vary by format)
             return None
-        samples, sample_rate, first_time = _decode_mono(container, stream, path, end, skip_first=True)
+        try:
+            samples, sample_rate, first_time = _decode_mono(container, stream, path, end, skip_first=True)
+        except (
+            MCNCLMediaError
+        ):  # nothing after the seek (a window past the end): the whole read says what is wrong
+            return None
     if first_time is None or first_time > start:
         return None
     # the track's end, never past the declared one (as when it is read whole); when the decoder stopped at `end`

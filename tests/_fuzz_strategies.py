@@ -58,6 +58,8 @@ def make_media_pool(folder: str | os.PathLike) -> dict[str, str]:
         "avi": write_mp4(os.path.join(folder, "clip.avi"), frames, fps=10, audio=voice),
         "silent_mp4": write_mp4(os.path.join(folder, "silent.mp4"), frames, fps=10),
         "audio_only_mp4": write_mp4(os.path.join(folder, "audio_only.mp4"), None, audio=voice),
+        # 3 s of audio under 2.7 s of video: windows starting 1 s in or later are read from a seek
+        "long_mp4": write_mp4(os.path.join(folder, "long.mp4"), frames, fps=3, audio=np.tile(voice, 5)),
         "empty_wav": write_wav(os.path.join(folder, "empty.wav"), np.zeros(0, dtype=np.float32)),
         "missing": os.path.join(folder, "missing.mp4"),
         "directory": folder,
@@ -158,8 +160,8 @@ def utterances(pool: Mapping[str, str], with_text: bool = False) -> st.SearchStr
     """One utterance dict: every key optional (`text` always present with `with_text`), each value valid or
     junk."""
     paths = st.sampled_from(sorted(pool.values()))
-    good_audio = st.sampled_from([pool["wav"], pool["mp4"], pool["avi"]])
-    good_video = st.sampled_from([pool["mp4"], pool["avi"]])
+    good_audio = st.sampled_from([pool["wav"], pool["mp4"], pool["avi"], pool["long_mp4"]])
+    good_video = st.sampled_from([pool["mp4"], pool["avi"], pool["long_mp4"]])
     audio = weighted(
         (4, good_audio),
         (1, paths),

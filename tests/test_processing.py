@@ -300,8 +300,14 @@ def test_an_audio_window_deep_in_a_long_file_is_decoded_from_a_seek_with_the_sam
         stop = 6.0 if end is None else min(end, 6.0)
         assert decoded[-1] <= stop - start + 1.1, (start, end, decoded[-1])  # from a second before the window
     assert whole.size == pytest.approx(6.0 * SR, abs=2048)
-    with pytest.raises(MCNCLMediaError, match="lies outside the audio"):
-        load_audio(path, start=4.5, end=7.0)
+    # a window past the end is named as the whole read names it (not "no samples" after a seek past the end)
+    for start, end in ((4.5, 7.0), (6.5, None), (7.5, 8.0), (3.0, 2.0)):
+        with pytest.raises(MCNCLMediaError) as from_a_seek:
+            load_audio(path, start=start, end=end)
+        with monkeypatch.context() as whole_track, pytest.raises(MCNCLMediaError) as from_the_start:
+            whole_track.setattr(inputs_mcn_cl, "SEEK_PREROLL_S", float("inf"))
+            load_audio(path, start=start, end=end)
+        assert "window" in str(from_a_seek.value) and str(from_a_seek.value) == str(from_the_start.value)
 
 
 def test_an_audio_window_of_a_container_that_cannot_seek_is_read_from_the_start(media, monkeypatch):
