@@ -132,6 +132,7 @@ def train_arguments(args, hp: dict, seed: int, run_dir: str) -> list[str]:
         "output_dir": run_dir,
         "num_train_epochs": hp["epochs"],
         "per_device_train_batch_size": hp["bs"],
+        "utterances_per_batch": 0,  # bs dialogues per batch, as these runs were measured (train.py's default: 40)
         "per_device_eval_batch_size": 16,
         "learning_rate": hp["lr"],
         "encoder_learning_rate": hp["elr"],

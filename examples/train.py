@@ -74,6 +74,9 @@ RECIPE_DEFAULTS = {
     "num_train_epochs": 10,
 }
 ENCODER_LEARNING_RATE = 3e-5
+# training batches of whole dialogues up to about this many utterances (issue 19): one long dialogue per optimizer
+# step on corpora of few, long dialogues, about 4 dialogues on MELD's short ones (BENCHMARKS.md, "Long dialogues")
+UTTERANCES_PER_BATCH = 40
 # A warm-up given as a fraction of the steps never takes more than this share of the first epoch: with 15 epochs of
 # 27 optimizer steps (about a hundred long dialogues), 10 % of the steps would keep the whole first epoch in warm-up.
 MAX_WARMUP_EPOCHS = 0.5
@@ -227,11 +230,13 @@ class DataArguments:
         default=None, metadata={"help": "Processes of the feature extraction `datasets.map`."}
     )
     utterances_per_batch: int | None = field(
-        default=None,
+        default=UTTERANCES_PER_BATCH,
         metadata={
             "help": "Fill each training batch with whole dialogues up to about this many utterances (a longer "
             "dialogue is a batch of its own) instead of --per_device_train_batch_size dialogues: the same data "
-            "per optimizer step on corpora of short and of long dialogues (configs/iemocap.json: 40)."
+            f"per optimizer step on corpora of short and of long dialogues (default {UTTERANCES_PER_BATCH}, the "
+            "setting confirmed on both shapes; 0: batches of --per_device_train_batch_size dialogues, as "
+            "configs/meld.json and the demo configs were benchmarked)."
         },
     )
     max_train_dialogues: int | None = field(
@@ -330,8 +335,10 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ModelArguments, Data
     epochs = model_args.contrastive_warmup_epochs
     if not (math.isfinite(epochs) and epochs >= 0):
         fail(f"--contrastive_warmup_epochs must be a finite number >= 0, got {epochs}")
-    if data_args.utterances_per_batch is not None and data_args.utterances_per_batch < 1:
-        fail(f"--utterances_per_batch must be a whole number >= 1, got {data_args.utterances_per_batch}")
+    if data_args.utterances_per_batch is not None and data_args.utterances_per_batch < 0:
+        fail(f"--utterances_per_batch must be a whole number >= 0, got {data_args.utterances_per_batch}")
+    if data_args.utterances_per_batch == 0:  # 0 (or null in a JSON file): batches of a dialogue count
+        data_args.utterances_per_batch = None
     return model_args, data_args, training_args
 
 

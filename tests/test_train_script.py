@@ -500,7 +500,7 @@ def test_visual_weights_the_backbone_does_not_have_exit_2_naming_the_ones_it_has
     "option, value, message",
     [
         *[("--contrastive_warmup_epochs", v, "must be a finite number >= 0") for v in ("-1", "nan", "inf")],
-        *[("--utterances_per_batch", v, "must be a whole number >= 1") for v in ("0", "-5")],
+        *[("--utterances_per_batch", v, "must be a whole number >= 0") for v in ("-1", "-5")],
     ],
 )
 def test_a_bad_schedule_or_batching_value_exits_2_before_any_work(option, value, message, capsys):
@@ -518,3 +518,20 @@ def test_the_long_dialogue_config_batches_by_utterances():
     assert config["utterances_per_batch"] == 40 and config["gradient_accumulation_steps"] == 1
     _, data_args, _ = train.parse_arguments([os.path.join(REPO, "examples", "configs", "iemocap.json")])
     assert data_args.utterances_per_batch == 40
+
+
+def test_train_py_batches_by_40_utterances_unless_told_otherwise(tmp_path):
+    """train.py's default is the budget of the confirmed setting (a user's own corpus of long dialogues gets one
+    dialogue per step, not 8); 0 turns it off, as configs/meld.json (4 dialogues, benchmarked) and the demo
+    configs (2 dialogues) do."""
+    _, data_args, _ = train.parse_arguments(["--dataset", "demo", "--output_dir", str(tmp_path)])
+    assert data_args.utterances_per_batch == train.UTTERANCES_PER_BATCH == 40
+    _, data_args, _ = train.parse_arguments(["--output_dir", str(tmp_path), "--utterances_per_batch", "0"])
+    assert data_args.utterances_per_batch is None
+    for name, dialogues in (("meld", 4), ("demo", 2), ("demo_causal", 2)):
+        _, data_args, training_args = train.parse_arguments(
+            [os.path.join(REPO, "examples", "configs", f"{name}.json")]
+        )
+        assert (
+            data_args.utterances_per_batch is None and training_args.per_device_train_batch_size == dialogues
+        )
