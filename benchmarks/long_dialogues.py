@@ -293,7 +293,11 @@ def render(results: dict) -> str:
         for name, curves in groups.items():
             means = [sum(c[i] for c in curves) / len(curves) for i in range(min(len(c) for c in curves))]
             lines.append(f"| {name} | {len(curves)} | " + " | ".join(f"{m:.1f}" for m in means[:2]) + " |")
-    for section in ("recipe", "positions"):  # the later rounds, each a list of runs with its note
+    for section in (
+        "recipe",
+        "positions",
+        "train_defaults",
+    ):  # the later rounds, each a list of runs with its note
         runs = results.get(section, [])
         if runs:
             lines += ["", results.get(f"{section}_note", ""), ""] + _recipe_tables(runs)
