@@ -219,39 +219,53 @@ def open_audio_stream(path: str) -> Iterator[tuple[Any, Any]]:
         yield container, container.streams.audio[0]
 
 
-def _decode_mono(container, stream, path: str, stop: float | None, skip_first: bool):
-    """Decode `stream` from where `container` stands, mixed to mono float32 at its own rate, until the samples
-    reach `stop` seconds (`None`: to the end). `skip_first` drops the first frame (after a seek it can be a
-    decoder's partial or primed frame). Returns (samples, sample rate, time of the first sample); the time is `None`
-    when the frames carry none."""
+def decode_mono_frames(
+    container, stream, path: str, rate: int | None = None
+) -> Iterator[tuple[float | None, list[np.ndarray], int | None]]:
+    """Decode `stream` from where `container` stands, mixed to mono float32 (resampled to `rate`, or at its own):
+    one item per decoded frame, (its time in seconds or `None`, its sample arrays (none while the resampler
+    buffers), their rate), then the resampler's tail with time `None`. A decoder error is an `MCNCLMediaError`
+    ("corrupt audio stream") naming the file. The one decode loop of the audio readers (`_read_with_pyav`, and
+    `mcn_cl.recording.audio`'s chunks of a whole recording)."""
     import av
 
-    resampler = av.AudioResampler(format="flt", layout="mono")
-    chunks, sample_rate, first_time, count, at_end = [], None, None, 0, True
-    try:
-        for frame in container.decode(stream):
-            if skip_first:
-                skip_first = False
-                continue
-            if not chunks and first_time is None and frame.time is not None:
-                first_time = float(frame.time)
-            for out in resampler.resample(frame):
-                sample_rate = out.sample_rate
-                chunks.append(out.to_ndarray().reshape(-1))
-                count += chunks[-1].size
-            if (
-                stop is not None
-                and first_time is not None
-                and sample_rate
-                and first_time + count / sample_rate >= stop
-            ):
-                at_end = False
-                break
-        if at_end:
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-    except Exception as err:
-        raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    frames = container.decode(stream)
+    while True:
+        try:
+            frame = next(frames, None)
+            outs = resampler.resample(frame)  # None: the tail
+            arrays = [out.to_ndarray().reshape(-1) for out in outs]
+        except Exception as err:
+            raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
+        out_rate = outs[-1].sample_rate if outs else None
+        if frame is None:
+            yield None, arrays, out_rate
+            return
+        yield (None if frame.time is None else float(frame.time)), arrays, out_rate
+
+
+def _decode_mono(container, stream, path: str, stop: float | None, skip_first: bool):
+    """The samples of `decode_mono_frames` at the track's own rate, until they reach `stop` seconds (`None`: to the
+    end). `skip_first` drops the first frame (after a seek it can be a decoder's partial or primed frame). Returns
+    (samples, sample rate, time of the first sample); the time is `None` when the frames carry none."""
+    chunks, sample_rate, first_time, count = [], None, None, 0
+    for time, arrays, rate in decode_mono_frames(container, stream, path):
+        if skip_first:
+            skip_first = False
+            continue
+        if not chunks and first_time is None and time is not None:
+            first_time = time
+        chunks += arrays
+        count += sum(a.size for a in arrays)
+        sample_rate = rate or sample_rate
+        if (
+            stop is not None
+            and first_time is not None
+            and sample_rate
+            and first_time + count / sample_rate >= stop
+        ):
+            break
     if not chunks or sample_rate is None:
         raise MCNCLMediaError("zero-length audio (the audio stream holds no samples)", path)
     return np.concatenate(chunks).astype(np.float32), sample_rate, first_time
@@ -281,9 +295,8 @@ def _read_window_by_seeking(path: str, start: float, end: float | None) -> tuple
             return None
         try:
             samples, sample_rate, first_time = _decode_mono(container, stream, path, end, skip_first=True)
-        except (
-            MCNCLMediaError
-        ):  # nothing after the seek (a window past the end): the whole read says what is wrong
+        # nothing after the seek (a window past the end): the whole read says what is wrong
+        except MCNCLMediaError:
             return None
     if first_time is None or first_time > start:
         return None

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..processing import MCNCLMediaError
-from ..processing.inputs_mcn_cl import SOUNDFILE_EXTENSIONS, open_audio_stream
+from ..processing.inputs_mcn_cl import SOUNDFILE_EXTENSIONS, decode_mono_frames, open_audio_stream
 
 SAMPLING_RATE = 16000
 VAD_FRAME = 512  # samples per Silero VAD step at 16 kHz (32 ms): the shortest chunk read
@@ -53,24 +53,15 @@ def _chunks_soundfile(path: str, chunk: int) -> Iterator[np.ndarray]:
 
 
 def _chunks_pyav(path: str, chunk: int) -> Iterator[np.ndarray]:
-    import av
-
     with open_audio_stream(path) as (container, stream):
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLING_RATE)
         pending, size, any_samples = [], 0, False
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    pending.append(out.to_ndarray().reshape(-1))
-                    size += pending[-1].size
-                if size >= chunk:
-                    any_samples = True
-                    yield np.concatenate(pending).astype(np.float32)
-                    pending, size = [], 0
-            for out in resampler.resample(None):
-                pending.append(out.to_ndarray().reshape(-1))
-        except Exception as err:
-            raise MCNCLMediaError(f"corrupt audio stream ({err})", path) from err
+        for _, arrays, _ in decode_mono_frames(container, stream, path, rate=SAMPLING_RATE):
+            pending += arrays
+            size += sum(a.size for a in arrays)
+            if size >= chunk:
+                any_samples = True
+                yield np.concatenate(pending).astype(np.float32)
+                pending, size = [], 0
         if pending and sum(p.size for p in pending):
             any_samples = True
             yield np.concatenate(pending).astype(np.float32)
