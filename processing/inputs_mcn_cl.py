@@ -316,7 +316,7 @@ def _read_with_pyav(path: str, start: float | None, end: float | None) -> tuple[
     A window starting `SEEK_PREROLL_S` or more into the track is decoded from a seek to a second before it (a
     recording read utterance by utterance costs its length once, not once per utterance); the rest, or a container
     that cannot seek, is decoded from the start. A window from a seek holds the samples of decoding the whole
-    track (AAC in mp4 / avi, MP3, FLAC: tested), with two exceptions of the formats: AAC's noise-substituted bands
+    track (AAC in mp4 / avi and MP3 are tested; FLAC in Matroska was checked once), with two exceptions of the formats: AAC's noise-substituted bands
     carry other random noise of the same energy, and in Matroska / WebM, whose timestamps are in milliseconds,
     the window can sit up to half a millisecond off."""
     first_second = as_seconds(start, "start", path, "audio")
